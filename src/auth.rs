@@ -1,0 +1,160 @@
+//! Credentials: argon2id password hashes (computed off the async runtime) and HS256 JWTs checked
+//! for algorithm, signature and expiry.
+
+use crate::domain::user::Role;
+use crate::error::{Error, Result};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| Error::Internal(anyhow::anyhow!("hashing password: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+}
+
+/// Checks a password against a stored hash. With no hash (unknown e-mail) it still spends the time
+/// of one verification, so response times do not reveal which e-mails are registered.
+pub async fn verify_password(password: String, stored_hash: Option<String>) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let hash = stored_hash.unwrap_or_else(|| dummy_hash().to_string());
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash unreadable: {e}")))?;
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        Ok(matches)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"not-a-real-password", &salt)
+            .expect("argon2 with default parameters")
+            .to_string()
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_seconds: i64,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8], ttl_minutes: i64) -> Self {
+        // Only HS256 is accepted: a token claiming `none` or any other algorithm is refused.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_seconds: ttl_minutes * 60,
+        }
+    }
+
+    pub fn issue(&self, user_id: &str, role: Role) -> Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            role,
+            iat: now,
+            exp: now + self.ttl_seconds,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("signing token: {e}")))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    Error::Unauthorized("Token has expired".into())
+                }
+                _ => Error::Unauthorized("Invalid token".into()),
+            })
+    }
+}
+
+/// The JWT secret: `JWT_SECRET`, or one generated once and kept in the data folder so tokens survive
+/// restarts.
+pub fn load_or_create_secret(configured: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = configured {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = data_dir.join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(existing.as_bytes().to_vec());
+        }
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    write_private(&path, &secret)?;
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_other_secrets() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 60);
+        let token = keys.issue("u1", Role::Vendor).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(claims.sub, "u1");
+        assert_eq!(claims.role, Role::Vendor);
+        let other = JwtKeys::new(b"another-secret-another-secret-xx", 60);
+        assert!(other.verify(&token).is_err());
+    }
+
+    #[tokio::test]
+    async fn passwords_verify() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(!verify_password("x".into(), None).await.unwrap());
+    }
+}

@@ -1,0 +1,376 @@
+//! Typed settings (CONTRACT §1) read from the environment and an optional `.env` file. Every bad
+//! value is refused at start with one line naming the variable and what is wrong with it.
+
+use crate::domain::money::{BasisPoints, Money};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatewayKind {
+    Simulated,
+    Razorpay,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RazorpaySettings {
+    pub key_id: String,
+    pub key_secret: Secret,
+    pub webhook_secret: Secret,
+    pub api_base: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub database: DatabaseUrl,
+    /// Where the embedded database, the generated JWT secret and other local state live.
+    pub data_dir: PathBuf,
+    pub database_max_connections: u32,
+    pub sqlite_synchronous_full: bool,
+    pub jwt_secret: Option<Secret>,
+    pub jwt_ttl_minutes: i64,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+    pub demo_data: bool,
+    pub gateway: GatewayKind,
+    pub razorpay: RazorpaySettings,
+    pub currency: String,
+    pub tax_rate: BasisPoints,
+    pub shipping_fee: Money,
+    pub free_shipping_threshold: Option<Money>,
+    pub order_payment_timeout_minutes: i64,
+    pub return_window_days: i64,
+    pub log_format: LogFormat,
+    /// Login and register attempts allowed per client address per minute.
+    pub auth_rate_limit_per_minute: u32,
+    /// How often the background jobs (unpaid-order expiry, reconciliation) wake up.
+    pub job_interval_secs: u64,
+    pub jobs_enabled: bool,
+}
+
+/// The one-line reason the program refused to start.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn bad(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// Reads variables through a lookup function so tests can configure an app without touching the
+/// process environment.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, name: &'static str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| bad(name, format!("{raw:?} is not {what}"))),
+        }
+    }
+
+    fn ranged(&self, name: &'static str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let value: i64 = self.parse(name, default, "a whole number")?;
+        if !(min..=max).contains(&value) {
+            return Err(bad(name, format!("{value} is outside {min}..={max}")));
+        }
+        Ok(value)
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => Err(bad(name, format!("{v:?} is not true or false"))),
+        }
+    }
+
+    fn money(&self, name: &'static str) -> Result<Option<Money>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw) => match Money::parse_major(raw.trim()) {
+                Some(m) if m.minor() >= 0 => Ok(Some(m)),
+                _ => Err(bad(
+                    name,
+                    format!("{raw:?} is not a non-negative amount with at most two decimals"),
+                )),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present) and the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from explicit variables; unset ones take their defaults.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let vars = Vars(lookup);
+
+        let port: u16 = vars.parse("PORT", 8000, "a port number (0-65535)")?;
+        let host = vars.string("HOST", "127.0.0.1");
+        if host.parse::<std::net::IpAddr>().is_err() && host != "localhost" {
+            return Err(bad("HOST", format!("{host:?} is not an IP address")));
+        }
+
+        let database = parse_database_url(&vars.string("DATABASE_URL", "sqlite://data/cartwright.db"))?;
+        let data_dir = match (vars.get("DATA_DIR"), &database) {
+            (Some(dir), _) => PathBuf::from(dir),
+            (None, DatabaseUrl::Sqlite(path)) => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            (None, DatabaseUrl::Postgres(_)) => PathBuf::from("data"),
+        };
+
+        let jwt_secret = match vars.get("JWT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(bad("JWT_SECRET", "must be at least 32 characters"))
+            }
+            other => other.map(Secret::new),
+        };
+
+        let admin_email = vars.get("ADMIN_EMAIL");
+        let admin_password = vars.get("ADMIN_PASSWORD");
+        if admin_email.is_some() != admin_password.is_some() {
+            return Err(bad(
+                "ADMIN_PASSWORD",
+                "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
+            ));
+        }
+        if let Some(email) = &admin_email {
+            crate::domain::user::normalize_email(email)
+                .map_err(|_| bad("ADMIN_EMAIL", format!("{email:?} is not an e-mail address")))?;
+        }
+        if let Some(password) = &admin_password {
+            crate::domain::user::check_password(password)
+                .map_err(|_| bad("ADMIN_PASSWORD", "must be 8 to 128 characters"))?;
+        }
+
+        let key_id = vars.get("RAZORPAY_KEY_ID");
+        let gateway = match vars.get("PAYMENT_GATEWAY").as_deref().map(str::trim) {
+            None if key_id.is_some() => GatewayKind::Razorpay,
+            None | Some("simulated") => GatewayKind::Simulated,
+            Some("razorpay") => GatewayKind::Razorpay,
+            Some(other) => {
+                return Err(bad(
+                    "PAYMENT_GATEWAY",
+                    format!("{other:?} is not simulated or razorpay"),
+                ))
+            }
+        };
+        let key_secret = vars.get("RAZORPAY_KEY_SECRET");
+        if gateway == GatewayKind::Razorpay {
+            if key_id.is_none() {
+                return Err(bad("RAZORPAY_KEY_ID", "is required when PAYMENT_GATEWAY=razorpay"));
+            }
+            if key_secret.is_none() {
+                return Err(bad(
+                    "RAZORPAY_KEY_SECRET",
+                    "is required when PAYMENT_GATEWAY=razorpay",
+                ));
+            }
+        }
+        let api_base = vars
+            .string("RAZORPAY_API_BASE", "https://api.razorpay.com/v1")
+            .trim_end_matches('/')
+            .to_string();
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            return Err(bad("RAZORPAY_API_BASE", format!("{api_base:?} is not an http(s) URL")));
+        }
+        let razorpay = RazorpaySettings {
+            key_id: key_id.unwrap_or_else(|| "rzp_test_simulated".into()),
+            key_secret: Secret::new(key_secret.unwrap_or_else(|| "simulated_secret".into())),
+            webhook_secret: Secret::new(
+                vars.get("RAZORPAY_WEBHOOK_SECRET")
+                    .unwrap_or_else(|| "simulated_webhook_secret".into()),
+            ),
+            api_base,
+            timeout_ms: vars.ranged("RAZORPAY_TIMEOUT_MS", 10_000, 100, 120_000)? as u64,
+        };
+
+        let currency = vars.string("CURRENCY", "INR").trim().to_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(bad("CURRENCY", format!("{currency:?} is not a 3-letter ISO 4217 code")));
+        }
+        let tax_rate = match vars.get("TAX_RATE") {
+            None => BasisPoints(1800),
+            Some(raw) => BasisPoints::parse_fraction(&raw).ok_or_else(|| {
+                bad("TAX_RATE", format!("{raw:?} is not a fraction between 0 and 1 with at most 4 decimals (e.g. 0.18)"))
+            })?,
+        };
+
+        let log_format = match vars.string("LOG_FORMAT", "pretty").trim() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => return Err(bad("LOG_FORMAT", format!("{other:?} is not json or pretty"))),
+        };
+
+        let sqlite_synchronous_full = match vars.string("SQLITE_SYNCHRONOUS", "full").trim() {
+            "full" | "FULL" => true,
+            "normal" | "NORMAL" => false,
+            other => {
+                return Err(bad("SQLITE_SYNCHRONOUS", format!("{other:?} is not full or normal")))
+            }
+        };
+
+        Ok(Config {
+            host,
+            port,
+            database,
+            data_dir,
+            database_max_connections: vars.ranged("DATABASE_MAX_CONNECTIONS", 16, 1, 1000)? as u32,
+            sqlite_synchronous_full,
+            jwt_secret,
+            jwt_ttl_minutes: vars.ranged("JWT_TTL_MINUTES", 1440, 1, 525_600)?,
+            admin_email,
+            admin_password: admin_password.map(Secret::new),
+            demo_data: vars.flag("DEMO_DATA", true)?,
+            gateway,
+            razorpay,
+            currency,
+            tax_rate,
+            shipping_fee: vars.money("SHIPPING_FEE")?.unwrap_or(Money::ZERO),
+            free_shipping_threshold: vars.money("FREE_SHIPPING_THRESHOLD")?,
+            order_payment_timeout_minutes: vars.ranged("ORDER_PAYMENT_TIMEOUT_MINUTES", 30, 1, 10_080)?,
+            return_window_days: vars.ranged("RETURN_WINDOW_DAYS", 7, 0, 365)?,
+            log_format,
+            auth_rate_limit_per_minute: vars.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1, 1_000_000)? as u32,
+            job_interval_secs: vars.ranged("JOB_INTERVAL_SECONDS", 30, 1, 86_400)? as u64,
+            jobs_enabled: vars.flag("JOBS_ENABLED", true)?,
+        })
+    }
+}
+
+fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
+    let url = url.trim();
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(bad("DATABASE_URL", "sqlite URL has no file path"));
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(DatabaseUrl::Postgres(url.to_string()));
+    }
+    Err(bad(
+        "DATABASE_URL",
+        "must start with sqlite:// or postgres://",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_are_the_contract_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 8000);
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.database, DatabaseUrl::Sqlite("data/cartwright.db".into()));
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert_eq!(c.tax_rate, BasisPoints(1800));
+        assert_eq!(c.gateway, GatewayKind::Simulated);
+        assert_eq!(c.jwt_ttl_minutes, 1440);
+        assert_eq!(c.order_payment_timeout_minutes, 30);
+        assert_eq!(c.return_window_days, 7);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (pairs, variable) in [
+            (vec![("PORT", "eighty")], "PORT"),
+            (vec![("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (vec![("TAX_RATE", "18%")], "TAX_RATE"),
+            (vec![("JWT_SECRET", "short")], "JWT_SECRET"),
+            (vec![("PAYMENT_GATEWAY", "stripe")], "PAYMENT_GATEWAY"),
+            (vec![("PAYMENT_GATEWAY", "razorpay")], "RAZORPAY_KEY_ID"),
+            (vec![("SHIPPING_FEE", "-1")], "SHIPPING_FEE"),
+            (vec![("DEMO_DATA", "maybe")], "DEMO_DATA"),
+        ] {
+            let err = config(&pairs).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+
+    #[test]
+    fn razorpay_is_chosen_when_a_key_is_set() {
+        let c = config(&[("RAZORPAY_KEY_ID", "rzp_test_x"), ("RAZORPAY_KEY_SECRET", "s")]).unwrap();
+        assert_eq!(c.gateway, GatewayKind::Razorpay);
+    }
+}

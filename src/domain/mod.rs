@@ -1,0 +1,8 @@
+//! The rules of the shop, free of HTTP and SQL: money, ids, timestamps, roles.
+
+pub mod discount;
+pub mod ids;
+pub mod money;
+pub mod pricing;
+pub mod time;
+pub mod user;

@@ -1,0 +1,178 @@
+//! Money as an integer count of minor units (paise). Floats appear only at the JSON edge, where an
+//! amount is written as a number of major units with at most two decimals.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+/// The largest amount accepted from a client: 10 million major units. Keeps every sum of a cart of
+/// 100 lines x 100 units far inside `i64`.
+pub const MAX_AMOUNT: i64 = 10_000_000_00;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Money(i64);
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+
+    pub const fn from_minor(minor: i64) -> Self {
+        Money(minor)
+    }
+
+    pub const fn minor(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        self.0.checked_add(other.0).map(Money)
+    }
+
+    pub fn checked_sub(self, other: Money) -> Option<Money> {
+        self.0.checked_sub(other.0).map(Money)
+    }
+
+    pub fn checked_mul(self, factor: i64) -> Option<Money> {
+        self.0.checked_mul(factor).map(Money)
+    }
+
+    /// Parses a decimal string of major units ("25.99", "100", "0.5") exactly; more than two
+    /// decimals, signs other than a leading minus, exponents and garbage are refused.
+    pub fn parse_major(text: &str) -> Option<Money> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (whole, fraction) = match digits.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (digits, ""),
+        };
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // "25.990" is still two significant decimals; "25.999" is not.
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > 2 {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
+        let minor = whole.checked_mul(100)?.checked_add(cents)?;
+        Some(Money(if negative { -minor } else { minor }))
+    }
+
+    /// The amount as a JSON number of major units.
+    pub fn to_json_number(self) -> serde_json::Number {
+        // i64 -> f64 is exact up to 2^53 paise, far above MAX_AMOUNT sums; the shortest decimal
+        // that round-trips the division is the two-decimal amount.
+        serde_json::Number::from_f64(self.0 as f64 / 100.0).unwrap_or_else(|| 0.into())
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json_number().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        Money::parse_major(&number.to_string()).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{number} is not an amount with at most two decimals"
+            ))
+        })
+    }
+}
+
+impl PartialSchema for Money {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .description(Some("Amount in major units, at most two decimals"))
+            .examples([serde_json::json!(25.99)])
+            .into()
+    }
+}
+
+impl ToSchema for Money {}
+
+/// A rate in basis points of a percent (1/10000): 0.18 is 1800. Kept integral so tax is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BasisPoints(pub i64);
+
+impl BasisPoints {
+    /// Parses "0.18" (a fraction of one) into 1800 basis points.
+    pub fn parse_fraction(text: &str) -> Option<BasisPoints> {
+        let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if fraction.len() > 4 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let frac: i64 = format!("{fraction:0<4}").parse().ok()?;
+        let bp = whole.checked_mul(10_000)?.checked_add(frac)?;
+        (bp <= 10_000).then_some(BasisPoints(bp))
+    }
+
+    /// `amount * rate`, rounded half-up to the minor unit. `None` only on overflow.
+    pub fn apply_half_up(self, amount: Money) -> Option<Money> {
+        let product = (amount.minor() as i128).checked_mul(self.0 as i128)?;
+        let rounded = (product + 5_000).div_euclid(10_000);
+        i64::try_from(rounded).ok().map(Money::from_minor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_major_units_exactly() {
+        assert_eq!(Money::parse_major("25.99"), Some(Money(2599)));
+        assert_eq!(Money::parse_major("100"), Some(Money(10000)));
+        assert_eq!(Money::parse_major("0.5"), Some(Money(50)));
+        assert_eq!(Money::parse_major("25.990"), Some(Money(2599)));
+        assert_eq!(Money::parse_major("-1.25"), Some(Money(-125)));
+        assert_eq!(Money::parse_major("25.999"), None);
+        assert_eq!(Money::parse_major("1e3"), None);
+        assert_eq!(Money::parse_major(""), None);
+        assert_eq!(Money::parse_major(".5"), None);
+        assert_eq!(Money::parse_major("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn serializes_as_two_decimal_number() {
+        assert_eq!(serde_json::to_string(&Money(2599)).unwrap(), "25.99");
+        assert_eq!(serde_json::to_string(&Money(6134)).unwrap(), "61.34");
+        assert_eq!(serde_json::to_string(&Money(5198)).unwrap(), "51.98");
+        let back: Money = serde_json::from_str("25.99").unwrap();
+        assert_eq!(back, Money(2599));
+    }
+
+    #[test]
+    fn tax_rounds_half_up() {
+        let rate = BasisPoints::parse_fraction("0.18").unwrap();
+        assert_eq!(rate, BasisPoints(1800));
+        // 51.98 * 0.18 = 9.3564 -> 9.36
+        assert_eq!(rate.apply_half_up(Money(5198)), Some(Money(936)));
+        // 0.25 * 0.18 = 0.045 -> 0.05 (half-up)
+        assert_eq!(rate.apply_half_up(Money(25)), Some(Money(5)));
+        assert_eq!(BasisPoints::parse_fraction("1.5"), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! The one error type of the HTTP layer and the JSON error envelope it turns into.
+//!
+//! Store and domain code return `Error` too, so a rule broken deep inside a transaction reaches the
+//! client with its own status and message and nothing in between has to translate it.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// One problem with one input field.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub value: Value,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>, value: impl Into<Value>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The failure envelope of CONTRACT §2.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    pub message: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Validation {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
+    #[error("{0}")]
+    BadGateway(String),
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A 400 about a single field.
+    pub fn invalid(field: &str, message: impl Into<String>, value: impl Into<Value>) -> Self {
+        let message = message.into();
+        Error::Validation {
+            message: format!("Validation failed: {message}"),
+            errors: vec![FieldError::new(field, message, value)],
+        }
+    }
+
+    /// A 400 with a message and no field detail.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::Validation {
+            message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Error::NotFound(format!("{what} not found"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Validation { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Error::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return Error::ServiceUnavailable("The database is busy; try again shortly".into());
+        }
+        Error::Internal(anyhow::Error::new(err))
+    }
+}
+
+/// Turns a unique-constraint violation into a domain error, as realworld-axum-sqlx does.
+pub trait ResultExt<T> {
+    fn on_unique_violation(self, to: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_unique_violation(self, to: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => to(),
+            _ => Error::from(err),
+        })
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, errors) = match &self {
+            Error::Validation { message, errors } => (message.clone(), errors.clone()),
+            Error::Internal(cause) => {
+                // The request id is attached by the middleware; the cause stays in the log.
+                tracing::error!(error = ?cause, "internal error");
+                (
+                    "Internal server error; quote the x-request-id header when reporting it".to_string(),
+                    Vec::new(),
+                )
+            }
+            other => (other.to_string(), Vec::new()),
+        };
+        let body = ErrorBody {
+            success: false,
+            message,
+            errors,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Error::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
+    }
+}

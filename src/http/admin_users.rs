@@ -1,0 +1,160 @@
+//! `GET/POST /admin/users`, `PATCH /admin/users/:id`: admins list accounts, create any role (this
+//! is how vendors are made) and change roles or deactivate (CONTRACT §3).
+
+use super::auth::{check_phone, UserView};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
+use super::session::AuthUser;
+use super::AppState;
+use crate::auth::hash_password;
+use crate::domain::ids::parse_id;
+use crate::domain::user::{check_name, check_password, normalize_email, Role};
+use crate::error::{Error, ErrorBody, Result};
+use crate::store::users::{NewUser, UserChanges};
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    /// Only users of this role.
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUserBody {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub phone: Option<String>,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateUserBody {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+    pub name: Option<String>,
+}
+
+/// List users (admin).
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])),
+    params(UserFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of users", body = Envelope<UserList>),
+        (status = 400, description = "Bad filter or page", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+async fn list_users(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(filter): ApiQuery<UserFilter>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Reply<UserList>> {
+    caller.require_admin()?;
+    let page = page.checked()?;
+    let role = match filter.role.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(Role::parse(raw).ok_or_else(|| {
+            Error::invalid("role", "must be customer, vendor or admin", raw)
+        })?),
+    };
+    let (users, total) = state.store.list_users(role, page).await?;
+    Ok(Reply::ok(
+        "Users retrieved successfully",
+        UserList {
+            users: users.into_iter().map(UserView::from).collect(),
+            pagination: Pagination::new(page, total),
+        },
+    ))
+}
+
+/// Create a user of any role (admin).
+#[utoipa::path(post, path = "/admin/users", tag = "admin", security(("bearer" = [])),
+    request_body = CreateUserBody,
+    responses(
+        (status = 201, description = "User created", body = Envelope<UserView>),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "E-mail already registered", body = ErrorBody),
+    ))]
+async fn create_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiJson(body): ApiJson<CreateUserBody>,
+) -> Result<Reply<UserView>> {
+    caller.require_admin()?;
+    let name = check_name("name", &body.name, 100)?;
+    let email = normalize_email(&body.email)?;
+    check_password(&body.password)?;
+    let phone = check_phone(body.phone.as_deref())?;
+    let password_hash = hash_password(body.password).await?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            name: &name,
+            email: &email,
+            phone: phone.as_deref(),
+            password_hash: &password_hash,
+            role: body.role,
+        })
+        .await?;
+    Ok(Reply::created("User created successfully", user.into()))
+}
+
+/// Change a user's role, name or active flag (admin). Deactivation ends their sessions at once.
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUserBody,
+    responses(
+        (status = 200, description = "User updated", body = Envelope<UserView>),
+        (status = 400, description = "Invalid field or id", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "An admin cannot demote or deactivate themself", body = ErrorBody),
+    ))]
+async fn update_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateUserBody>,
+) -> Result<Reply<UserView>> {
+    caller.require_admin()?;
+    let id = parse_id("id", &id)?;
+    if id == caller.id && (body.is_active == Some(false) || body.role.is_some_and(|r| r != Role::Admin)) {
+        // Keeps at least the acting admin able to undo a mistake.
+        return Err(Error::Conflict("You cannot demote or deactivate your own account".into()));
+    }
+    let name = body.name.as_deref().map(|n| check_name("name", n, 100)).transpose()?;
+    let user = state
+        .store
+        .update_user(
+            &id,
+            UserChanges {
+                role: body.role,
+                is_active: body.is_active,
+                name,
+            },
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("User"))?;
+    Ok(Reply::ok("User updated successfully", user.into()))
+}

@@ -1,0 +1,214 @@
+//! Request extractors whose every rejection is the JSON error envelope (CONTRACT §2), and the
+//! success envelope.
+
+use crate::error::{Error, FieldError};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The largest request body accepted (CONTRACT §2: 1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// `{"success": true, "message": ..., "data": ...}` with a status code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub message: String,
+    pub data: T,
+}
+
+pub struct Reply<T> {
+    status: StatusCode,
+    body: Envelope<T>,
+}
+
+impl<T> Reply<T> {
+    pub fn ok(message: impl Into<String>, data: T) -> Self {
+        Reply {
+            status: StatusCode::OK,
+            body: Envelope {
+                success: true,
+                message: message.into(),
+                data,
+            },
+        }
+    }
+
+    pub fn created(message: impl Into<String>, data: T) -> Self {
+        Reply {
+            status: StatusCode::CREATED,
+            ..Reply::ok(message, data)
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+/// JSON body extractor: wrong content type, malformed JSON, wrong field types and oversized bodies
+/// all become envelope errors.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Error {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::bad_request("Content-Type must be application/json")
+        }
+        JsonRejection::JsonSyntaxError(err) => {
+            Error::bad_request(format!("Malformed JSON: {}", inner_message(&err)))
+        }
+        JsonRejection::JsonDataError(err) => {
+            let detail = inner_message(&err);
+            Error::Validation {
+                message: format!("Invalid request body: {detail}"),
+                errors: vec![FieldError::new(
+                    field_of(&detail),
+                    detail.clone(),
+                    serde_json::Value::Null,
+                )],
+            }
+        }
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::PayloadTooLarge(MAX_BODY_BYTES)
+        }
+        other => Error::bad_request(format!("Unreadable request body: {}", other.body_text())),
+    }
+}
+
+/// serde's message without axum's "Failed to deserialize the JSON body into the target type" prefix.
+fn inner_message(err: &dyn std::error::Error) -> String {
+    let mut source = err.source();
+    let mut last = err.to_string();
+    while let Some(inner) = source {
+        last = inner.to_string();
+        source = inner.source();
+    }
+    last
+}
+
+/// Serde names the failing path first ("quantity: invalid type..."); use it as the field.
+fn field_of(detail: &str) -> String {
+    match detail.split_once(": ") {
+        Some((path, _)) if !path.contains(' ') => path.to_string(),
+        _ => detail
+            .split('`')
+            .nth(1)
+            .filter(|_| detail.starts_with("missing field"))
+            .unwrap_or("body")
+            .to_string(),
+    }
+}
+
+/// Query-string extractor with envelope errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|rejection: QueryRejection| {
+                let detail = inner_message(&rejection);
+                Error::Validation {
+                    message: format!("Invalid query string: {detail}"),
+                    errors: vec![FieldError::new(field_of(&detail), detail.clone(), serde_json::Value::Null)],
+                }
+            })
+    }
+}
+
+/// Path-parameter extractor with envelope errors.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|rejection: PathRejection| {
+                Error::bad_request(format!("Invalid path: {}", inner_message(&rejection)))
+            })
+    }
+}
+
+/// Query parameters `page` and `limit` (CONTRACT §2), checked: page >= 1, limit 1..=100.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Items per page, 1..100 (default 10).
+    pub limit: Option<String>,
+}
+
+impl PageParams {
+    pub fn checked(&self) -> Result<crate::store::PageRequest, Error> {
+        let page = parse_bounded("page", self.page.as_deref(), 1, 1, 1_000_000)?;
+        let limit = parse_bounded("limit", self.limit.as_deref(), 10, 1, 100)?;
+        Ok(crate::store::PageRequest { page, limit })
+    }
+}
+
+/// Parses an optional integer query value within bounds; out of range is a 400 naming the field.
+pub fn parse_bounded(field: &str, raw: Option<&str>, default: i64, min: i64, max: i64) -> Result<i64, Error> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.trim().parse::<i64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(Error::invalid(
+            field,
+            format!("must be a whole number from {min} to {max}"),
+            raw,
+        )),
+    }
+}
+
+/// `pagination` of list responses (CONTRACT §2).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub current_page: i64,
+    pub total_pages: i64,
+    pub total_items: i64,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+impl Pagination {
+    pub fn new(page: crate::store::PageRequest, total_items: i64) -> Self {
+        let total_pages = if total_items == 0 {
+            0
+        } else {
+            (total_items + page.limit - 1) / page.limit
+        };
+        Pagination {
+            current_page: page.page,
+            total_pages,
+            total_items,
+            has_next: page.page < total_pages,
+            has_prev: page.page > 1,
+        }
+    }
+}

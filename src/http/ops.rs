@@ -1,0 +1,116 @@
+//! Operations (CONTRACT §7): `/health`, `/ready`, Prometheus `/metrics`, `/openapi.json` and the
+//! Swagger UI at `/docs`, served from the binary with no internet.
+
+use super::extract::{Envelope, Reply};
+use super::AppState;
+use crate::error::{Error, ErrorBody, Result};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+use std::sync::OnceLock;
+use std::time::Instant;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics_text))
+        .routes(routes!(openapi_json))
+}
+
+static OPENAPI_JSON: OnceLock<String> = OnceLock::new();
+
+/// The Swagger UI; its assets are vendored into the binary by `utoipa-swagger-ui`.
+pub fn docs_router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
+    let _ = OPENAPI_JSON.set(openapi.to_json().unwrap_or_else(|_| "{}".into()));
+    Router::from(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder, so several
+/// apps in one test process share it).
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("http_request_duration_seconds".into()),
+                &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+            )
+            .expect("bucket list is not empty")
+            .install_recorder()
+            .expect("no other metrics recorder is installed")
+    })
+}
+
+/// Counts each request and its latency by route template and status.
+pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = "ops",
+    responses((status = 200, description = "Up", body = Envelope<Health>)))]
+async fn health() -> Reply<Health> {
+    Reply::ok("OK", Health { status: "up" })
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses(
+        (status = 200, description = "Ready", body = Envelope<Health>),
+        (status = 503, description = "Database unreachable", body = ErrorBody),
+    ))]
+async fn ready(State(state): State<AppState>) -> Result<Reply<Health>> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|_| Error::ServiceUnavailable("Database is not reachable".into()))?;
+    Ok(Reply::ok("Ready", Health { status: "ready" }))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+async fn metrics_text() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics_handle().render(),
+    )
+}
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops",
+    responses((status = 200, description = "OpenAPI document", body = Object, content_type = "application/json")))]
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON.get().cloned().unwrap_or_else(|| "{}".into()),
+    )
+}

@@ -1,0 +1,170 @@
+//! Cartwright: a shopping-cart and order-management back-end.
+//!
+//! `Application::build` turns a `Config` into a bound, ready server; `main.rs` and the black-box
+//! tests both start the shop through it.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+use crate::auth::{hash_password, JwtKeys};
+use crate::config::Config;
+use crate::domain::user::{normalize_email, Role};
+use crate::http::rate_limit::RateLimiter;
+use crate::http::AppState;
+use crate::store::users::NewUser;
+use crate::store::Store;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may run after a shutdown signal (CONTRACT §7).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects and migrates the database, makes sure an admin exists, loads the demo catalog into
+    /// a new embedded database, and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = Store::connect(&config).await?;
+        store.migrate().await?;
+        ensure_admin(&store, &config).await?;
+        if config.demo_data && store.is_embedded() && demo::load_if_empty(&store).await? {
+            tracing::info!("loaded the demo catalog into the new database");
+        }
+        let secret = auth::load_or_create_secret(
+            config.jwt_secret.as_ref().map(|s| s.expose()),
+            &config.data_dir,
+        )
+        .context("preparing the JWT secret")?;
+        let address = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
+        let state = AppState {
+            store,
+            jwt: JwtKeys::new(&secret, config.jwt_ttl_minutes),
+            auth_limiter: Arc::new(RateLimiter::new(
+                config.auth_rate_limit_per_minute,
+                Duration::from_secs(60),
+            )),
+            config: Arc::new(config),
+        };
+        http::ops::metrics_handle();
+        Ok(Application { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then lets requests in flight finish for up to 10 s.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state } = self;
+        let store = state.store.clone();
+        let router = http::build_router(state);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stopping_tx.send(());
+        });
+        let grace = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            _ = grace => tracing::warn!("requests still running after the grace period were dropped"),
+        }
+        store.close().await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+/// First-admin bootstrap (CONTRACT §1): `ADMIN_EMAIL`/`ADMIN_PASSWORD` create that admin if absent;
+/// with neither set and no admin at all, one is made with a random password printed once.
+async fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let (email, password, generated) = match (&config.admin_email, &config.admin_password) {
+        (Some(email), Some(password)) => {
+            let email = normalize_email(email).map_err(|e| anyhow::anyhow!("ADMIN_EMAIL: {e}"))?;
+            if store.user_by_email(&email).await?.is_some() {
+                return Ok(());
+            }
+            (email, password.expose().to_string(), false)
+        }
+        _ => {
+            if store.any_admin_exists().await? {
+                return Ok(());
+            }
+            let password = hex::encode(rand::random::<[u8; 12]>());
+            ("admin@cartwright.local".to_string(), password, true)
+        }
+    };
+    let hash = hash_password(password.clone()).await?;
+    let created = store
+        .create_user(NewUser {
+            name: "Administrator",
+            email: &email,
+            phone: None,
+            password_hash: &hash,
+            role: Role::Admin,
+        })
+        .await;
+    match created {
+        Ok(_) if generated => tracing::warn!(
+            "created the first admin: email {email} password {password} (shown once; change it or set ADMIN_EMAIL/ADMIN_PASSWORD)"
+        ),
+        Ok(_) => tracing::info!("created admin {email}"),
+        // Another node created it first.
+        Err(crate::error::Error::Conflict(_)) => {}
+        Err(other) => return Err(anyhow::anyhow!("creating the first admin: {other}")),
+    }
+    Ok(())
+}

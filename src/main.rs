@@ -1,0 +1,115 @@
+//! The `cartwright` command: `serve` (default), `migrate`, `admin create`, `demo`.
+
+use cartwright::auth::hash_password;
+use cartwright::config::Config;
+use cartwright::domain::user::{check_password, normalize_email, Role};
+use cartwright::store::users::NewUser;
+use cartwright::store::Store;
+use cartwright::{demo, telemetry, Application};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cartwright", version, about = "Shopping-cart and order-management back-end")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage administrators.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Load the demo catalog and discount codes into the database (skipped when products exist).
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create an admin account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            tracing::info!(port = app.port(), "Cartwright is listening");
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin {
+            action: AdminAction::Create { email, password, name },
+        } => {
+            let email = normalize_email(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            check_password(&password).map_err(|e| anyhow::anyhow!("--password: {e}"))?;
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            let hash = hash_password(password).await?;
+            store
+                .create_user(NewUser {
+                    name: &name,
+                    email: &email,
+                    phone: None,
+                    password_hash: &hash,
+                    role: Role::Admin,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("admin {email} created");
+            Ok(())
+        }
+        Command::Demo => {
+            let store = Store::connect(&config).await?;
+            store.migrate().await?;
+            if demo::load_if_empty(&store).await? {
+                println!("demo catalog loaded");
+            } else {
+                println!("the catalog already has products; nothing loaded");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Persistence. One surface (`Store` and its methods in the submodules) over two real back-ends:
+//! embedded SQLite and PostgreSQL.
+//!
+//! Each query is written once and compiled once per back-end by the `read!`, `write!` and
+//! `transaction!` macros, which expand their body inside a `match` on the back-end, so every
+//! statement runs on the back-end's own driver with its own types (no `sqlx::Any`). Statements use
+//! `$1` placeholders, which both SQLite and PostgreSQL understand. Where the two differ (row locks,
+//! `SKIP LOCKED`), the code matches on the back-end itself.
+//!
+//! SQLite runs with one writer connection and a pool of readers (WAL): writes are serialized by
+//! the writer, which is what SQLite does anyway, without `SQLITE_BUSY` retries; reads run in
+//! parallel. PostgreSQL uses row locks and conditional updates.
+
+pub mod addresses;
+pub mod cart;
+pub mod discounts;
+pub mod products;
+pub mod users;
+
+use crate::config::{Config, DatabaseUrl};
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct SqliteBackend {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(SqliteBackend),
+    Postgres(PgPool),
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to a pool that may serve reads.
+macro_rules! read {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(sqlite) => {
+                let $pool = &sqlite.read;
+                $body
+            }
+            $crate::store::Backend::Postgres(pg) => {
+                let $pool = pg;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to a pool that may serve a single-statement write.
+macro_rules! write {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(sqlite) => {
+                let $pool = &sqlite.write;
+                $body
+            }
+            $crate::store::Backend::Postgres(pg) => {
+                let $pool = pg;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` inside one transaction bound to `$tx`; it commits when the body finishes and rolls
+/// back when the body returns early with `?`. Use `&mut *$tx` as the executor.
+macro_rules! transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(sqlite) => {
+                #[allow(unused_mut)]
+                let mut $tx = sqlite.write.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Backend::Postgres(pg) => {
+                #[allow(unused_mut)]
+                let mut $tx = pg.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub(crate) use {read, transaction, write};
+
+impl Store {
+    pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+        let backend = match &config.database {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating database folder {}", dir.display()))?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(if config.sqlite_synchronous_full {
+                        SqliteSynchronous::Full
+                    } else {
+                        SqliteSynchronous::Normal
+                    })
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+                    .pragma("cache_size", "-16000")
+                    .pragma("temp_store", "memory");
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options.clone())
+                    .await
+                    .with_context(|| format!("opening SQLite database {}", path.display()))?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(config.database_max_connections.clamp(2, 64))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options.read_only(true))
+                    .await
+                    .with_context(|| format!("opening SQLite database {}", path.display()))?;
+                Backend::Sqlite(SqliteBackend { read, write })
+            }
+            DatabaseUrl::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.database_max_connections)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                Backend::Postgres(pool)
+            }
+        };
+        Ok(Store { backend })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlx::migrate!("./migrations/sqlite")
+                .run(&sqlite.write)
+                .await
+                .context("running SQLite migrations")?,
+            Backend::Postgres(pg) => sqlx::migrate!("./migrations/postgres")
+                .run(pg)
+                .await
+                .context("running PostgreSQL migrations")?,
+        }
+        Ok(())
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
+    }
+
+    /// For `/ready`: the database answers a trivial query.
+    pub async fn ping(&self) -> crate::error::Result<()> {
+        read!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => {
+                sqlite.write.close().await;
+                sqlite.read.close().await;
+            }
+            Backend::Postgres(pg) => pg.close().await,
+        }
+    }
+}
+
+/// `LIKE` pattern for a substring search, with the user's wildcards escaped (use `ESCAPE '\'`).
+pub fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A page of a list, as the pagination object of CONTRACT §2 wants it.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl PageRequest {
+    pub fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.limit)
+    }
+}

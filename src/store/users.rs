@@ -1,0 +1,152 @@
+//! Accounts: users, their roles and whether they may still sign in.
+
+use super::{read, write, PageRequest, Store};
+use crate::domain::ids::new_id;
+use crate::domain::time::now_millis;
+use crate::domain::user::Role;
+use crate::error::{Error, Result, ResultExt};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub password_hash: String,
+    pub role: String,
+    pub is_active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Customer)
+    }
+}
+
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub phone: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub role: Role,
+}
+
+/// What `PATCH /admin/users/:id` may change.
+#[derive(Default)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+    pub name: Option<String>,
+}
+
+const USER_COLUMNS: &str =
+    "id, name, email, phone, password_hash, role, is_active, created_at, updated_at";
+
+impl Store {
+    /// Inserts a user; a taken e-mail is a 409.
+    pub async fn create_user(&self, new: NewUser<'_>) -> Result<User> {
+        let now = now_millis();
+        let user = User {
+            id: new_id(),
+            name: new.name.to_string(),
+            email: new.email.to_string(),
+            phone: new.phone.map(str::to_string),
+            password_hash: new.password_hash.to_string(),
+            role: new.role.as_str().to_string(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO users (id, name, email, phone, password_hash, role, is_active, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&user.id)
+            .bind(&user.name)
+            .bind(&user.email)
+            .bind(&user.phone)
+            .bind(&user.password_hash)
+            .bind(&user.role)
+            .bind(user.is_active)
+            .bind(user.created_at)
+            .bind(user.updated_at)
+            .execute(pool)
+            .await
+            .on_unique_violation(|| Error::Conflict("A user with this email already exists".into()))?;
+        });
+        Ok(user)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        Ok(read!(self, |pool| sqlx::query_as(&sql).bind(email).fetch_optional(pool).await?))
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        Ok(read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// The role of an active user, or `None` when the user is gone or deactivated. Called on every
+    /// authenticated request, so it reads two columns by primary key.
+    pub async fn active_user_role(&self, id: &str) -> Result<Option<Role>> {
+        let row: Option<(String,)> = read!(self, |pool| {
+            sqlx::query_as("SELECT role FROM users WHERE id = $1 AND is_active")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.and_then(|(role,)| Role::parse(&role)))
+    }
+
+    pub async fn any_admin_exists(&self) -> Result<bool> {
+        let row: Option<(String,)> = read!(self, |pool| {
+            sqlx::query_as("SELECT id FROM users WHERE role = 'admin' LIMIT 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.is_some())
+    }
+
+    /// Users, newest first, optionally of one role. Returns the page and the total count.
+    pub async fn list_users(&self, role: Option<Role>, page: PageRequest) -> Result<(Vec<User>, i64)> {
+        let role = role.map(Role::as_str);
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE ($1 IS NULL OR role = $1)
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        let count_sql = "SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR role = $1)";
+        Ok(read!(self, |pool| {
+            let users = sqlx::query_as(&sql)
+                .bind(role)
+                .bind(page.limit)
+                .bind(page.offset())
+                .fetch_all(pool)
+                .await?;
+            let (total,): (i64,) = sqlx::query_as(count_sql).bind(role).fetch_one(pool).await?;
+            (users, total)
+        }))
+    }
+
+    /// Applies an admin's changes in one statement and returns the updated user.
+    pub async fn update_user(&self, id: &str, changes: UserChanges) -> Result<Option<User>> {
+        let sql = format!(
+            "UPDATE users SET role = COALESCE($2, role), is_active = COALESCE($3, is_active),
+                    name = COALESCE($4, name), updated_at = $5
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        Ok(write!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(changes.role.map(Role::as_str))
+                .bind(changes.is_active)
+                .bind(changes.name)
+                .bind(now_millis())
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+}
