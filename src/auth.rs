@@ -105,7 +105,10 @@ impl JwtKeys {
 
 /// The JWT secret: `JWT_SECRET`, or one generated once and kept in the data folder so tokens survive
 /// restarts.
-pub fn load_or_create_secret(configured: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+pub fn load_or_create_secret(
+    configured: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
@@ -153,8 +156,12 @@ mod tests {
     async fn passwords_verify() {
         let hash = hash_password("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(verify_password("correct horse".into(), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(hash))
+            .await
+            .unwrap());
         assert!(!verify_password("x".into(), None).await.unwrap());
     }
 }

@@ -125,7 +125,13 @@ impl Vars<'_> {
         }
     }
 
-    fn ranged(&self, name: &'static str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+    fn ranged(
+        &self,
+        name: &'static str,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
         let value: i64 = self.parse(name, default, "a whole number")?;
         if !(min..=max).contains(&value) {
             return Err(bad(name, format!("{value} is outside {min}..={max}")));
@@ -177,7 +183,8 @@ impl Config {
             return Err(bad("HOST", format!("{host:?} is not an IP address")));
         }
 
-        let database = parse_database_url(&vars.string("DATABASE_URL", "sqlite://data/cartwright.db"))?;
+        let database =
+            parse_database_url(&vars.string("DATABASE_URL", "sqlite://data/cartwright.db"))?;
         let data_dir = match (vars.get("DATA_DIR"), &database) {
             (Some(dir), _) => PathBuf::from(dir),
             (None, DatabaseUrl::Sqlite(path)) => path
@@ -227,7 +234,10 @@ impl Config {
         let key_secret = vars.get("RAZORPAY_KEY_SECRET");
         if gateway == GatewayKind::Razorpay {
             if key_id.is_none() {
-                return Err(bad("RAZORPAY_KEY_ID", "is required when PAYMENT_GATEWAY=razorpay"));
+                return Err(bad(
+                    "RAZORPAY_KEY_ID",
+                    "is required when PAYMENT_GATEWAY=razorpay",
+                ));
             }
             if key_secret.is_none() {
                 return Err(bad(
@@ -241,7 +251,10 @@ impl Config {
             .trim_end_matches('/')
             .to_string();
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
-            return Err(bad("RAZORPAY_API_BASE", format!("{api_base:?} is not an http(s) URL")));
+            return Err(bad(
+                "RAZORPAY_API_BASE",
+                format!("{api_base:?} is not an http(s) URL"),
+            ));
         }
         let razorpay = RazorpaySettings {
             key_id: key_id.unwrap_or_else(|| "rzp_test_simulated".into()),
@@ -256,7 +269,10 @@ impl Config {
 
         let currency = vars.string("CURRENCY", "INR").trim().to_uppercase();
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(bad("CURRENCY", format!("{currency:?} is not a 3-letter ISO 4217 code")));
+            return Err(bad(
+                "CURRENCY",
+                format!("{currency:?} is not a 3-letter ISO 4217 code"),
+            ));
         }
         let tax_rate = match vars.get("TAX_RATE") {
             None => BasisPoints(1800),
@@ -268,14 +284,22 @@ impl Config {
         let log_format = match vars.string("LOG_FORMAT", "pretty").trim() {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
-            other => return Err(bad("LOG_FORMAT", format!("{other:?} is not json or pretty"))),
+            other => {
+                return Err(bad(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not json or pretty"),
+                ))
+            }
         };
 
         let sqlite_synchronous_full = match vars.string("SQLITE_SYNCHRONOUS", "full").trim() {
             "full" | "FULL" => true,
             "normal" | "NORMAL" => false,
             other => {
-                return Err(bad("SQLITE_SYNCHRONOUS", format!("{other:?} is not full or normal")))
+                return Err(bad(
+                    "SQLITE_SYNCHRONOUS",
+                    format!("{other:?} is not full or normal"),
+                ))
             }
         };
 
@@ -297,10 +321,20 @@ impl Config {
             tax_rate,
             shipping_fee: vars.money("SHIPPING_FEE")?.unwrap_or(Money::ZERO),
             free_shipping_threshold: vars.money("FREE_SHIPPING_THRESHOLD")?,
-            order_payment_timeout_minutes: vars.ranged("ORDER_PAYMENT_TIMEOUT_MINUTES", 30, 1, 10_080)?,
+            order_payment_timeout_minutes: vars.ranged(
+                "ORDER_PAYMENT_TIMEOUT_MINUTES",
+                30,
+                1,
+                10_080,
+            )?,
             return_window_days: vars.ranged("RETURN_WINDOW_DAYS", 7, 0, 365)?,
             log_format,
-            auth_rate_limit_per_minute: vars.ranged("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1, 1_000_000)? as u32,
+            auth_rate_limit_per_minute: vars.ranged(
+                "AUTH_RATE_LIMIT_PER_MINUTE",
+                10,
+                1,
+                1_000_000,
+            )? as u32,
             job_interval_secs: vars.ranged("JOB_INTERVAL_SECONDS", 30, 1, 86_400)? as u64,
             jobs_enabled: vars.flag("JOBS_ENABLED", true)?,
         })
@@ -309,7 +343,10 @@ impl Config {
 
 fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
     let url = url.trim();
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
             return Err(bad("DATABASE_URL", "sqlite URL has no file path"));
@@ -370,7 +407,11 @@ mod tests {
 
     #[test]
     fn razorpay_is_chosen_when_a_key_is_set() {
-        let c = config(&[("RAZORPAY_KEY_ID", "rzp_test_x"), ("RAZORPAY_KEY_SECRET", "s")]).unwrap();
+        let c = config(&[
+            ("RAZORPAY_KEY_ID", "rzp_test_x"),
+            ("RAZORPAY_KEY_SECRET", "s"),
+        ])
+        .unwrap();
         assert_eq!(c.gateway, GatewayKind::Razorpay);
     }
 }

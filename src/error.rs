@@ -19,7 +19,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -57,7 +61,10 @@ pub enum Error {
     #[error("{0}")]
     Unprocessable(String),
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     BadGateway(String),
     #[error("{0}")]
@@ -139,7 +146,8 @@ impl IntoResponse for Error {
                 // The request id is attached by the middleware; the cause stays in the log.
                 tracing::error!(error = ?cause, "internal error");
                 (
-                    "Internal server error; quote the x-request-id header when reporting it".to_string(),
+                    "Internal server error; quote the x-request-id header when reporting it"
+                        .to_string(),
                     Vec::new(),
                 )
             }

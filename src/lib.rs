@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod payments;
 pub mod store;
 pub mod telemetry;
 
@@ -80,7 +81,10 @@ impl Application {
     }
 
     /// Serves until `stop` completes, then lets requests in flight finish for up to 10 s.
-    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         let store = state.store.clone();
         let router = http::build_router(state);

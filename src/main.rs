@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cartwright", version, about = "Shopping-cart and order-management back-end")]
+#[command(
+    name = "cartwright",
+    version,
+    about = "Shopping-cart and order-management back-end"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -81,7 +85,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin {
-            action: AdminAction::Create { email, password, name },
+            action:
+                AdminAction::Create {
+                    email,
+                    password,
+                    name,
+                },
         } => {
             let email = normalize_email(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
             check_password(&password).map_err(|e| anyhow::anyhow!("--password: {e}"))?;

@@ -31,7 +31,10 @@ mod tests {
     #[test]
     fn formats_with_millis() {
         assert_eq!(to_rfc3339(1_705_312_800_000), "2024-01-15T10:00:00.000Z");
-        assert_eq!(parse_timestamp("2024-01-15T10:00:00.000Z"), Some(1_705_312_800_000));
+        assert_eq!(
+            parse_timestamp("2024-01-15T10:00:00.000Z"),
+            Some(1_705_312_800_000)
+        );
         assert_eq!(parse_timestamp("2024-01-15"), Some(1_705_276_800_000));
         assert_eq!(parse_timestamp("yesterday"), None);
     }

@@ -42,7 +42,11 @@ pub fn normalize_email(raw: &str) -> Result<String> {
     if valid {
         Ok(email)
     } else {
-        Err(Error::invalid("email", "must be a valid e-mail address", raw))
+        Err(Error::invalid(
+            "email",
+            "must be a valid e-mail address",
+            raw,
+        ))
     }
 }
 

@@ -71,9 +71,10 @@ async fn list_users(
     let page = page.checked()?;
     let role = match filter.role.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(Role::parse(raw).ok_or_else(|| {
-            Error::invalid("role", "must be customer, vendor or admin", raw)
-        })?),
+        Some(raw) => Some(
+            Role::parse(raw)
+                .ok_or_else(|| Error::invalid("role", "must be customer, vendor or admin", raw))?,
+        ),
     };
     let (users, total) = state.store.list_users(role, page).await?;
     Ok(Reply::ok(
@@ -139,11 +140,19 @@ async fn update_user(
 ) -> Result<Reply<UserView>> {
     caller.require_admin()?;
     let id = parse_id("id", &id)?;
-    if id == caller.id && (body.is_active == Some(false) || body.role.is_some_and(|r| r != Role::Admin)) {
+    if id == caller.id
+        && (body.is_active == Some(false) || body.role.is_some_and(|r| r != Role::Admin))
+    {
         // Keeps at least the acting admin able to undo a mistake.
-        return Err(Error::Conflict("You cannot demote or deactivate your own account".into()));
+        return Err(Error::Conflict(
+            "You cannot demote or deactivate your own account".into(),
+        ));
     }
-    let name = body.name.as_deref().map(|n| check_name("name", n, 100)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| check_name("name", n, 100))
+        .transpose()?;
     let user = state
         .store
         .update_user(

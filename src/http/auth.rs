@@ -81,7 +81,11 @@ pub fn check_phone(raw: Option<&str>) -> Result<Option<String>> {
         .chars()
         .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
     if !allowed || !(5..=20).contains(&digits) || raw.len() > 25 {
-        return Err(Error::invalid("phone", "must be a phone number of 5 to 20 digits", raw));
+        return Err(Error::invalid(
+            "phone",
+            "must be a phone number of 5 to 20 digits",
+            raw,
+        ));
     }
     Ok(Some(raw.to_string()))
 }
@@ -144,7 +148,11 @@ async fn login(
         Ok(email) => state.store.user_by_email(&email).await?,
         Err(_) => None,
     };
-    let password_ok = verify_password(body.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let password_ok = verify_password(
+        body.password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     let user = match user {
         Some(user) if password_ok && user.is_active => user,
         _ => return Err(invalid()),

@@ -132,7 +132,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 let detail = inner_message(&rejection);
                 Error::Validation {
                     message: format!("Invalid query string: {detail}"),
-                    errors: vec![FieldError::new(field_of(&detail), detail.clone(), serde_json::Value::Null)],
+                    errors: vec![FieldError::new(
+                        field_of(&detail),
+                        detail.clone(),
+                        serde_json::Value::Null,
+                    )],
                 }
             })
     }
@@ -173,7 +177,13 @@ impl PageParams {
 }
 
 /// Parses an optional integer query value within bounds; out of range is a 400 naming the field.
-pub fn parse_bounded(field: &str, raw: Option<&str>, default: i64, min: i64, max: i64) -> Result<i64, Error> {
+pub fn parse_bounded(
+    field: &str,
+    raw: Option<&str>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, Error> {
     let Some(raw) = raw else { return Ok(default) };
     match raw.trim().parse::<i64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),

@@ -57,7 +57,10 @@ mod tests {
         for _ in 0..10 {
             limiter.check(ip).unwrap();
         }
-        assert!(matches!(limiter.check(ip), Err(Error::TooManyRequests { .. })));
+        assert!(matches!(
+            limiter.check(ip),
+            Err(Error::TooManyRequests { .. })
+        ));
         limiter.check("10.0.0.2".parse().unwrap()).unwrap();
     }
 }

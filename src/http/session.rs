@@ -39,23 +39,31 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| Error::Unauthorized("Authentication required: send Authorization: Bearer <token>".into()))?;
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            Error::Unauthorized(
+                "Authentication required: send Authorization: Bearer <token>".into(),
+            )
+        })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::Unauthorized("Authorization header must be 'Bearer <token>'".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthorized("Authorization header must be 'Bearer <token>'".into())
+            })?;
         let claims = state.jwt.verify(token)?;
         let role = state
             .store
             .active_user_role(&claims.sub)
             .await?
-            .ok_or_else(|| Error::Unauthorized("Account is deactivated or no longer exists".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthorized("Account is deactivated or no longer exists".into())
+            })?;
         Ok(AuthUser {
             id: claims.sub,
             role,

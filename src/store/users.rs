@@ -82,12 +82,18 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        Ok(read!(self, |pool| sqlx::query_as(&sql).bind(email).fetch_optional(pool).await?))
+        Ok(read!(self, |pool| sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(pool)
+            .await?))
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
+        Ok(read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?))
     }
 
     /// The role of an active user, or `None` when the user is gone or deactivated. Called on every
@@ -112,7 +118,11 @@ impl Store {
     }
 
     /// Users, newest first, optionally of one role. Returns the page and the total count.
-    pub async fn list_users(&self, role: Option<Role>, page: PageRequest) -> Result<(Vec<User>, i64)> {
+    pub async fn list_users(
+        &self,
+        role: Option<Role>,
+        page: PageRequest,
+    ) -> Result<(Vec<User>, i64)> {
         let role = role.map(Role::as_str);
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE ($1 IS NULL OR role = $1)

@@ -43,11 +43,16 @@ async fn register_login_and_me(app: TestApp) {
 
 async fn duplicate_email_is_a_conflict(app: TestApp) {
     let body = json!({"name": "A", "email": "dup@example.com", "password": "password123"});
-    app.post("/auth/register", None, body.clone()).await.expect(201);
+    app.post("/auth/register", None, body.clone())
+        .await
+        .expect(201);
     let mut upper = body.clone();
     upper["email"] = json!("DUP@example.com");
     let resp = app.post("/auth/register", None, upper).await.expect(409);
-    assert!(resp.body["message"].as_str().unwrap().contains("already exists"));
+    assert!(resp.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
 }
 
 async fn wrong_password_and_unknown_email_look_the_same(app: TestApp) {
@@ -60,11 +65,19 @@ async fn wrong_password_and_unknown_email_look_the_same(app: TestApp) {
     .await
     .expect(201);
     let wrong_password = app
-        .post("/auth/login", None, json!({"email": "b@example.com", "password": "nope-nope-nope"}))
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "b@example.com", "password": "nope-nope-nope"}),
+        )
         .await
         .expect(401);
     let unknown_email = app
-        .post("/auth/login", None, json!({"email": "nobody@example.com", "password": "password123"}))
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "password123"}),
+        )
         .await
         .expect(401);
     assert_eq!(wrong_password.body, unknown_email.body);
@@ -78,7 +91,8 @@ async fn bad_tokens_are_unauthorized(app: TestApp) {
     // Tampered: flip the payload to claim admin, keep the signature.
     let parts: Vec<&str> = token.split('.').collect();
     let now = chrono_now();
-    let admin_payload = encode(&json!({"sub": id, "role": "admin", "iat": now, "exp": now + 3600}).to_string());
+    let admin_payload =
+        encode(&json!({"sub": id, "role": "admin", "iat": now, "exp": now + 3600}).to_string());
     let tampered = format!("{}.{}.{}", parts[0], admin_payload, parts[2]);
     app.get("/auth/me", Some(&tampered)).await.expect(401);
 
@@ -119,24 +133,42 @@ async fn bad_tokens_are_unauthorized(app: TestApp) {
 async fn deactivated_user_is_locked_out_at_once(app: TestApp) {
     let (id, token) = app.customer("Leaver").await;
     app.get("/auth/me", Some(&token)).await.expect(200);
-    app.patch(&format!("/admin/users/{id}"), Some(&app.admin_token), json!({"isActive": false}))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/admin/users/{id}"),
+        Some(&app.admin_token),
+        json!({"isActive": false}),
+    )
+    .await
+    .expect(200);
     app.get("/auth/me", Some(&token)).await.expect(401);
-    app.post("/auth/login", None, json!({"email": "x", "password": "password123"})).await.expect(401);
+    app.post(
+        "/auth/login",
+        None,
+        json!({"email": "x", "password": "password123"}),
+    )
+    .await
+    .expect(401);
     // Reactivated, the old token works again (it was never revoked, only its owner was).
-    app.patch(&format!("/admin/users/{id}"), Some(&app.admin_token), json!({"isActive": true}))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/admin/users/{id}"),
+        Some(&app.admin_token),
+        json!({"isActive": true}),
+    )
+    .await
+    .expect(200);
     app.get("/auth/me", Some(&token)).await.expect(200);
 }
 
 async fn customer_on_admin_route_is_forbidden(app: TestApp) {
     let (id, token) = app.customer("Curious").await;
     app.get("/admin/users", Some(&token)).await.expect(403);
-    app.patch(&format!("/admin/users/{id}"), Some(&token), json!({"role": "admin"}))
-        .await
-        .expect(403);
+    app.patch(
+        &format!("/admin/users/{id}"),
+        Some(&token),
+        json!({"role": "admin"}),
+    )
+    .await
+    .expect(403);
     app.post(
         "/admin/users",
         Some(&token),
@@ -145,13 +177,22 @@ async fn customer_on_admin_route_is_forbidden(app: TestApp) {
     .await
     .expect(403);
     // The admin sees users and can filter by role.
-    let list = app.get("/admin/users?role=admin", Some(&app.admin_token)).await.expect(200);
+    let list = app
+        .get("/admin/users?role=admin", Some(&app.admin_token))
+        .await
+        .expect(200);
     assert_eq!(list.data()["users"].as_array().unwrap().len(), 1);
     assert_eq!(list.data()["pagination"]["totalItems"], 1);
-    app.get("/admin/users?role=wizard", Some(&app.admin_token)).await.expect(400);
-    app.patch("/admin/users/not-an-id", Some(&app.admin_token), json!({"isActive": false}))
+    app.get("/admin/users?role=wizard", Some(&app.admin_token))
         .await
         .expect(400);
+    app.patch(
+        "/admin/users/not-an-id",
+        Some(&app.admin_token),
+        json!({"isActive": false}),
+    )
+    .await
+    .expect(400);
     app.patch(
         "/admin/users/0190f8e0-0000-7000-8000-000000000000",
         Some(&app.admin_token),
@@ -171,7 +212,10 @@ async fn malformed_json_is_a_400_in_the_envelope(app: TestApp) {
         .await
         .unwrap();
     let resp = crate::helpers::read(resp).await.expect(400);
-    assert!(resp.body["message"].as_str().unwrap().contains("Malformed JSON"));
+    assert!(resp.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("Malformed JSON"));
 
     let resp = app
         .client
@@ -185,11 +229,18 @@ async fn malformed_json_is_a_400_in_the_envelope(app: TestApp) {
 
     // A field of the wrong type names the field.
     let resp = app
-        .post("/auth/register", None, json!({"name": 5, "email": "a@b.co", "password": "password123"}))
+        .post(
+            "/auth/register",
+            None,
+            json!({"name": 5, "email": "a@b.co", "password": "password123"}),
+        )
         .await
         .expect(400);
     assert_eq!(resp.body["errors"][0]["field"], "name");
-    let resp = app.post("/auth/register", None, json!({"name": "x"})).await.expect(400);
+    let resp = app
+        .post("/auth/register", None, json!({"name": "x"}))
+        .await
+        .expect(400);
     assert_eq!(resp.body["errors"][0]["field"], "email");
 
     app.get("/no/such/route", None).await.expect(404);
@@ -210,17 +261,35 @@ async fn oversized_body_is_a_413(app: TestApp) {
 
 async fn registration_validates_fields(app: TestApp) {
     for (body, field) in [
-        (json!({"name": "A", "email": "not-an-email", "password": "password123"}), "email"),
-        (json!({"name": "A", "email": "a@example.com", "password": "short"}), "password"),
-        (json!({"name": "A", "email": "a@example.com", "password": "x".repeat(129)}), "password"),
-        (json!({"name": "  ", "email": "a@example.com", "password": "password123"}), "name"),
-        (json!({"name": "A", "email": "a@example.com", "password": "password123", "phone": "call me"}), "phone"),
+        (
+            json!({"name": "A", "email": "not-an-email", "password": "password123"}),
+            "email",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "x".repeat(129)}),
+            "password",
+        ),
+        (
+            json!({"name": "  ", "email": "a@example.com", "password": "password123"}),
+            "name",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "password123", "phone": "call me"}),
+            "phone",
+        ),
     ] {
         let resp = app.post("/auth/register", None, body).await.expect(400);
         assert_eq!(resp.body["errors"][0]["field"], field, "{}", resp.body);
     }
     // Nothing was created by the failures.
-    let list = app.get("/admin/users?role=customer", Some(&app.admin_token)).await.expect(200);
+    let list = app
+        .get("/admin/users?role=customer", Some(&app.admin_token))
+        .await
+        .expect(200);
     assert_eq!(list.data()["pagination"]["totalItems"], 0);
 }
 
@@ -231,15 +300,27 @@ async fn eleventh_rapid_login_is_rate_limited() {
         .unwrap();
     // The harness already logged the admin in once.
     for _ in 0..9 {
-        app.post("/auth/login", None, json!({"email": "a@example.com", "password": "password123"}))
-            .await
-            .expect(401);
+        app.post(
+            "/auth/login",
+            None,
+            json!({"email": "a@example.com", "password": "password123"}),
+        )
+        .await
+        .expect(401);
     }
     let resp = app
-        .post("/auth/login", None, json!({"email": "a@example.com", "password": "password123"}))
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "a@example.com", "password": "password123"}),
+        )
         .await
         .expect(429);
-    let retry_after: u64 = resp.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = resp.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after));
 }
 
@@ -272,7 +353,11 @@ mod base64_like {
     pub fn encode_bytes(bytes: &[u8]) -> String {
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
             let chars = chunk.len() + 1;
             for i in 0..chars {

@@ -65,13 +65,36 @@ impl Resp {
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         if status >= 400 {
-            assert_eq!(self.body["success"], json!(false), "error envelope: {}", self.body);
-            assert!(self.body["errors"].is_array(), "errors must be an array: {}", self.body);
-            assert!(self.body["message"].is_string(), "message must be a string: {}", self.body);
+            assert_eq!(
+                self.body["success"],
+                json!(false),
+                "error envelope: {}",
+                self.body
+            );
+            assert!(
+                self.body["errors"].is_array(),
+                "errors must be an array: {}",
+                self.body
+            );
+            assert!(
+                self.body["message"].is_string(),
+                "message must be a string: {}",
+                self.body
+            );
         } else {
-            assert_eq!(self.body["success"], json!(true), "success envelope: {}", self.body);
+            assert_eq!(
+                self.body["success"],
+                json!(true),
+                "success envelope: {}",
+                self.body
+            );
         }
         self
     }
@@ -112,7 +135,9 @@ impl TestApp {
             vars.insert(k.to_string(), v.to_string());
         }
         let config = Config::from_map(&vars).expect("test configuration is valid");
-        let app = Application::build(config.clone()).await.expect("application starts");
+        let app = Application::build(config.clone())
+            .await
+            .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until(std::future::pending()));
         let client = reqwest::Client::builder().build().unwrap();
@@ -133,7 +158,13 @@ impl TestApp {
     }
 
     /// Sends a request with an optional bearer token and JSON body.
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut builder = self.client.request(method, self.url(path));
         if let Some(token) = token {
             builder = builder.bearer_auth(token);
@@ -162,7 +193,11 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> String {
         let resp = self
-            .post("/auth/login", None, json!({"email": email, "password": password}))
+            .post(
+                "/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
             .await
             .expect(200);
         resp.data()["token"].as_str().unwrap().to_string()
@@ -170,7 +205,11 @@ impl TestApp {
 
     /// Registers a new customer and returns `(user id, token)`.
     pub async fn customer(&self, name: &str) -> (String, String) {
-        let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), unique());
+        let email = format!(
+            "{}-{}@example.com",
+            name.to_lowercase().replace(' ', "."),
+            unique()
+        );
         let resp = self
             .post(
                 "/auth/register",
@@ -185,9 +224,28 @@ impl TestApp {
         )
     }
 
+    /// Creates an active product as the admin (`POST /products`) and returns its id.
+    pub async fn product(&self, name: &str, price: f64, stock: i64) -> String {
+        self.product_with(json!({"name": name, "price": price, "stock": stock, "category": "test", "brand": "TestBrand"}))
+            .await
+    }
+
+    /// Creates a product from a full body as the admin and returns its id.
+    pub async fn product_with(&self, body: Value) -> String {
+        let resp = self
+            .post("/products", Some(&self.admin_token), body)
+            .await
+            .expect(201);
+        resp.data()["_id"].as_str().unwrap().to_string()
+    }
+
     /// Creates an account of any role through the admin API and returns `(user id, token)`.
     pub async fn user_with_role(&self, name: &str, role: &str) -> (String, String) {
-        let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), unique());
+        let email = format!(
+            "{}-{}@example.com",
+            name.to_lowercase().replace(' ', "."),
+            unique()
+        );
         let resp = self
             .post(
                 "/admin/users",
@@ -206,7 +264,11 @@ pub async fn read(response: reqwest::Response) -> Resp {
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body read");
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// A process-unique suffix for names and e-mails.
@@ -218,7 +280,9 @@ pub fn unique() -> String {
 async fn postgres_schema_url() -> Option<String> {
     let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
         if std::env::var("CI").is_ok() {
-            panic!("CI is set but TEST_DATABASE_URL is not: PostgreSQL tests cannot be skipped in CI");
+            panic!(
+                "CI is set but TEST_DATABASE_URL is not: PostgreSQL tests cannot be skipped in CI"
+            );
         }
         eprintln!("skipping PostgreSQL test: TEST_DATABASE_URL is not set");
         return None;
@@ -234,7 +298,9 @@ async fn postgres_schema_url() -> Option<String> {
         .expect("creating test schema");
     let _ = conn.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options=-c%20search_path%3D{schema}"))
+    Some(format!(
+        "{base}{separator}options=-c%20search_path%3D{schema}"
+    ))
 }
 
 /// A temporary folder removed when the test ends.
