@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod payments;
 pub mod store;
 pub mod telemetry;
@@ -61,6 +62,7 @@ impl Application {
                 config.auth_rate_limit_per_minute,
                 Duration::from_secs(60),
             )),
+            gateway: payments::gateway_for(&config)?,
             config: Arc::new(config),
         };
         http::ops::metrics_handle();
@@ -87,6 +89,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         let store = state.store.clone();
+        let jobs = state
+            .config
+            .jobs_enabled
+            .then(|| jobs::spawn(state.clone(), Duration::from_secs(state.config.job_interval_secs)));
         let router = http::build_router(state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
@@ -105,6 +111,9 @@ impl Application {
         tokio::select! {
             result = server => result.context("serving HTTP")?,
             _ = grace => tracing::warn!("requests still running after the grace period were dropped"),
+        }
+        if let Some(jobs) = jobs {
+            jobs.abort();
         }
         store.close().await;
         Ok(())

@@ -3,6 +3,7 @@
 pub mod discount;
 pub mod ids;
 pub mod money;
+pub mod order;
 pub mod pricing;
 pub mod time;
 pub mod user;

@@ -2,15 +2,23 @@
 //! middleware every request passes through (request id, logging, metrics, body limit, panics).
 
 pub mod addresses;
+pub mod admin_orders;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
 pub mod discounts;
 pub mod extract;
+pub mod idempotency;
+pub mod notifications;
+pub mod order_views;
+pub mod orders;
 pub mod ops;
 pub mod products;
 pub mod rate_limit;
+pub mod reviews;
 pub mod session;
+pub mod vendor;
+pub mod webhooks;
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
@@ -34,6 +42,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jwt: JwtKeys,
     pub auth_limiter: Arc<rate_limit::RateLimiter>,
+    pub gateway: Arc<dyn crate::payments::PaymentGateway>,
 }
 
 #[derive(OpenApi)]
@@ -51,6 +60,12 @@ pub struct AppState {
         (name = "addresses", description = "The caller's address book"),
         (name = "cart", description = "The caller's cart"),
         (name = "discounts", description = "Discount codes, managed by admins"),
+        (name = "orders", description = "Checkout, payment, the caller's orders, tracking, cancellation and returns"),
+        (name = "admin-orders", description = "Order management and statistics for admins"),
+        (name = "vendor", description = "Fulfilment of a vendor's own orders"),
+        (name = "notifications", description = "The caller's notifications about their orders"),
+        (name = "reviews", description = "Product reviews by customers who received the product"),
+        (name = "webhooks", description = "Payment gateway callbacks"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
 )]
@@ -82,6 +97,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(addresses::router())
         .merge(cart::router())
         .merge(discounts::router())
+        .merge(orders::router())
+        .merge(admin_orders::router())
+        .merge(vendor::router())
+        .merge(webhooks::router())
+        .merge(notifications::router())
+        .merge(reviews::router())
         .merge(ops::router())
 }
 

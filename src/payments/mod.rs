@@ -2,6 +2,7 @@
 //! `razorpay` is the real HTTP client. Signature checks are shared: both gateways sign the same way.
 
 pub mod razorpay;
+pub mod refunds;
 pub mod simulated;
 
 use crate::domain::money::Money;
@@ -40,6 +41,10 @@ pub struct GatewayPayment {
     pub method: Option<String>,
     #[serde(default)]
     pub amount_refunded: i64,
+    /// Razorpay's reason code for a failed payment (e.g. `BAD_REQUEST_ERROR`), kept with the
+    /// description so a ledger row of a failed attempt says why it failed.
+    #[serde(default)]
+    pub error_code: Option<String>,
     #[serde(default)]
     pub error_description: Option<String>,
 }
@@ -203,4 +208,21 @@ mod tests {
             ""
         ));
     }
+}
+
+/// The gateway the configuration asks for.
+pub fn gateway_for(
+    config: &crate::config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn PaymentGateway>> {
+    Ok(match config.gateway {
+        crate::config::GatewayKind::Simulated => {
+            std::sync::Arc::new(simulated::SimulatedGateway::new(
+                config.razorpay.key_secret.expose(),
+                config.razorpay.webhook_secret.expose(),
+            ))
+        }
+        crate::config::GatewayKind::Razorpay => {
+            std::sync::Arc::new(razorpay::RazorpayGateway::new(&config.razorpay)?)
+        }
+    })
 }

@@ -152,6 +152,7 @@ impl PaymentGateway for SimulatedGateway {
             status: "captured".into(),
             method: Some("card".into()),
             amount_refunded: 0,
+            error_code: None,
             error_description: None,
         };
         self.payments

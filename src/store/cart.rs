@@ -1,1 +1,634 @@
-//! Placeholder: being written.
+//! Carts (CONTRACT §5): one per user, made on first use, its lines, its discount code and its
+//! shipping address; and the priced view of a cart that every cart response and checkout start
+//! from.
+//!
+//! Every change to a cart runs in one transaction that first creates-or-touches the cart's row
+//! (`INSERT ... ON CONFLICT (user_id) DO UPDATE`), which on PostgreSQL locks it: changes to one cart
+//! run one after another, and checkout, which locks the same row (`CheckoutCart::lock_cart`), never
+//! empties a cart while a line is being added. Quantities change through single conditional
+//! statements that check the 1..=100 range and `stock - reserved` themselves, so concurrent adds
+//! sum exactly or fail cleanly; a follow-up read only chooses the error message.
+
+use super::addresses::ShippingAddress;
+use super::products::Product;
+use super::{read, transaction, write, Store};
+use crate::domain::discount::evaluate;
+use crate::domain::ids::new_id;
+use crate::domain::money::Money;
+use crate::domain::pricing::{self, Line, PricingSettings, Totals, MAX_LINE_QUANTITY};
+use crate::domain::time::now_millis;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+
+/// A user's cart, without its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cart {
+    pub id: String,
+    pub user_id: String,
+    pub discount_code: Option<String>,
+    pub shipping_address: Option<ShippingAddress>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CartRow {
+    id: String,
+    user_id: String,
+    discount_code: Option<String>,
+    shipping_address: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<CartRow> for Cart {
+    fn from(row: CartRow) -> Self {
+        Cart {
+            id: row.id,
+            user_id: row.user_id,
+            discount_code: row.discount_code,
+            // Only this module writes the column, always from a validated `ShippingAddress`.
+            shipping_address: row
+                .shipping_address
+                .and_then(|json| serde_json::from_str(&json).ok()),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const CART_COLUMNS: &str = "id, user_id, discount_code, shipping_address, created_at, updated_at";
+
+/// One line of a cart with its product as it is now (current price, stock, active flag).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartLine {
+    pub product: Product,
+    pub quantity: i64,
+    pub added_at: i64,
+}
+
+impl CartLine {
+    /// The line as pricing sees it: the product's current price.
+    pub fn pricing_line(&self) -> Line {
+        Line {
+            unit_price: self.product.price,
+            quantity: self.quantity,
+        }
+    }
+
+    pub fn line_total(&self) -> Money {
+        // Prices are at most MAX_AMOUNT and quantities at most 100: far from overflow.
+        pricing::line_total(self.pricing_line()).unwrap_or(Money::ZERO)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CartLineRow {
+    quantity: i64,
+    added_at: i64,
+    id: String,
+    name: String,
+    description: String,
+    price: i64,
+    stock: i64,
+    reserved: i64,
+    brand: String,
+    category: String,
+    image_urls: String,
+    sku: Option<String>,
+    is_active: bool,
+    vendor_id: Option<String>,
+    rating_sum: i64,
+    rating_count: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<CartLineRow> for CartLine {
+    fn from(row: CartLineRow) -> Self {
+        CartLine {
+            quantity: row.quantity,
+            added_at: row.added_at,
+            product: Product {
+                id: row.id,
+                name: row.name,
+                description: row.description,
+                price: Money::from_minor(row.price),
+                stock: row.stock,
+                reserved: row.reserved,
+                brand: row.brand,
+                category: row.category,
+                // The catalog writes the column, always as a JSON array of strings.
+                image_urls: serde_json::from_str(&row.image_urls).unwrap_or_default(),
+                sku: row.sku,
+                is_active: row.is_active,
+                vendor_id: row.vendor_id,
+                rating_sum: row.rating_sum,
+                rating_count: row.rating_count,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            },
+        }
+    }
+}
+
+/// The lines of a cart with their products, in the order they were added. Products that were
+/// deactivated are included; callers decide (reads drop them, checkout refuses them).
+const LINES_SQL: &str = "SELECT ci.quantity, ci.added_at, p.id, p.name, p.description, p.price,
+        p.stock, p.reserved, p.brand, p.category, p.image_urls, p.sku, p.is_active, p.vendor_id,
+        p.rating_sum, p.rating_count, p.created_at, p.updated_at
+     FROM cart_items ci JOIN products p ON p.id = ci.product_id
+     WHERE ci.cart_id = $1
+     ORDER BY ci.added_at, ci.product_id";
+
+/// Creates the user's cart or, when it exists, touches it; either way returns its id. On
+/// PostgreSQL the row stays locked until the transaction ends, serializing changes to one cart.
+const TOUCH_CART_SQL: &str = "INSERT INTO carts (id, user_id, created_at, updated_at)
+     VALUES ($1, $2, $3, $3)
+     ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at
+     RETURNING id";
+
+/// Adds `$3` units to the line, creating it when absent, only while the product is active and the
+/// resulting quantity stays within 1..=100 and `stock - reserved`. Returns the new quantity, or no
+/// row when a rule refused it.
+const ADD_SQL: &str = "INSERT INTO cart_items (cart_id, product_id, quantity, added_at, updated_at)
+     SELECT $1, p.id, $3, $4, $4 FROM products p
+     WHERE p.id = $2 AND p.is_active AND p.stock - p.reserved >= $3 AND $3 BETWEEN 1 AND 100
+     ON CONFLICT (cart_id, product_id) DO UPDATE
+         SET quantity = cart_items.quantity + excluded.quantity, updated_at = excluded.updated_at
+         WHERE cart_items.quantity + excluded.quantity <= 100
+           AND cart_items.quantity + excluded.quantity <= (
+               SELECT p2.stock - p2.reserved FROM products p2
+               WHERE p2.id = excluded.product_id AND p2.is_active)
+     RETURNING quantity";
+
+/// Sets the line's quantity, only while it is within `stock - reserved` of an active product.
+const SET_SQL: &str = "UPDATE cart_items SET quantity = $3, updated_at = $4
+     WHERE cart_id = $1 AND product_id = $2 AND $3 BETWEEN 1 AND 100
+       AND EXISTS (SELECT 1 FROM products p
+                   WHERE p.id = $2 AND p.is_active AND p.stock - p.reserved >= $3)
+     RETURNING quantity";
+
+/// A cart as every cart response shows it: the lines that are still for sale at their current
+/// prices, the discount re-checked, and the totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricedCart {
+    /// The cart, with `discount_code` as it stands after the re-check.
+    pub cart: Cart,
+    pub lines: Vec<CartLine>,
+    pub totals: Totals,
+    /// What this read changed and the customer should be told: lines dropped because their
+    /// product is no longer for sale, a code removed because it stopped applying.
+    pub notices: Vec<String>,
+}
+
+/// The result of a successful add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// The line's quantity after the add.
+    pub quantity: i64,
+}
+
+impl Store {
+    /// The user's cart, if they have one yet.
+    pub async fn cart_for_user(&self, user_id: &str) -> Result<Option<Cart>> {
+        let sql = format!("SELECT {CART_COLUMNS} FROM carts WHERE user_id = $1");
+        let row: Option<CartRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.map(Cart::from))
+    }
+
+    /// The user's cart, made now if this is their first use. Safe when several first requests
+    /// race: the insert does nothing if another one won, and the row is read back from the writer.
+    pub async fn ensure_cart(&self, user_id: &str) -> Result<Cart> {
+        if let Some(cart) = self.cart_for_user(user_id).await? {
+            return Ok(cart);
+        }
+        let sql = format!("SELECT {CART_COLUMNS} FROM carts WHERE user_id = $1");
+        let now = now_millis();
+        let row: CartRow = write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO carts (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(user_id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            sqlx::query_as(&sql).bind(user_id).fetch_one(pool).await?
+        });
+        Ok(row.into())
+    }
+
+    /// The cart's lines with their products, deactivated ones included.
+    pub async fn cart_lines(&self, cart_id: &str) -> Result<Vec<CartLine>> {
+        let rows: Vec<CartLineRow> = read!(self, |pool| sqlx::query_as(LINES_SQL)
+            .bind(cart_id)
+            .fetch_all(pool)
+            .await?);
+        Ok(rows.into_iter().map(CartLine::from).collect())
+    }
+
+    /// The user's cart as every cart endpoint answers with it (CONTRACT §5):
+    /// - lines whose product was deactivated are deleted, and a notice names them;
+    /// - prices are the products' current prices;
+    /// - the discount code is re-checked against the current subtotal, the clock and its limits,
+    ///   and removed with a notice saying why when it no longer applies;
+    /// - totals come from `domain::pricing` with `settings`.
+    ///
+    /// Reads go to the read pool; the writer is used only when something has to be cleaned up.
+    pub async fn priced_cart(
+        &self,
+        user_id: &str,
+        settings: &PricingSettings,
+    ) -> Result<PricedCart> {
+        let mut cart = self.ensure_cart(user_id).await?;
+        let mut lines = self.cart_lines(&cart.id).await?;
+        let mut notices = Vec::new();
+
+        let gone: Vec<String> = lines
+            .iter()
+            .filter(|line| !line.product.is_active)
+            .map(|line| line.product.name.clone())
+            .collect();
+        if !gone.is_empty() {
+            // Conditional on the product still being inactive, so a product reactivated in the
+            // meantime keeps its line.
+            write!(self, |pool| {
+                sqlx::query(
+                    "DELETE FROM cart_items WHERE cart_id = $1
+                       AND product_id IN (SELECT id FROM products WHERE NOT is_active)",
+                )
+                .bind(&cart.id)
+                .execute(pool)
+                .await?;
+            });
+            lines.retain(|line| line.product.is_active);
+            notices.push(format!(
+                "Removed from your cart because no longer available: {}.",
+                gone.join(", ")
+            ));
+        }
+
+        let priced: Vec<Line> = lines.iter().map(CartLine::pricing_line).collect();
+        let subtotal = pricing::subtotal(&priced).ok_or_else(overflow)?;
+        let mut discount = Money::ZERO;
+        if let Some(code) = cart.discount_code.clone() {
+            match self.check_cart_discount(&code, user_id, subtotal).await? {
+                Ok(amount) => discount = amount,
+                Err(reason) => {
+                    // Conditional on the same code, so a code applied meanwhile is kept.
+                    write!(self, |pool| {
+                        sqlx::query(
+                            "UPDATE carts SET discount_code = NULL, updated_at = $3
+                             WHERE id = $1 AND discount_code = $2",
+                        )
+                        .bind(&cart.id)
+                        .bind(&code)
+                        .bind(now_millis())
+                        .execute(pool)
+                        .await?;
+                    });
+                    cart.discount_code = None;
+                    notices.push(format!("Discount code {code} was removed: {reason}."));
+                }
+            }
+        }
+        let totals = pricing::price(&priced, discount, settings).ok_or_else(overflow)?;
+        Ok(PricedCart {
+            cart,
+            lines,
+            totals,
+            notices,
+        })
+    }
+
+    /// Whether `code` applies to a cart of `subtotal` for this user now: the amount off, or the
+    /// message saying which rule refused it.
+    pub async fn check_cart_discount(
+        &self,
+        code: &str,
+        user_id: &str,
+        subtotal: Money,
+    ) -> Result<std::result::Result<Money, String>> {
+        let rule = self.discount_by_code(code).await?.map(|d| d.rule());
+        let user_uses = match &rule {
+            Some(rule) if rule.per_user_limit.is_some() => {
+                self.discount_uses_by_user(code, user_id).await?
+            }
+            _ => 0,
+        };
+        Ok(
+            evaluate(code, rule.as_ref(), subtotal, now_millis(), user_uses)
+                .map_err(|rejection| rejection.to_string()),
+        )
+    }
+
+    /// Adds `quantity` units of a product to the user's cart (a new line, or more of an existing
+    /// one) in one conditional statement. Unknown or inactive product: 404. The line would pass
+    /// `availableStock` or 100 units: 409 saying how many are left or how many the cart holds.
+    pub async fn add_to_cart(
+        &self,
+        user_id: &str,
+        product_id: &str,
+        quantity: i64,
+    ) -> Result<Added> {
+        let now = now_millis();
+        Ok(transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let added: Option<(i64,)> = sqlx::query_as(ADD_SQL)
+                .bind(&cart_id)
+                .bind(product_id)
+                .bind(quantity)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((quantity,)) = added {
+                Added { quantity }
+            } else {
+                // Refused: read what refused it, inside the same transaction, for the message.
+                let product: Option<(i64, bool)> = sqlx::query_as(
+                    "SELECT stock - reserved, is_active FROM products WHERE id = $1",
+                )
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let available = match product {
+                    Some((available, true)) => available.max(0),
+                    _ => return Err(Error::not_found("Product")),
+                };
+                let current: Option<(i64,)> = sqlx::query_as(
+                    "SELECT quantity FROM cart_items WHERE cart_id = $1 AND product_id = $2",
+                )
+                .bind(&cart_id)
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let current = current.map_or(0, |(q,)| q);
+                return Err(quantity_conflict(current + quantity, current, available));
+            }
+        }))
+    }
+
+    /// Sets the quantity of a line already in the user's cart. Not in the cart: 404; product no
+    /// longer for sale: 404; above `availableStock`: 409 saying how many are left.
+    pub async fn set_cart_quantity(
+        &self,
+        user_id: &str,
+        product_id: &str,
+        quantity: i64,
+    ) -> Result<Added> {
+        let now = now_millis();
+        Ok(transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let set: Option<(i64,)> = sqlx::query_as(SET_SQL)
+                .bind(&cart_id)
+                .bind(product_id)
+                .bind(quantity)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((quantity,)) = set {
+                Added { quantity }
+            } else {
+                let current: Option<(i64,)> = sqlx::query_as(
+                    "SELECT quantity FROM cart_items WHERE cart_id = $1 AND product_id = $2",
+                )
+                .bind(&cart_id)
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((current,)) = current else {
+                    return Err(not_in_cart());
+                };
+                let product: Option<(i64, bool)> = sqlx::query_as(
+                    "SELECT stock - reserved, is_active FROM products WHERE id = $1",
+                )
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let available = match product {
+                    Some((available, true)) => available.max(0),
+                    _ => {
+                        return Err(Error::NotFound(
+                            "Product not found: it is no longer available".into(),
+                        ))
+                    }
+                };
+                return Err(quantity_conflict(quantity, current, available));
+            }
+        }))
+    }
+
+    /// Removes a line from the user's cart; 404 when it is not there.
+    pub async fn remove_from_cart(&self, user_id: &str, product_id: &str) -> Result<()> {
+        let now = now_millis();
+        transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let removed =
+                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+                    .bind(&cart_id)
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await?;
+            if removed.rows_affected() == 0 {
+                return Err(not_in_cart());
+            }
+        });
+        Ok(())
+    }
+
+    /// Empties the user's cart: every line and the discount code go; the shipping address stays,
+    /// since it is where the customer lives, not what they are buying.
+    pub async fn clear_cart(&self, user_id: &str) -> Result<()> {
+        let now = now_millis();
+        transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.empty_cart(&cart_id, now).await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a code (already checked by the caller) on the user's cart, replacing any other.
+    pub async fn set_cart_discount(&self, user_id: &str, code: &str) -> Result<()> {
+        let now = now_millis();
+        transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE carts SET discount_code = $2 WHERE id = $1")
+                .bind(&cart_id)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Takes the code off the user's cart; returns the code that was there, if any.
+    pub async fn remove_cart_discount(&self, user_id: &str) -> Result<Option<String>> {
+        let now = now_millis();
+        Ok(transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (previous,): (Option<String>,) =
+                sqlx::query_as("SELECT discount_code FROM carts WHERE id = $1")
+                    .bind(&cart_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("UPDATE carts SET discount_code = NULL WHERE id = $1")
+                .bind(&cart_id)
+                .execute(&mut *tx)
+                .await?;
+            previous
+        }))
+    }
+
+    /// Sets the cart's shipping address (already validated).
+    pub async fn set_cart_shipping_address(
+        &self,
+        user_id: &str,
+        address: &ShippingAddress,
+    ) -> Result<()> {
+        let json = serde_json::to_string(address).map_err(anyhow::Error::from)?;
+        let now = now_millis();
+        transaction!(self, |tx| {
+            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                .bind(new_id())
+                .bind(user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE carts SET shipping_address = $2 WHERE id = $1")
+                .bind(&cart_id)
+                .bind(&json)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+}
+
+fn overflow() -> Error {
+    Error::Internal(anyhow::anyhow!("cart total overflowed"))
+}
+
+fn not_in_cart() -> Error {
+    Error::NotFound("Cart item not found: this product is not in your cart".into())
+}
+
+/// The 409 for a line that would hold `wanted` units: over the per-line cap, or over what is left.
+fn quantity_conflict(wanted: i64, current: i64, available: i64) -> Error {
+    let in_cart = if current > 0 {
+        format!(" (your cart already holds {current})")
+    } else {
+        String::new()
+    };
+    if wanted > MAX_LINE_QUANTITY {
+        return Error::Conflict(format!(
+            "A cart line can hold at most {MAX_LINE_QUANTITY} units of a product{in_cart}"
+        ));
+    }
+    if wanted > available {
+        let left = match available {
+            0 => "none are left in stock".to_string(),
+            1 => "only 1 is left in stock".to_string(),
+            n => format!("only {n} are left in stock"),
+        };
+        return Error::Conflict(format!(
+            "Insufficient stock: {left}{in_cart}; availableStock is {available}"
+        ));
+    }
+    // Stock moved between the statement and this read (another checkout); the client may retry.
+    Error::Conflict("Stock changed while updating your cart; please try again".into())
+}
+
+/// What checkout needs of the cart inside its own transaction; implemented for `SqliteConnection`
+/// and `PgConnection` (call as `tx.lock_cart(...)` inside `transaction!`).
+#[async_trait]
+pub trait CheckoutCart {
+    /// The user's cart, locked for the rest of the transaction on PostgreSQL (`FOR UPDATE`), so no
+    /// line can be added or changed between reading the lines and emptying the cart. SQLite's
+    /// single writer gives the same guarantee. `None` when the user never had a cart.
+    async fn lock_cart(&mut self, user_id: &str) -> Result<Option<Cart>>;
+
+    /// The cart's lines with their products as they are now (deactivated ones included: checkout
+    /// must refuse them or drop them).
+    async fn cart_lines(&mut self, cart_id: &str) -> Result<Vec<CartLine>>;
+
+    /// Deletes every line and the discount code (the shipping address stays).
+    async fn empty_cart(&mut self, cart_id: &str, now: i64) -> Result<()>;
+}
+
+macro_rules! impl_checkout_cart {
+    ($conn:ty, $lock:literal) => {
+        #[async_trait]
+        impl CheckoutCart for $conn {
+            async fn lock_cart(&mut self, user_id: &str) -> Result<Option<Cart>> {
+                let sql = format!(
+                    "SELECT {CART_COLUMNS} FROM carts WHERE user_id = $1{}",
+                    $lock
+                );
+                let row: Option<CartRow> = sqlx::query_as(&sql)
+                    .bind(user_id)
+                    .fetch_optional(&mut *self)
+                    .await?;
+                Ok(row.map(Cart::from))
+            }
+
+            async fn cart_lines(&mut self, cart_id: &str) -> Result<Vec<CartLine>> {
+                let rows: Vec<CartLineRow> = sqlx::query_as(LINES_SQL)
+                    .bind(cart_id)
+                    .fetch_all(&mut *self)
+                    .await?;
+                Ok(rows.into_iter().map(CartLine::from).collect())
+            }
+
+            async fn empty_cart(&mut self, cart_id: &str, now: i64) -> Result<()> {
+                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
+                    .bind(cart_id)
+                    .execute(&mut *self)
+                    .await?;
+                sqlx::query("UPDATE carts SET discount_code = NULL, updated_at = $2 WHERE id = $1")
+                    .bind(cart_id)
+                    .bind(now)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_checkout_cart!(sqlx::SqliteConnection, "");
+impl_checkout_cart!(sqlx::PgConnection, " FOR UPDATE");

@@ -14,7 +14,13 @@
 pub mod addresses;
 pub mod cart;
 pub mod discounts;
+pub mod idempotency;
+pub mod notifications;
+pub mod order_queries;
+pub mod orders;
+pub mod payments;
 pub mod products;
+pub mod reviews;
 pub mod users;
 
 use crate::config::{Config, DatabaseUrl};

@@ -42,6 +42,8 @@ macro_rules! api_tests {
 
 pub struct TestApp {
     pub address: String,
+    /// The running app's state, for tests that drive background jobs or age data directly.
+    pub state: cartwright::http::AppState,
     pub db: Db,
     pub client: reqwest::Client,
     pub admin_token: String,
@@ -60,6 +62,14 @@ pub struct Resp {
 impl Resp {
     pub fn data(&self) -> &Value {
         &self.body["data"]
+    }
+
+    /// Asserts a 2xx status in the success envelope.
+    #[track_caller]
+    pub fn expect_ok(self) -> Self {
+        assert!(self.status.is_success(), "unexpected status {}; body: {}", self.status, self.body);
+        assert_eq!(self.body["success"], json!(true), "success envelope: {}", self.body);
+        self
     }
 
     /// Asserts the status, printing the body when it differs.
@@ -110,6 +120,7 @@ impl TestApp {
 
     /// Starts the app with extra configuration variables on top of the test defaults.
     pub async fn spawn_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
+        init_test_logs();
         let dir = TempDir::new();
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}", dir.path.join("test.db").display()),
@@ -139,10 +150,12 @@ impl TestApp {
             .await
             .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
         tokio::spawn(app.run_until(std::future::pending()));
         let client = reqwest::Client::builder().build().unwrap();
         let mut test_app = TestApp {
             address,
+            state,
             db,
             client,
             admin_token: String::new(),
@@ -239,6 +252,82 @@ impl TestApp {
         resp.data()["_id"].as_str().unwrap().to_string()
     }
 
+    /// Sets the caller's cart shipping address to a valid Mumbai address.
+    pub async fn set_address(&self, token: &str) {
+        self.put(
+            "/cart/shipping-address",
+            Some(token),
+            json!({"street": "123 Main St", "city": "Mumbai", "state": "Maharashtra", "zipCode": "400001", "phone": "+1234567890"}),
+        )
+        .await
+        .expect(200);
+    }
+
+    pub async fn add_to_cart(&self, token: &str, product_id: &str, quantity: i64) {
+        let resp = self
+            .post("/cart/items", Some(token), json!({"productId": product_id, "quantity": quantity}))
+            .await;
+        assert!(resp.status.is_success(), "add to cart: {}", resp.body);
+    }
+
+    /// Fills the cart with one line, sets the address and checks out with `method`.
+    pub async fn checkout(&self, token: &str, product_id: &str, quantity: i64, method: &str) -> Resp {
+        self.add_to_cart(token, product_id, quantity).await;
+        self.set_address(token).await;
+        self.post("/orders", Some(token), json!({"paymentMethod": method})).await
+    }
+
+    /// A cash-on-delivery order (confirmed at once); returns its id.
+    pub async fn cod_order(&self, token: &str, product_id: &str, quantity: i64) -> String {
+        let resp = self.checkout(token, product_id, quantity, "cod").await.expect(201);
+        resp.data()["order"]["_id"].as_str().unwrap().to_string()
+    }
+
+    /// An online order, unpaid; returns `(order id, gateway order id)`.
+    pub async fn unpaid_order(&self, token: &str, product_id: &str, quantity: i64) -> (String, String) {
+        let resp = self.checkout(token, product_id, quantity, "razorpay").await.expect(201);
+        (
+            resp.data()["order"]["_id"].as_str().unwrap().to_string(),
+            resp.data()["razorpayOrder"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// An online order paid through `POST /payments` (simulated gateway); returns its id.
+    pub async fn paid_order(&self, token: &str, product_id: &str, quantity: i64) -> String {
+        let (order_id, _) = self.unpaid_order(token, product_id, quantity).await;
+        self.post("/payments", Some(token), json!({"orderId": order_id, "paymentMethod": "razorpay"}))
+            .await
+            .expect(200);
+        order_id
+    }
+
+    /// Moves an order as the admin.
+    pub async fn admin_status(&self, order_id: &str, body: Value) -> Resp {
+        self.patch(&format!("/orders/admin/{order_id}/status"), Some(&self.admin_token), body)
+            .await
+    }
+
+    /// Reads a product as the admin.
+    pub async fn product_json(&self, product_id: &str) -> Value {
+        self.get(&format!("/products/{product_id}"), Some(&self.admin_token))
+            .await
+            .expect(200)
+            .data()
+            .clone()
+    }
+
+    /// Runs SQL against the app's database (for tests that need to move time, e.g. age a delivery).
+    pub async fn exec_sql(&self, sql: &str, text_arg: &str, int_arg: i64) {
+        match &self.state.store.backend {
+            cartwright::store::Backend::Sqlite(db) => {
+                sqlx::query(sql).bind(text_arg).bind(int_arg).execute(&db.write).await.unwrap();
+            }
+            cartwright::store::Backend::Postgres(pool) => {
+                sqlx::query(sql).bind(text_arg).bind(int_arg).execute(pool).await.unwrap();
+            }
+        }
+    }
+
     /// Creates an account of any role through the admin API and returns `(user id, token)`.
     pub async fn user_with_role(&self, name: &str, role: &str) -> (String, String) {
         let email = format!(
@@ -256,6 +345,20 @@ impl TestApp {
             .expect(201);
         let id = resp.data()["_id"].as_str().unwrap().to_string();
         (id, self.login(&email, "password123").await)
+    }
+
+    /// Takes one unit of the product through the public API to a delivered order of the customer:
+    /// a cash-on-delivery checkout (confirmed at once), then the admin ships and delivers it.
+    /// Returns the order's `_id`.
+    pub async fn delivered_order(&self, customer_token: &str, product_id: &str) -> String {
+        let order_id = self.cod_order(customer_token, product_id, 1).await;
+        self.admin_status(&order_id, json!({"status": "shipped", "trackingNumber": "TRK1"}))
+            .await
+            .expect(200);
+        self.admin_status(&order_id, json!({"status": "delivered"}))
+            .await
+            .expect(200);
+        order_id
     }
 }
 
@@ -320,4 +423,23 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// The checkout signature Razorpay (and the simulated gateway, keyed with `simulated_secret`)
+/// gives for a payment.
+pub fn checkout_signature(gateway_order_id: &str, payment_id: &str) -> String {
+    cartwright::payments::hmac_sha256_hex(b"simulated_secret", format!("{gateway_order_id}|{payment_id}").as_bytes())
+}
+
+/// Errors logged by the app (a 500's cause) show in a failing test's captured output.
+fn init_test_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+            ))
+            .with_test_writer()
+            .try_init();
+    });
 }

@@ -1,0 +1,208 @@
+//! The order lifecycle (CONTRACT §6) as an enum with guarded transitions:
+//!
+//! ```text
+//! pending -> confirmed -> processing -> shipped -> delivered
+//! pending | confirmed | processing -> cancelled      (by admin; customers: pending | confirmed only)
+//! delivered -> returned                               (through the return flow only)
+//! ```
+//! `confirmed -> shipped` skips processing. Every other move is refused with the allowed next states.
+
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Processing,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Returned,
+}
+
+/// Who asks for a move; each may make a different subset of the lifecycle's moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Customer,
+    Vendor,
+    Admin,
+    /// Payment confirmation, expiry and the return flow: moves made by the server itself.
+    System,
+}
+
+/// The lifecycle's edges, with who may take each. The single source of truth: transition checks,
+/// the 409 messages and the exhaustive transition tests all read it.
+pub const TRANSITIONS: &[(OrderStatus, OrderStatus, &[Actor])] = {
+    use Actor::*;
+    use OrderStatus::*;
+    &[
+        (Pending, Confirmed, &[System]),
+        (Confirmed, Processing, &[Admin, Vendor]),
+        (Confirmed, Shipped, &[Admin, Vendor]),
+        (Processing, Shipped, &[Admin, Vendor]),
+        // The customer's "received" moves a shipped order to delivered too.
+        (Shipped, Delivered, &[Admin, Vendor, Customer]),
+        (Pending, Cancelled, &[Admin, Customer, System]),
+        (Confirmed, Cancelled, &[Admin, Customer]),
+        (Processing, Cancelled, &[Admin]),
+        (Delivered, Returned, &[System]),
+    ]
+};
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirmed,
+        OrderStatus::Processing,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Returned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Processing => "processing",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Returned => "returned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The states `actor` may move an order in this state to.
+    pub fn next_states(self, actor: Actor) -> Vec<OrderStatus> {
+        TRANSITIONS
+            .iter()
+            .filter(|(from, _, actors)| *from == self && actors.contains(&actor))
+            .map(|(_, to, _)| *to)
+            .collect()
+    }
+
+    /// The states an order must be in for `actor` to move it to `to` (the `WHERE status IN (...)`
+    /// of the conditional update that makes the move).
+    pub fn sources_of(to: OrderStatus, actor: Actor) -> Vec<OrderStatus> {
+        TRANSITIONS
+            .iter()
+            .filter(|(_, target, actors)| *target == to && actors.contains(&actor))
+            .map(|(from, _, _)| *from)
+            .collect()
+    }
+
+    /// Checks one move; the error is the 409 of CONTRACT §6 naming the allowed next states.
+    pub fn check_transition(self, to: OrderStatus, actor: Actor) -> Result<(), Error> {
+        if self.next_states(actor).contains(&to) {
+            return Ok(());
+        }
+        Err(transition_conflict(self, to, actor))
+    }
+
+    /// The history line written when an order enters this state.
+    pub fn description(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "Order placed",
+            OrderStatus::Confirmed => "Order confirmed",
+            OrderStatus::Processing => "Order is being prepared",
+            OrderStatus::Shipped => "Order shipped",
+            OrderStatus::Delivered => "Order delivered",
+            OrderStatus::Cancelled => "Order cancelled",
+            OrderStatus::Returned => "Order returned",
+        }
+    }
+}
+
+pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> Error {
+    let allowed: Vec<&str> = from.next_states(actor).into_iter().map(OrderStatus::as_str).collect();
+    let allowed = if allowed.is_empty() {
+        "none".to_string()
+    } else {
+        allowed.join(", ")
+    };
+    Error::Conflict(format!(
+        "Cannot change order status from {} to {}; allowed next states: {allowed}",
+        from.as_str(),
+        to.as_str()
+    ))
+}
+
+/// The online methods of CONTRACT §6; all take the gateway path. `cod` is cash on delivery.
+pub const ONLINE_METHODS: &[&str] = &[
+    "razorpay",
+    "card",
+    "credit_card",
+    "debit_card",
+    "upi",
+    "netbanking",
+    "wallet",
+];
+
+pub fn is_online_method(method: &str) -> bool {
+    ONLINE_METHODS.contains(&method)
+}
+
+/// `ORD` + 13 digits: the millisecond clock keeps numbers rising; the low digits are random so
+/// two nodes creating orders in the same millisecond rarely collide (a unique index catches the rest).
+pub fn new_order_number(now_millis: i64) -> String {
+    let random: u32 = rand::random::<u32>() % 1000;
+    let clock = now_millis.rem_euclid(10_000_000_000);
+    format!("ORD{clock:010}{random:03}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Actor::*;
+    use OrderStatus::*;
+
+    #[test]
+    fn lifecycle_moves_follow_the_contract() {
+        assert!(Pending.check_transition(Confirmed, System).is_ok());
+        assert!(Confirmed.check_transition(Shipped, Vendor).is_ok());
+        assert!(Processing.check_transition(Cancelled, Admin).is_ok());
+        assert!(Processing.check_transition(Cancelled, Customer).is_err());
+        assert!(Shipped.check_transition(Cancelled, Admin).is_err());
+        assert!(Delivered.check_transition(Returned, Admin).is_err());
+        assert!(Pending.check_transition(Shipped, Admin).is_err());
+    }
+
+    #[test]
+    fn every_pair_outside_the_table_is_refused() {
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                for actor in [Customer, Vendor, Admin, System] {
+                    let listed = TRANSITIONS
+                        .iter()
+                        .any(|(f, t, a)| *f == from && *t == to && a.contains(&actor));
+                    assert_eq!(from.check_transition(to, actor).is_ok(), listed, "{from:?}->{to:?} by {actor:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conflict_names_the_allowed_states() {
+        let err = Confirmed.check_transition(Delivered, Admin).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cannot change order status from confirmed to delivered; allowed next states: processing, shipped, cancelled"
+        );
+        let err = Cancelled.check_transition(Confirmed, Admin).unwrap_err();
+        assert!(err.to_string().ends_with("allowed next states: none"));
+    }
+
+    #[test]
+    fn order_numbers_have_the_contract_shape() {
+        let n = new_order_number(1_705_312_800_123);
+        assert_eq!(n.len(), 16);
+        assert!(n.starts_with("ORD") && n[3..].bytes().all(|b| b.is_ascii_digit()));
+    }
+}

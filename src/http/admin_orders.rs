@@ -1,0 +1,368 @@
+//! Admin order routes: every order with filters, status moves, return decisions and the stats.
+
+use super::extract::{parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
+use super::idempotency::idempotent;
+use super::order_views::{load_order_list, load_order_view, OrderView};
+use super::orders::{cancel_and_refund, owned_order, parse_sort, parse_status, OrderList};
+use super::session::AuthUser;
+use super::AppState;
+use crate::domain::ids::parse_id;
+use crate::domain::money::Money;
+use crate::domain::order::{Actor, OrderStatus};
+use crate::domain::time::parse_timestamp;
+use crate::error::{Error, ErrorBody, Result};
+use crate::payments::refunds::send_refund;
+use crate::store::orders::{Order, OrderFilter, ReturnAction};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(all_orders))
+        .routes(routes!(stats))
+        .routes(routes!(update_status))
+        .routes(routes!(process_return))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOrdersQuery {
+    pub status: Option<String>,
+    /// pending, completed, failed or refunded.
+    pub payment_status: Option<String>,
+    pub user_id: Option<String>,
+    /// RFC 3339 or YYYY-MM-DD; orders created at or after it.
+    pub start_date: Option<String>,
+    /// RFC 3339 or YYYY-MM-DD (a plain date includes that whole day).
+    pub end_date: Option<String>,
+    pub page: Option<String>,
+    pub limit: Option<String>,
+    /// createdAt (default), totalAmount, status or orderNumber.
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+}
+
+/// The date and user filters shared by the list and the stats.
+fn base_filter(user_id: Option<&str>, start: Option<&str>, end: Option<&str>) -> Result<OrderFilter> {
+    let date = |field: &str, raw: Option<&str>, end_of_day: bool| -> Result<Option<i64>> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(text) => {
+                let at = parse_timestamp(text)
+                    .ok_or_else(|| Error::invalid(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time", text))?;
+                // A plain end date means "through that day".
+                let whole_day = end_of_day && text.len() == 10;
+                Ok(Some(if whole_day { at + 24 * 60 * 60 * 1000 - 1 } else { at }))
+            }
+        }
+    };
+    let created_from = date("startDate", start, false)?;
+    let created_to = date("endDate", end, true)?;
+    if let (Some(from), Some(to)) = (created_from, created_to) {
+        if from > to {
+            return Err(Error::invalid("endDate", "must not be before startDate", end.unwrap_or_default()));
+        }
+    }
+    Ok(OrderFilter {
+        user_id: user_id
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|raw| parse_id("userId", raw))
+            .transpose()?,
+        created_from,
+        created_to,
+        descending: true,
+        ..OrderFilter::default()
+    })
+}
+
+/// Every order, filtered (admin).
+#[utoipa::path(get, path = "/orders/admin/all", tag = "admin-orders", security(("bearer" = [])),
+    params(AdminOrdersQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = Envelope<OrderList>),
+        (status = 400, description = "Bad filter, sort or page", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+async fn all_orders(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<AdminOrdersQuery>,
+) -> Result<Reply<OrderList>> {
+    caller.require_admin()?;
+    let page = crate::store::PageRequest {
+        page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
+        limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
+    };
+    let mut filter = base_filter(query.user_id.as_deref(), query.start_date.as_deref(), query.end_date.as_deref())?;
+    filter.status = parse_status(query.status.as_deref())?;
+    filter.payment_status = match query.payment_status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s @ ("pending" | "completed" | "failed" | "refunded")) => Some(s.to_string()),
+        Some(other) => {
+            return Err(Error::invalid(
+                "paymentStatus",
+                "must be pending, completed, failed or refunded",
+                other,
+            ))
+        }
+    };
+    (filter.sort, filter.descending) = parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), true)?;
+    let (orders, total) = state.store.list_orders(&filter, page).await?;
+    let orders = load_order_list(&state.store, orders, |_| true).await?;
+    Ok(Reply::ok(
+        "All orders retrieved successfully",
+        OrderList {
+            orders,
+            pagination: Pagination::new(page, total).into(),
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsQuery {
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsOverview {
+    pub total_orders: i64,
+    /// Payments completed and not refunded.
+    pub total_revenue: Money,
+    /// totalRevenue / totalOrders.
+    pub average_order_value: Money,
+    pub pending_orders: i64,
+    /// Delivered orders.
+    pub completed_orders: i64,
+    pub cancelled_orders: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCount {
+    /// The status.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub count: i64,
+    pub total_amount: Money,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderStatsView {
+    pub overview: StatsOverview,
+    pub status_breakdown: Vec<StatusCount>,
+}
+
+/// Order statistics, computed in the database (admin).
+#[utoipa::path(get, path = "/orders/admin/stats", tag = "admin-orders", security(("bearer" = [])),
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "Statistics", body = Envelope<OrderStatsView>),
+        (status = 400, description = "Bad filter", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+async fn stats(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<StatsQuery>,
+) -> Result<Reply<OrderStatsView>> {
+    caller.require_admin()?;
+    let filter = base_filter(query.user_id.as_deref(), query.start_date.as_deref(), query.end_date.as_deref())?;
+    let stats = state.store.order_stats(&filter).await?;
+    // Half-up to the paisa, in integers.
+    let average = if stats.total_orders == 0 {
+        0
+    } else {
+        (stats.total_revenue * 2 + stats.total_orders) / (stats.total_orders * 2)
+    };
+    Ok(Reply::ok(
+        "Order statistics retrieved successfully",
+        OrderStatsView {
+            overview: StatsOverview {
+                total_orders: stats.total_orders,
+                total_revenue: Money::from_minor(stats.total_revenue),
+                average_order_value: Money::from_minor(average),
+                pending_orders: stats.pending_orders,
+                completed_orders: stats.completed_orders,
+                cancelled_orders: stats.cancelled_orders,
+            },
+            status_breakdown: stats
+                .breakdown
+                .into_iter()
+                .map(|(status, count, total)| StatusCount {
+                    id: status,
+                    count,
+                    total_amount: Money::from_minor(total),
+                })
+                .collect(),
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusBody {
+    pub status: OrderStatus,
+    /// Up to 50 characters.
+    pub tracking_number: Option<String>,
+    /// RFC 3339 time.
+    pub estimated_delivery: Option<String>,
+    /// Why (for cancellations), up to 200 characters.
+    pub reason: Option<String>,
+}
+
+/// Checks a status body's tracking fields.
+pub fn tracking_fields(body: &StatusBody) -> Result<(Option<String>, Option<i64>)> {
+    let tracking = match body.tracking_number.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) if t.chars().count() <= 50 && t.chars().all(|c| c.is_ascii_alphanumeric() || "-_ /".contains(c)) => {
+            Some(t.to_string())
+        }
+        Some(t) => {
+            return Err(Error::invalid(
+                "trackingNumber",
+                "must be at most 50 letters, digits, spaces, '-', '_' or '/'",
+                t,
+            ))
+        }
+    };
+    let estimated = match body.estimated_delivery.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(
+            parse_timestamp(t)
+                .ok_or_else(|| Error::invalid("estimatedDelivery", "must be an RFC 3339 time", t))?,
+        ),
+    };
+    Ok((tracking, estimated))
+}
+
+/// Applies a status move asked for by an admin or a vendor: cancellation goes through the cancel
+/// flow (stock back, refund), every other move through the state machine.
+pub async fn apply_status(state: &AppState, order: &Order, body: &StatusBody, actor: Actor, actor_id: &str) -> Result<Order> {
+    let (tracking, estimated) = tracking_fields(body)?;
+    if body.status == OrderStatus::Cancelled {
+        order.status().check_transition(OrderStatus::Cancelled, actor)?;
+        let reason = body
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("Cancelled by the shop");
+        if reason.chars().count() > 200 {
+            return Err(Error::invalid("reason", "must be at most 200 characters", reason));
+        }
+        return cancel_and_refund(state, order, actor, actor_id, reason).await;
+    }
+    state
+        .store
+        .move_order(order, body.status, actor, actor_id, Some((tracking.as_deref(), estimated)))
+        .await
+}
+
+/// Move an order along its lifecycle (admin). Illegal moves are 409s naming the allowed states.
+#[utoipa::path(patch, path = "/orders/admin/{orderId}/status", tag = "admin-orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "Order status updated", body = Envelope<OrderView>),
+        (status = 400, description = "Bad status, tracking number or date", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Move not allowed from the current status", body = ErrorBody),
+    ))]
+async fn update_status(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiPath(order_id): ApiPath<String>,
+    ApiJson(body): ApiJson<StatusBody>,
+) -> Result<Response> {
+    caller.require_admin()?;
+    idempotent(&state, &caller, &headers, &format!("PATCH /orders/admin/{order_id}/status"), &body, || async {
+        let order = owned_order(&state, &caller, &order_id).await?;
+        let order = apply_status(&state, &order, &body, Actor::Admin, &caller.id).await?;
+        let view = load_order_view(&state.store, order).await?;
+        Ok(Reply::ok("Order status updated successfully", view).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReturnDecision {
+    Approve,
+    Reject,
+    Complete,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ReturnDecisionBody {
+    pub action: ReturnDecision,
+    /// Up to 200 characters; shown to the customer on rejection.
+    pub reason: Option<String>,
+}
+
+/// Approve, reject or complete a return (admin). Completing restocks and refunds.
+#[utoipa::path(patch, path = "/orders/admin/{orderId}/return", tag = "admin-orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    request_body = ReturnDecisionBody,
+    responses(
+        (status = 200, description = "Return processed", body = Envelope<OrderView>),
+        (status = 400, description = "Bad action or reason", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The return is not in a state this action applies to", body = ErrorBody),
+    ))]
+async fn process_return(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiPath(order_id): ApiPath<String>,
+    ApiJson(body): ApiJson<ReturnDecisionBody>,
+) -> Result<Response> {
+    caller.require_admin()?;
+    idempotent(&state, &caller, &headers, &format!("PATCH /orders/admin/{order_id}/return"), &body, || async {
+        let reason = match body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            Some(r) if r.chars().count() > 200 => {
+                return Err(Error::invalid("reason", "must be at most 200 characters", r))
+            }
+            other => other.map(str::to_string),
+        };
+        let order = owned_order(&state, &caller, &order_id).await?;
+        let (action, message) = match body.action {
+            ReturnDecision::Approve => (ReturnAction::Approve, "Return approved successfully"),
+            ReturnDecision::Reject => (ReturnAction::Reject, "Return rejected successfully"),
+            ReturnDecision::Complete => (ReturnAction::Complete, "Return completed successfully"),
+        };
+        let (order, refund_id) = state
+            .store
+            .process_return(&order.id, action, reason.as_deref(), &caller.id)
+            .await?;
+        let order = match refund_id {
+            Some(refund_id) => {
+                send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+                state.store.order_by_id(&order.id).await?.unwrap_or(order)
+            }
+            None => order,
+        };
+        let view = load_order_view(&state.store, order).await?;
+        Ok(Reply::ok(message, view).into_response())
+    })
+    .await
+}

@@ -1,0 +1,693 @@
+//! The customer's order routes (api-reference.md, CONTRACT §6): checkout, payment confirmation,
+//! my orders, one order, tracking, cancel, received and return.
+
+use super::extract::{parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination, Reply};
+use super::idempotency::idempotent;
+use super::order_views::{
+    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view, OrderView, Receipt,
+    TrackingView,
+};
+use super::session::AuthUser;
+use super::AppState;
+use crate::domain::ids::{new_id, parse_id};
+use crate::domain::order::{is_online_method, new_order_number, Actor, OrderStatus};
+use crate::domain::pricing::PricingSettings;
+use crate::domain::time::now_millis;
+use crate::error::{Error, ErrorBody, Result};
+use crate::payments::refunds::send_refund;
+use crate::payments::CreateOrderRequest;
+use crate::store::order_queries::Viewer;
+use crate::store::orders::{Confirmation, Order, OrderFilter, OrderSort, PlaceOrder};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order))
+        .routes(routes!(verify_payment))
+        .routes(routes!(pay))
+        .routes(routes!(my_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(tracking))
+        .routes(routes!(cancel_order))
+        .routes(routes!(mark_received))
+        .routes(routes!(request_return))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrderBody {
+    /// `cod`, or an online method: razorpay, card, credit_card, debit_card, upi, netbanking, wallet.
+    pub payment_method: String,
+    /// Up to 500 characters.
+    pub notes: Option<String>,
+    /// One of the caller's saved addresses; overrides the cart's shipping address.
+    pub address_id: Option<String>,
+    /// The caller's cart id (optional; checked when given).
+    pub cart_id: Option<String>,
+}
+
+/// The gateway order as api-reference.md shows it (Razorpay's own field names).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RazorpayOrderView {
+    pub id: String,
+    /// In paise.
+    pub amount: i64,
+    pub currency: String,
+    pub receipt: Option<String>,
+    pub status: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedOrder {
+    pub order: OrderView,
+    /// Present for online payments.
+    pub razorpay_order: Option<RazorpayOrderView>,
+    /// The key the browser opens Razorpay Checkout with; present for online payments.
+    pub payment_key: Option<String>,
+    /// The same as `order._id` and `order.status`, for clients following user-flow.md.
+    pub order_id: String,
+    pub status: OrderStatus,
+}
+
+fn pricing(state: &AppState) -> PricingSettings {
+    PricingSettings::from_config(&state.config)
+}
+
+fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.chars().count() <= max => Ok(Some(v.to_string())),
+        Some(v) => Err(Error::invalid(field, format!("must be at most {max} characters"), v)),
+    }
+}
+
+/// Check out the cart. Online methods create a gateway order (pay with Razorpay Checkout, then
+/// verify); `cod` confirms at once.
+#[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])),
+    request_body = CreateOrderBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 201, description = "Order created", body = Envelope<CreatedOrder>),
+        (status = 400, description = "Invalid body, empty cart or no address", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "Unknown cart or address", body = ErrorBody),
+        (status = 409, description = "Insufficient stock, code used up, cart changed, or key in use", body = ErrorBody),
+        (status = 422, description = "Idempotency-Key reused with another body", body = ErrorBody),
+        (status = 502, description = "Payment gateway error; nothing was written", body = ErrorBody),
+        (status = 503, description = "Payment gateway unavailable; nothing was written", body = ErrorBody),
+    ))]
+async fn create_order(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateOrderBody>,
+) -> Result<Response> {
+    idempotent(&state, &caller, &headers, "POST /orders", &body, || place_order(&state, &caller, &body)).await
+}
+
+async fn place_order(state: &AppState, caller: &AuthUser, body: &CreateOrderBody) -> Result<Response> {
+    let method = body.payment_method.trim().to_ascii_lowercase();
+    let online = is_online_method(&method);
+    if !online && method != "cod" {
+        return Err(Error::invalid(
+            "paymentMethod",
+            "must be cod, razorpay, card, credit_card, debit_card, upi, netbanking or wallet",
+            body.payment_method.as_str(),
+        ));
+    }
+    let notes = optional_text("notes", body.notes.as_deref(), 500)?;
+    let address = match body.address_id.as_deref() {
+        None => None,
+        Some(raw) => {
+            let id = parse_id("addressId", raw)?;
+            let address = state
+                .store
+                .address_for_user(&caller.id, &id)
+                .await?
+                .ok_or_else(|| Error::not_found("Address"))?;
+            Some(serde_json::to_string(&address.shipping()).map_err(|e| Error::Internal(e.into()))?)
+        }
+    };
+    let settings = pricing(state);
+    let draft = state
+        .store
+        .draft_checkout(&caller.id, address.as_deref(), &settings)
+        .await?;
+    if let Some(raw) = body.cart_id.as_deref() {
+        if parse_id("cartId", raw)? != draft.cart_id {
+            return Err(Error::not_found("Cart"));
+        }
+    }
+
+    let now = now_millis();
+    let order_id = new_id();
+    let order_number = new_order_number(now);
+    let gateway_order = if online {
+        let created = state
+            .gateway
+            .create_order(CreateOrderRequest {
+                amount: draft.totals.total,
+                currency: state.config.currency.clone(),
+                receipt: order_number.clone(),
+                notes: vec![("order_id".into(), order_id.clone()), ("user_id".into(), caller.id.clone())],
+            })
+            .await;
+        metrics::counter!("orders_gateway_orders_total", "outcome" => if created.is_ok() { "created" } else { "failed" })
+            .increment(1);
+        Some(created?)
+    } else {
+        None
+    };
+    let timeout_ms = state.config.order_payment_timeout_minutes * 60 * 1000;
+    let order = state
+        .store
+        .place_order(
+            &draft,
+            PlaceOrder {
+                order_id: &order_id,
+                order_number: &order_number,
+                user_id: &caller.id,
+                payment_method: &method,
+                notes: notes.as_deref(),
+                currency: &state.config.currency,
+                gateway_order_id: gateway_order.as_ref().map(|g| g.id.as_str()),
+                payment_expires_at: online.then_some(now + timeout_ms),
+            },
+            address.as_deref(),
+            &settings,
+        )
+        .await;
+    metrics::counter!("orders_placed_total", "outcome" => if order.is_ok() { "placed" } else { "refused" }, "method" => if online { "online" } else { "cod" })
+        .increment(1);
+    let order = order?;
+    let status = order.status();
+    let view = load_order_view(&state.store, order).await?;
+    let created = CreatedOrder {
+        order_id: view.id.clone(),
+        status,
+        order: view,
+        razorpay_order: gateway_order.map(|g| RazorpayOrderView {
+            id: g.id,
+            amount: g.amount,
+            currency: g.currency,
+            receipt: g.receipt,
+            status: g.status,
+            created_at: g.created_at,
+        }),
+        payment_key: online.then(|| state.gateway.key_id().to_string()),
+    };
+    Ok(Reply::created("Order created successfully", created).into_response())
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct VerifyPaymentBody {
+    /// The gateway order id (`order_...`); `razorpay_order_id` is accepted too.
+    #[serde(alias = "razorpay_order_id", rename = "orderId")]
+    pub order_id: String,
+    #[serde(alias = "razorpay_payment_id", rename = "paymentId")]
+    pub payment_id: String,
+    #[serde(alias = "razorpay_signature")]
+    pub signature: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedPayment {
+    pub order: OrderView,
+    pub receipt: Receipt,
+}
+
+/// Confirm an online payment with the signature Razorpay Checkout returned.
+#[utoipa::path(post, path = "/orders/verify-payment", tag = "orders", security(("bearer" = [])),
+    request_body = VerifyPaymentBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 200, description = "Payment verified and order confirmed", body = Envelope<VerifiedPayment>),
+        (status = 400, description = "Bad signature or body; nothing changed", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+        (status = 409, description = "Order was cancelled before payment; the payment is refunded", body = ErrorBody),
+    ))]
+async fn verify_payment(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<VerifyPaymentBody>,
+) -> Result<Response> {
+    idempotent(&state, &caller, &headers, "POST /orders/verify-payment", &body, || async {
+        let order = state
+            .store
+            .order_by_gateway_order(body.order_id.trim())
+            .await?
+            .filter(|o| o.user_id == caller.id || caller.is_admin())
+            .ok_or_else(|| Error::not_found("Order"))?;
+        let order = confirm_with_signature(&state, order, body.payment_id.trim(), body.signature.trim(), "verify-payment").await?;
+        let view = load_order_view(&state.store, order).await?;
+        let receipt = receipt(&view);
+        Ok(Reply::ok(
+            "Payment verified and order confirmed successfully",
+            VerifiedPayment { order: view, receipt },
+        )
+        .into_response())
+    })
+    .await
+}
+
+/// Verifies the checkout signature against the gateway order id the server stored, then confirms.
+async fn confirm_with_signature(
+    state: &AppState,
+    order: Order,
+    payment_id: &str,
+    signature: &str,
+    source: &str,
+) -> Result<Order> {
+    let gateway_order_id = order
+        .gateway_order_id
+        .as_deref()
+        .ok_or_else(|| Error::bad_request("This order is not paid online"))?;
+    if payment_id.is_empty() || !state.gateway.verify_payment_signature(gateway_order_id, payment_id, signature) {
+        metrics::counter!("payments_verifications_total", "outcome" => "bad_signature").increment(1);
+        tracing::warn!(order = %order.order_number, "payment signature verification failed");
+        return Err(Error::invalid(
+            "signature",
+            "Payment signature verification failed",
+            serde_json::Value::Null,
+        ));
+    }
+    metrics::counter!("payments_verifications_total", "outcome" => "verified").increment(1);
+    finish_confirmation(state, &order.id, payment_id, source).await
+}
+
+/// Confirms once and turns the outcome into the order or a 409; a refund decided on the way (late
+/// or duplicate capture) is sent before answering.
+pub async fn finish_confirmation(state: &AppState, order_id: &str, payment_id: &str, source: &str) -> Result<Order> {
+    match state.store.confirm_payment(order_id, payment_id, source).await? {
+        Confirmation::Confirmed(order) => {
+            metrics::counter!("orders_confirmed_total", "source" => source.to_string()).increment(1);
+            Ok(state.store.order_by_id(&order.id).await?.unwrap_or(order))
+        }
+        Confirmation::AlreadyConfirmed(order) => Ok(order),
+        Confirmation::Refused { order, refund_id } => {
+            if let Some(refund_id) = refund_id {
+                send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+            }
+            Err(Error::Conflict(format!(
+                "Order {} is {} and cannot take this payment; the payment will be refunded",
+                order.order_number, order.status
+            )))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PayBody {
+    /// The order's `_id` or `orderNumber`.
+    pub order_id: String,
+    /// An online method (razorpay, card, credit_card, debit_card, upi, netbanking, wallet).
+    pub payment_method: String,
+    /// With Razorpay: the payment id Checkout returned. Left out with the simulated gateway, the
+    /// payment succeeds at once.
+    pub payment_id: Option<String>,
+    pub signature: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentResult {
+    pub order_id: String,
+    pub order_number: String,
+    pub status: OrderStatus,
+    pub payment_status: String,
+}
+
+/// Pay for an order (user-flow.md step 4).
+#[utoipa::path(post, path = "/payments", tag = "orders", security(("bearer" = [])),
+    request_body = PayBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    responses(
+        (status = 200, description = "Paid; the order is confirmed", body = Envelope<PaymentResult>),
+        (status = 400, description = "Bad method, missing or bad signature", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+        (status = 409, description = "Order cannot be paid in its state", body = ErrorBody),
+        (status = 502, description = "Payment gateway error", body = ErrorBody),
+        (status = 503, description = "Payment gateway unavailable", body = ErrorBody),
+    ))]
+async fn pay(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PayBody>,
+) -> Result<Response> {
+    idempotent(&state, &caller, &headers, "POST /payments", &body, || async {
+        let method = body.payment_method.trim().to_ascii_lowercase();
+        if !is_online_method(&method) {
+            return Err(Error::invalid(
+                "paymentMethod",
+                "must be an online method: razorpay, card, credit_card, debit_card, upi, netbanking or wallet",
+                body.payment_method.as_str(),
+            ));
+        }
+        let order = owned_order(&state, &caller, &body.order_id).await?;
+        if order.payment_method == "cod" {
+            return Err(Error::Conflict("This order is paid in cash on delivery".into()));
+        }
+        let order = match (&body.payment_id, &body.signature) {
+            (Some(payment_id), Some(signature)) => {
+                confirm_with_signature(&state, order, payment_id.trim(), signature.trim(), "payments").await?
+            }
+            (Some(_), None) => {
+                return Err(Error::invalid("signature", "is required with paymentId", serde_json::Value::Null))
+            }
+            (None, _) => {
+                if order.status() != OrderStatus::Pending {
+                    order
+                } else {
+                    let gateway_order_id = order.gateway_order_id.clone().unwrap_or_default();
+                    let gateway_order = state.gateway.fetch_order(&gateway_order_id).await?;
+                    let (payment_id, signature) = state.gateway.simulate_payment(&gateway_order).await.ok_or_else(|| {
+                        Error::invalid(
+                            "paymentId",
+                            "is required: pay with Razorpay Checkout and send paymentId and signature",
+                            serde_json::Value::Null,
+                        )
+                    })?;
+                    confirm_with_signature(&state, order, &payment_id, &signature, "payments").await?
+                }
+            }
+        };
+        Ok(Reply::ok(
+            "Payment processed successfully",
+            PaymentResult {
+                order_id: order.id.clone(),
+                order_number: order.order_number.clone(),
+                status: order.status(),
+                payment_status: order.payment_status.clone(),
+            },
+        )
+        .into_response())
+    })
+    .await
+}
+
+/// The caller's order by `_id` or `orderNumber` (admins: any order); otherwise 404.
+pub async fn owned_order(state: &AppState, caller: &AuthUser, reference: &str) -> Result<Order> {
+    let viewer = if caller.is_admin() {
+        Viewer::Admin
+    } else {
+        Viewer::Owner(&caller.id)
+    };
+    state
+        .store
+        .order_for(reference, viewer)
+        .await?
+        .ok_or_else(|| Error::not_found("Order"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct MyOrdersQuery {
+    /// Only orders in this status.
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub limit: Option<String>,
+    /// createdAt (default), totalAmount or status.
+    pub sort_by: Option<String>,
+    /// asc or desc (default).
+    pub sort_order: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPagination {
+    pub current_page: i64,
+    pub total_pages: i64,
+    pub total_orders: i64,
+    pub total_items: i64,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+impl From<Pagination> for OrderPagination {
+    fn from(p: Pagination) -> Self {
+        OrderPagination {
+            current_page: p.current_page,
+            total_pages: p.total_pages,
+            total_orders: p.total_items,
+            total_items: p.total_items,
+            has_next: p.has_next,
+            has_prev: p.has_prev,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub orders: Vec<OrderView>,
+    pub pagination: OrderPagination,
+}
+
+pub fn parse_status(raw: Option<&str>) -> Result<Option<OrderStatus>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => OrderStatus::parse(s).map(Some).ok_or_else(|| {
+            Error::invalid(
+                "status",
+                "must be pending, confirmed, processing, shipped, delivered, cancelled or returned",
+                s,
+            )
+        }),
+    }
+}
+
+pub fn parse_sort(sort_by: Option<&str>, sort_order: Option<&str>, allow_number: bool) -> Result<(OrderSort, bool)> {
+    let sort = match sort_by.map(str::trim).filter(|s| !s.is_empty()) {
+        None | Some("createdAt") => OrderSort::CreatedAt,
+        Some("totalAmount") => OrderSort::TotalAmount,
+        Some("status") => OrderSort::Status,
+        Some("orderNumber") if allow_number => OrderSort::OrderNumber,
+        Some(other) => {
+            return Err(Error::invalid(
+                "sortBy",
+                if allow_number {
+                    "must be createdAt, totalAmount, status or orderNumber"
+                } else {
+                    "must be createdAt, totalAmount or status"
+                },
+                other,
+            ))
+        }
+    };
+    let descending = match sort_order.map(str::trim).filter(|s| !s.is_empty()) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => return Err(Error::invalid("sortOrder", "must be asc or desc", other)),
+    };
+    Ok((sort, descending))
+}
+
+/// The caller's orders.
+#[utoipa::path(get, path = "/orders/my-orders", tag = "orders", security(("bearer" = [])),
+    params(MyOrdersQuery),
+    responses(
+        (status = 200, description = "A page of the caller's orders", body = Envelope<OrderList>),
+        (status = 400, description = "Bad filter, sort or page", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+async fn my_orders(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<MyOrdersQuery>,
+) -> Result<Reply<OrderList>> {
+    let page = crate::store::PageRequest {
+        page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
+        limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
+    };
+    let (sort, descending) = parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), false)?;
+    let filter = OrderFilter {
+        user_id: Some(caller.id.clone()),
+        status: parse_status(query.status.as_deref())?,
+        sort,
+        descending,
+        ..OrderFilter::default()
+    };
+    let (orders, total) = state.store.list_orders(&filter, page).await?;
+    let orders = load_order_list(&state.store, orders, |_| true).await?;
+    Ok(Reply::ok(
+        "User orders retrieved successfully",
+        OrderList {
+            orders,
+            pagination: Pagination::new(page, total).into(),
+        },
+    ))
+}
+
+/// One order, by `_id` or `orderNumber`, with user and products populated.
+#[utoipa::path(get, path = "/orders/{orderId}", tag = "orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    responses(
+        (status = 200, description = "The order", body = Envelope<OrderView>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+    ))]
+async fn get_order(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(order_id): ApiPath<String>,
+) -> Result<Reply<OrderView>> {
+    let order = owned_order(&state, &caller, &order_id).await?;
+    let view = load_populated_order_view(&state.store, order).await?;
+    Ok(Reply::ok("Order retrieved successfully", view))
+}
+
+/// Where an order is: status, tracking number and its full status history.
+#[utoipa::path(get, path = "/orders/{orderId}/tracking", tag = "orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    responses(
+        (status = 200, description = "Tracking information", body = Envelope<TrackingView>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+    ))]
+async fn tracking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(order_id): ApiPath<String>,
+) -> Result<Reply<TrackingView>> {
+    let order = owned_order(&state, &caller, &order_id).await?;
+    let history = state.store.order_history(&order.id).await?;
+    Ok(Reply::ok(
+        "Order tracking information retrieved successfully",
+        tracking_view(&order, history),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+pub struct ReasonBody {
+    pub reason: Option<String>,
+}
+
+/// Cancels an order for `actor` and sends any refund it decided; shared with the admin routes.
+pub async fn cancel_and_refund(
+    state: &AppState,
+    order: &Order,
+    actor: Actor,
+    actor_id: &str,
+    reason: &str,
+) -> Result<Order> {
+    let (order, refund_id) = state
+        .store
+        .cancel_order(&order.id, actor, Some(actor_id), reason)
+        .await?;
+    if let Some(refund_id) = refund_id {
+        send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+        return Ok(state.store.order_by_id(&order.id).await?.unwrap_or(order));
+    }
+    Ok(order)
+}
+
+/// Cancel an order (customers: pending or confirmed; admins also processing). Stock goes back and
+/// a completed payment is refunded in full.
+#[utoipa::path(patch, path = "/orders/{orderId}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    request_body = ReasonBody,
+    responses(
+        (status = 200, description = "Order cancelled", body = Envelope<OrderView>),
+        (status = 400, description = "Reason too long", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+        (status = 409, description = "Order can no longer be cancelled", body = ErrorBody),
+    ))]
+async fn cancel_order(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiPath(order_id): ApiPath<String>,
+    OptionalJson(body): OptionalJson<ReasonBody>,
+) -> Result<Response> {
+    idempotent(&state, &caller, &headers, &format!("PATCH /orders/{order_id}/cancel"), &body, || async {
+        let reason = optional_text("reason", body.reason.as_deref(), 200)?;
+        let order = owned_order(&state, &caller, &order_id).await?;
+        let actor = if caller.is_admin() { Actor::Admin } else { Actor::Customer };
+        let reason = reason.unwrap_or_else(|| "Cancelled by the customer".into());
+        let order = cancel_and_refund(&state, &order, actor, &caller.id, &reason).await?;
+        let view = load_order_view(&state.store, order).await?;
+        Ok(Reply::ok("Order cancelled successfully", view).into_response())
+    })
+    .await
+}
+
+/// Mark a shipped (or delivered) order as received.
+#[utoipa::path(patch, path = "/orders/{orderId}/received", tag = "orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    responses(
+        (status = 200, description = "Order marked as received", body = Envelope<OrderView>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+        (status = 409, description = "Order is not shipped or delivered, or already received", body = ErrorBody),
+    ))]
+async fn mark_received(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(order_id): ApiPath<String>,
+) -> Result<Reply<OrderView>> {
+    let order = owned_order(&state, &caller, &order_id).await?;
+    let order = if order.status() == OrderStatus::Delivered {
+        state.store.mark_received(&order).await?
+    } else {
+        state
+            .store
+            .move_order(&order, OrderStatus::Delivered, Actor::Customer, &caller.id, None)
+            .await?
+    };
+    let view = load_order_view(&state.store, order).await?;
+    Ok(Reply::ok("Order marked as received", view))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ReturnBody {
+    /// 1 to 200 characters.
+    pub reason: String,
+}
+
+/// Ask to return a delivered order, within the return window.
+#[utoipa::path(post, path = "/orders/{orderId}/return", tag = "orders", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
+    request_body = ReturnBody,
+    responses(
+        (status = 200, description = "Return requested", body = Envelope<OrderView>),
+        (status = 400, description = "Missing or too long reason", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order for this user", body = ErrorBody),
+        (status = 409, description = "Not delivered, already requested, or the window has ended", body = ErrorBody),
+    ))]
+async fn request_return(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    ApiPath(order_id): ApiPath<String>,
+    ApiJson(body): ApiJson<ReturnBody>,
+) -> Result<Response> {
+    idempotent(&state, &caller, &headers, &format!("POST /orders/{order_id}/return"), &body, || async {
+        let reason = optional_text("reason", Some(&body.reason), 200)?
+            .ok_or_else(|| Error::invalid("reason", "is required (1 to 200 characters)", body.reason.as_str()))?;
+        let order = owned_order(&state, &caller, &order_id).await?;
+        let order = state
+            .store
+            .request_return(&order, &reason, state.config.return_window_days)
+            .await?;
+        let view = load_order_view(&state.store, order).await?;
+        Ok(Reply::ok("Return request submitted successfully", view).into_response())
+    })
+    .await
+}

@@ -1,0 +1,140 @@
+//! Vendor fulfilment (CONTRACT §6): a vendor sees the confirmed orders holding its products, only
+//! its own lines, and moves along the orders whose lines are all its own.
+
+use super::admin_orders::{apply_status, StatusBody};
+use super::extract::{parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
+use super::order_views::{load_order_list, OrderView};
+use super::orders::{parse_status, OrderList};
+use super::session::AuthUser;
+use super::AppState;
+use crate::domain::order::Actor;
+use crate::domain::user::Role;
+use crate::error::{Error, ErrorBody, Result};
+use crate::store::order_queries::Viewer;
+use crate::store::orders::Order;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(vendor_orders))
+        .routes(routes!(vendor_order))
+        .routes(routes!(vendor_update_status))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VendorOrdersQuery {
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// The vendor's view of one order: only its own lines; any other order is "not found".
+async fn vendor_view(state: &AppState, vendor_id: &str, order: Order) -> Result<OrderView> {
+    let views = load_order_list(&state.store, vec![order], |item| item.vendor_id.as_deref() == Some(vendor_id)).await?;
+    views
+        .into_iter()
+        .next()
+        .filter(|v| !v.items.is_empty())
+        .ok_or_else(|| Error::not_found("Order"))
+}
+
+/// A confirmed-or-later order holding one of the vendor's products, or 404.
+async fn vendor_order_by_ref(state: &AppState, vendor_id: &str, reference: &str) -> Result<(Order, bool)> {
+    let order = state
+        .store
+        .order_for(reference, Viewer::Admin)
+        .await?
+        .filter(|o| o.confirmed_at.is_some())
+        .ok_or_else(|| Error::not_found("Order"))?;
+    let items = state.store.order_items(&order.id).await?;
+    let mine = items.iter().filter(|i| i.vendor_id.as_deref() == Some(vendor_id)).count();
+    if mine == 0 {
+        return Err(Error::not_found("Order"));
+    }
+    Ok((order, mine == items.len()))
+}
+
+/// Orders holding the vendor's products (vendor).
+#[utoipa::path(get, path = "/vendor/orders", tag = "vendor", security(("bearer" = [])),
+    params(VendorOrdersQuery),
+    responses(
+        (status = 200, description = "A page of orders, with only the vendor's lines", body = Envelope<OrderList>),
+        (status = 400, description = "Bad filter or page", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not a vendor", body = ErrorBody),
+    ))]
+async fn vendor_orders(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<VendorOrdersQuery>,
+) -> Result<Reply<OrderList>> {
+    caller.require_any(&[Role::Vendor])?;
+    let page = crate::store::PageRequest {
+        page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
+        limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
+    };
+    let status = parse_status(query.status.as_deref())?;
+    let (orders, total) = state.store.vendor_orders(&caller.id, status, page).await?;
+    let vendor_id = caller.id.clone();
+    let orders = load_order_list(&state.store, orders, |item| item.vendor_id.as_deref() == Some(vendor_id.as_str())).await?;
+    Ok(Reply::ok(
+        "Vendor orders retrieved successfully",
+        OrderList {
+            orders,
+            pagination: Pagination::new(page, total).into(),
+        },
+    ))
+}
+
+/// One order holding the vendor's products (vendor).
+#[utoipa::path(get, path = "/vendor/orders/{orderId}", tag = "vendor", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    responses(
+        (status = 200, description = "The order, with only the vendor's lines", body = Envelope<OrderView>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not a vendor", body = ErrorBody),
+        (status = 404, description = "No such order for this vendor", body = ErrorBody),
+    ))]
+async fn vendor_order(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(order_id): ApiPath<String>,
+) -> Result<Reply<OrderView>> {
+    caller.require_any(&[Role::Vendor])?;
+    let (order, _) = vendor_order_by_ref(&state, &caller.id, &order_id).await?;
+    Ok(Reply::ok("Order retrieved successfully", vendor_view(&state, &caller.id, order).await?))
+}
+
+/// Move an order the vendor fulfils alone: processing, shipped, delivered (vendor).
+#[utoipa::path(patch, path = "/vendor/orders/{orderId}/status", tag = "vendor", security(("bearer" = [])),
+    params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "Order status updated", body = Envelope<OrderView>),
+        (status = 400, description = "Bad status, tracking number or date", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not a vendor", body = ErrorBody),
+        (status = 404, description = "No such order for this vendor", body = ErrorBody),
+        (status = 409, description = "Move not allowed, or the order has other vendors' lines", body = ErrorBody),
+    ))]
+async fn vendor_update_status(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(order_id): ApiPath<String>,
+    ApiJson(body): ApiJson<StatusBody>,
+) -> Result<Reply<OrderView>> {
+    caller.require_any(&[Role::Vendor])?;
+    let (order, all_mine) = vendor_order_by_ref(&state, &caller.id, &order_id).await?;
+    if !all_mine {
+        return Err(Error::Conflict(
+            "This order holds other sellers' products and is fulfilled by the shop".into(),
+        ));
+    }
+    let order = apply_status(&state, &order, &body, Actor::Vendor, &caller.id).await?;
+    Ok(Reply::ok("Order status updated successfully", vendor_view(&state, &caller.id, order).await?))
+}

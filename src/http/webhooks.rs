@@ -1,0 +1,138 @@
+//! `POST /webhooks/razorpay` (CONTRACT §6): verified by signature over the raw body, deduplicated
+//! by `x-razorpay-event-id`, and safe in any order or repetition because every effect is the same
+//! exactly-once store operation the other paths use. A capture confirms the order even when the
+//! customer never came back to verify-payment.
+
+use super::extract::{Envelope, Reply};
+use super::orders::finish_confirmation;
+use super::AppState;
+use crate::error::{Error, ErrorBody, Result};
+use crate::payments::razorpay::{parse_webhook_event, WebhookEvent};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(razorpay_webhook))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookOutcome {
+    pub event: String,
+    /// processed | duplicate | ignored
+    pub outcome: &'static str,
+}
+
+/// Razorpay webhook receiver. Configure it in the Razorpay dashboard with the webhook secret and
+/// the events payment.captured, order.paid, payment.failed, refund.processed and refund.failed.
+#[utoipa::path(post, path = "/webhooks/razorpay", tag = "webhooks",
+    request_body(content = Object, description = "A Razorpay webhook event", content_type = "application/json"),
+    params(
+        ("X-Razorpay-Signature" = String, Header, description = "Hex HMAC-SHA256 of the raw body with the webhook secret"),
+        ("x-razorpay-event-id" = Option<String>, Header, description = "Razorpay's event id, used to ignore repeats"),
+    ),
+    responses(
+        (status = 200, description = "Event handled, repeated or ignored", body = Envelope<WebhookOutcome>),
+        (status = 400, description = "Missing or bad signature, or unreadable body", body = ErrorBody),
+    ))]
+async fn razorpay_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Reply<WebhookOutcome>> {
+    let signature = headers
+        .get("x-razorpay-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if signature.is_empty() || !state.gateway.verify_webhook_signature(&body, signature) {
+        metrics::counter!("payments_webhooks_total", "outcome" => "bad_signature").increment(1);
+        return Err(Error::invalid(
+            "X-Razorpay-Signature",
+            "Webhook signature verification failed",
+            serde_json::Value::Null,
+        ));
+    }
+    let event = parse_webhook_event(&body).map_err(|e| Error::bad_request(format!("Unreadable webhook body: {e}")))?;
+    // Razorpay always sends an event id; a hash of the signed body stands in if it is missing.
+    let event_id = headers
+        .get("x-razorpay-event-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 100)
+        .map(str::to_string)
+        .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
+    if state.store.webhook_seen(&event_id).await? {
+        metrics::counter!("payments_webhooks_total", "outcome" => "duplicate").increment(1);
+        return Ok(Reply::ok("Duplicate event ignored", WebhookOutcome { event: event.event, outcome: "duplicate" }));
+    }
+    let outcome = handle(&state, &event).await?;
+    // Remembered only after handling: if handling failed, Razorpay's retry is processed again,
+    // which is safe because each effect happens once whatever the number of deliveries.
+    state.store.remember_webhook(&event_id, &event.event).await?;
+    metrics::counter!("payments_webhooks_total", "outcome" => outcome).increment(1);
+    Ok(Reply::ok("Webhook received", WebhookOutcome { event: event.event.clone(), outcome }))
+}
+
+async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> {
+    match event.event.as_str() {
+        "payment.captured" | "order.paid" => {
+            let Some(payment) = event.payment.as_ref().filter(|p| p.status == "captured") else {
+                return Ok("ignored");
+            };
+            let gateway_order_id = payment
+                .order_id
+                .clone()
+                .or_else(|| event.order.as_ref().map(|o| o.id.clone()));
+            let Some(order) = (match gateway_order_id {
+                Some(id) => state.store.order_by_gateway_order(&id).await?,
+                None => None,
+            }) else {
+                // Not an order of this shop (or not made through checkout).
+                return Ok("ignored");
+            };
+            if payment.amount != order.total_amount {
+                tracing::error!(order = %order.order_number, captured = payment.amount, expected = order.total_amount,
+                    "captured amount differs from the order total; not confirming");
+                return Ok("ignored");
+            }
+            match finish_confirmation(state, &order.id, &payment.id, "webhook").await {
+                // A capture for a cancelled order: recorded and refunded by the confirmation.
+                Ok(_) | Err(Error::Conflict(_)) => Ok("processed"),
+                Err(other) => Err(other),
+            }
+        }
+        "payment.failed" => {
+            let Some(payment) = event.payment.as_ref() else { return Ok("ignored") };
+            let Some(order_id) = payment.order_id.as_deref() else { return Ok("ignored") };
+            let Some(order) = state.store.order_by_gateway_order(order_id).await? else {
+                return Ok("ignored");
+            };
+            let reason = payment
+                .error_description
+                .as_deref()
+                .unwrap_or("payment failed at the gateway");
+            state
+                .store
+                .record_payment_failure(&order, &payment.id, payment.amount, reason)
+                .await?;
+            Ok("processed")
+        }
+        "refund.processed" | "refund.failed" => {
+            let Some(refund) = event.refund.as_ref() else { return Ok("ignored") };
+            let Some(entry) = state
+                .store
+                .refund_entry(&refund.id, &refund.payment_id, refund.amount)
+                .await?
+            else {
+                return Ok("ignored");
+            };
+            let status = if event.event == "refund.processed" { "processed" } else { "failed" };
+            state
+                .store
+                .record_refund_result(&entry.id, Some(&refund.id), status)
+                .await?;
+            Ok("processed")
+        }
+        _ => Ok("ignored"),
+    }
+}

@@ -1,0 +1,1197 @@
+//! Orders: checkout (one transaction that freezes the cart into an order and reserves its stock),
+//! confirmation exactly once, guarded status moves, cancellation, returns, and the reads behind the
+//! customer, admin and vendor views.
+//!
+//! Every change that must not happen twice is a conditional UPDATE whose `WHERE` names the state
+//! the row must be in (`status = 'pending' AND stock_state = 'reserved'` ...), so of two racing
+//! requests exactly one changes the row and the other sees zero rows affected. On PostgreSQL the
+//! cart row is locked `FOR UPDATE` for the whole checkout; on SQLite the single writer serializes.
+
+use super::{read, transaction, Store};
+use crate::domain::discount::{evaluate, DiscountRule, DiscountType, Rejection};
+use crate::domain::ids::new_id;
+use crate::domain::money::Money;
+use crate::domain::order::{transition_conflict, Actor, OrderStatus};
+use crate::domain::pricing::{price, Line, PricingSettings, Totals};
+use crate::domain::time::now_millis;
+use crate::error::{Error, Result};
+use sqlx::QueryBuilder;
+
+/// An order row as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Order {
+    pub id: String,
+    pub order_number: String,
+    pub user_id: String,
+    pub status: String,
+    pub total_items: i64,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub discount_code: Option<String>,
+    pub shipping_charges: i64,
+    pub tax: i64,
+    pub total_amount: i64,
+    pub currency: String,
+    pub shipping_address: String,
+    pub notes: Option<String>,
+    pub payment_method: String,
+    pub payment_status: String,
+    pub gateway_order_id: Option<String>,
+    pub gateway_payment_id: Option<String>,
+    pub paid_at: Option<i64>,
+    pub refunded_amount: i64,
+    pub stock_state: String,
+    pub payment_expires_at: Option<i64>,
+    pub gateway_checked_at: Option<i64>,
+    pub confirmed_at: Option<i64>,
+    pub tracking_number: Option<String>,
+    pub estimated_delivery: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub received_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+    pub cancelled_by: Option<String>,
+    pub cancellation_reason: Option<String>,
+    pub return_status: String,
+    pub return_reason: Option<String>,
+    pub return_requested_at: Option<i64>,
+    pub return_decision_reason: Option<String>,
+    pub returned_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Order {
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Pending)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderItem {
+    pub order_id: String,
+    pub product_id: String,
+    pub vendor_id: Option<String>,
+    pub product_name: String,
+    pub product_image: Option<String>,
+    pub price: i64,
+    pub quantity: i64,
+    pub total_price: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub status: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub order_id: String,
+    pub kind: String,
+    pub gateway_ref: Option<String>,
+    pub amount: i64,
+    pub status: String,
+    pub idempotency_key: Option<String>,
+    pub payment_ref: Option<String>,
+    pub detail: Option<String>,
+    pub created_at: i64,
+}
+
+/// A cart line joined with its product, as checkout reads it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct CheckoutLine {
+    product_id: String,
+    quantity: i64,
+    name: String,
+    price: i64,
+    image_urls: String,
+    vendor_id: Option<String>,
+    is_active: bool,
+    available: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct CartHead {
+    id: String,
+    discount_code: Option<String>,
+    shipping_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct DiscountRow {
+    code: String,
+    #[sqlx(rename = "type")]
+    kind: String,
+    value: i64,
+    min_order_amount: i64,
+    max_discount_amount: Option<i64>,
+    starts_at: Option<i64>,
+    ends_at: Option<i64>,
+    usage_limit: Option<i64>,
+    per_user_limit: Option<i64>,
+    used_count: i64,
+    is_active: bool,
+}
+
+impl DiscountRow {
+    fn rule(&self) -> DiscountRule {
+        DiscountRule {
+            code: self.code.clone(),
+            kind: DiscountType::parse(&self.kind).unwrap_or(DiscountType::Fixed),
+            value: self.value,
+            min_order_amount: Money::from_minor(self.min_order_amount),
+            max_discount_amount: self.max_discount_amount.map(Money::from_minor),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            usage_limit: self.usage_limit,
+            per_user_limit: self.per_user_limit,
+            used_count: self.used_count,
+            is_active: self.is_active,
+        }
+    }
+}
+
+/// One line of an order about to be placed, frozen from the cart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftLine {
+    pub product_id: String,
+    pub vendor_id: Option<String>,
+    pub name: String,
+    pub image: Option<String>,
+    pub price: Money,
+    pub quantity: i64,
+    pub total: Money,
+}
+
+/// What checkout will write, priced from the cart as it is now. Placing the order re-reads the cart
+/// inside the transaction and refuses if it no longer matches, so the amount sent to the gateway is
+/// exactly the amount the order records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckoutDraft {
+    pub cart_id: String,
+    pub lines: Vec<DraftLine>,
+    pub totals: Totals,
+    pub discount_code: Option<String>,
+    pub shipping_address: String,
+}
+
+pub struct PlaceOrder<'a> {
+    pub order_id: &'a str,
+    pub order_number: &'a str,
+    pub user_id: &'a str,
+    pub payment_method: &'a str,
+    pub notes: Option<&'a str>,
+    pub currency: &'a str,
+    /// `Some` for online payments; `None` for cash on delivery (confirmed at once).
+    pub gateway_order_id: Option<&'a str>,
+    pub payment_expires_at: Option<i64>,
+}
+
+/// How a confirmation attempt ended.
+pub enum Confirmation {
+    /// This call confirmed the order.
+    Confirmed(Order),
+    /// Another path confirmed it first; nothing changed.
+    AlreadyConfirmed(Order),
+    /// The order was cancelled or expired before the payment arrived; the capture is recorded and
+    /// a refund requested (its ledger id is returned for processing).
+    Refused { order: Order, refund_id: Option<String> },
+}
+
+/// Filters of the admin and customer order lists.
+#[derive(Debug, Default, Clone)]
+pub struct OrderFilter {
+    pub user_id: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub payment_status: Option<String>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    pub sort: OrderSort,
+    pub descending: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub enum OrderSort {
+    #[default]
+    CreatedAt,
+    TotalAmount,
+    Status,
+    OrderNumber,
+}
+
+impl OrderSort {
+    pub fn column(self) -> &'static str {
+        match self {
+            OrderSort::CreatedAt => "created_at",
+            OrderSort::TotalAmount => "total_amount",
+            OrderSort::Status => "status",
+            OrderSort::OrderNumber => "order_number",
+        }
+    }
+}
+
+/// A notification written in the same transaction as the event it reports.
+pub struct Notice<'a> {
+    pub user_id: &'a str,
+    pub kind: &'a str,
+    pub title: String,
+    pub message: String,
+    pub order_id: Option<&'a str>,
+}
+
+/// Stats of `GET /orders/admin/stats`, all in minor units.
+#[derive(Debug, Clone, Default)]
+pub struct OrderStats {
+    pub total_orders: i64,
+    pub total_revenue: i64,
+    pub pending_orders: i64,
+    pub completed_orders: i64,
+    pub cancelled_orders: i64,
+    /// `(status, count, total_amount)`, largest count first.
+    pub breakdown: Vec<(String, i64, i64)>,
+}
+
+const CART_HEAD_SQL: &str = "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1";
+const CART_HEAD_LOCK_SQL: &str =
+    "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1 FOR UPDATE";
+const CHECKOUT_LINES_SQL: &str = "SELECT ci.product_id, ci.quantity, p.name, p.price, p.image_urls, p.vendor_id,
+        p.is_active, p.stock - p.reserved AS available
+ FROM cart_items ci JOIN products p ON p.id = ci.product_id
+ WHERE ci.cart_id = $1 ORDER BY ci.product_id";
+const DISCOUNT_SQL: &str = "SELECT code, type, value, min_order_amount, max_discount_amount, starts_at, ends_at,
+        usage_limit, per_user_limit, used_count, is_active FROM discounts WHERE code = $1";
+const USER_USES_SQL: &str = "SELECT COUNT(*) FROM discount_uses WHERE code = $1 AND user_id = $2";
+const ORDER_SQL: &str = "SELECT * FROM orders WHERE id = $1";
+const ITEMS_SQL: &str = "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id";
+const HISTORY_SQL: &str = "INSERT INTO order_status_history (order_id, status, description, actor_id, created_at)
+ VALUES ($1, $2, $3, $4, $5)";
+const NOTICE_SQL: &str = "INSERT INTO notifications (id, user_id, kind, title, message, order_id, is_read, created_at)
+ VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)";
+const LEDGER_SQL: &str = "INSERT INTO payment_transactions
+ (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+
+
+// Steps shared by several transactions. They are macros rather than functions because each
+// expands inside both arms of `transaction!`, where `$tx` is a SQLite or a PostgreSQL connection.
+
+/// Gives an order's stock back once: a reservation is released, sold units are restocked. The
+/// conditional update of `stock_state` makes a second call (or a racing one) do nothing.
+macro_rules! release_stock {
+    ($tx:ident, $order:expr, $now:expr) => {{
+        let order: &Order = $order;
+        let (from, to, column) = match order.stock_state.as_str() {
+            "reserved" => ("reserved", "released", "reserved = reserved - $2"),
+            "committed" => ("committed", "restocked", "stock = stock + $2"),
+            _ => ("", "", ""),
+        };
+        if !from.is_empty() {
+            let flipped = sqlx::query("UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3")
+                .bind(&order.id)
+                .bind(to)
+                .bind(from)
+                .execute(&mut *$tx)
+                .await?;
+            if flipped.rows_affected() == 1 {
+                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL).bind(&order.id).fetch_all(&mut *$tx).await?;
+                let sql = format!("UPDATE products SET {column}, updated_at = $3 WHERE id = $1");
+                for item in &items {
+                    sqlx::query(&sql)
+                        .bind(&item.product_id)
+                        .bind(item.quantity)
+                        .bind($now)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }
+        }
+    }};
+}
+
+/// Returns a reserved (not yet final) discount use to its code's pool.
+macro_rules! give_back_reserved_use {
+    ($tx:ident, $order_id:expr, $now:expr) => {{
+        let released: Option<(String,)> =
+            sqlx::query_as("DELETE FROM discount_uses WHERE order_id = $1 AND state = 'reserved' RETURNING code")
+                .bind($order_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        if let Some((code,)) = released {
+            sqlx::query("UPDATE discounts SET used_count = used_count - 1, updated_at = $2 WHERE code = $1 AND used_count > 0")
+                .bind(code)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+/// Records a refund to be sent to the gateway, at most once per `$key` (the unique idempotency
+/// key, also sent to the gateway). Evaluates to the ledger id when this call created it.
+macro_rules! insert_refund_request {
+    ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $now:expr) => {{
+        let order: &Order = $order;
+        let amount: i64 = $amount;
+        if amount <= 0 {
+            None
+        } else {
+            let id = new_id();
+            let inserted = sqlx::query(
+                "INSERT INTO payment_transactions
+                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, created_at, updated_at)
+                 VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $6, $6)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(&order.id)
+            .bind(amount)
+            .bind($key)
+            .bind($payment_id)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+            (inserted.rows_affected() == 1).then_some(id)
+        }
+    }};
+}
+
+/// Builds the draft from what was read; shared by the pre-check and the in-transaction re-check so
+/// both apply the same rules.
+fn build_draft(
+    head: Option<CartHead>,
+    lines: Vec<CheckoutLine>,
+    discount: Option<(DiscountRow, i64)>,
+    address_override: Option<&str>,
+    settings: &PricingSettings,
+    now: i64,
+) -> Result<CheckoutDraft> {
+    let head = head.ok_or_else(|| Error::bad_request("Your cart is empty"))?;
+    if lines.is_empty() {
+        return Err(Error::bad_request("Your cart is empty"));
+    }
+    let mut draft_lines = Vec::with_capacity(lines.len());
+    for line in &lines {
+        if !line.is_active {
+            return Err(Error::Conflict(format!(
+                "{} is no longer available; remove it from your cart",
+                line.name
+            )));
+        }
+        if line.quantity > line.available {
+            return Err(insufficient_stock(&line.name, line.available));
+        }
+        let price = Money::from_minor(line.price);
+        let total = price
+            .checked_mul(line.quantity)
+            .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
+        let image = serde_json::from_str::<Vec<String>>(&line.image_urls)
+            .ok()
+            .and_then(|urls| urls.into_iter().next());
+        draft_lines.push(DraftLine {
+            product_id: line.product_id.clone(),
+            vendor_id: line.vendor_id.clone(),
+            name: line.name.clone(),
+            image,
+            price,
+            quantity: line.quantity,
+            total,
+        });
+    }
+    let priced: Vec<Line> = draft_lines
+        .iter()
+        .map(|l| Line {
+            unit_price: l.price,
+            quantity: l.quantity,
+        })
+        .collect();
+    let subtotal = price(&priced, Money::ZERO, settings)
+        .ok_or_else(|| Error::bad_request("Order amount is too large"))?
+        .subtotal;
+    let discount_amount = match (&head.discount_code, discount) {
+        (None, _) => Money::ZERO,
+        (Some(code), found) => {
+            let (rule, user_uses) = match &found {
+                Some((row, uses)) => (Some(row.rule()), *uses),
+                None => (None, 0),
+            };
+            evaluate(code, rule.as_ref(), subtotal, now, user_uses)
+                .map_err(|rejection| discount_conflict(&rejection))?
+        }
+    };
+    let totals = price(&priced, discount_amount, settings)
+        .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
+    let shipping_address = match address_override {
+        Some(address) => address.to_string(),
+        None => head
+            .shipping_address
+            .clone()
+            .ok_or_else(|| Error::invalid("addressId", "A shipping address is required: set one on the cart or pass addressId", serde_json::Value::Null))?,
+    };
+    Ok(CheckoutDraft {
+        cart_id: head.id,
+        lines: draft_lines,
+        totals,
+        discount_code: head.discount_code,
+        shipping_address,
+    })
+}
+
+fn insufficient_stock(name: &str, available: i64) -> Error {
+    Error::Conflict(format!(
+        "Insufficient stock for {name}: only {} left",
+        available.max(0)
+    ))
+}
+
+fn discount_conflict(rejection: &Rejection) -> Error {
+    Error::Conflict(format!("{rejection}; remove the code from your cart to check out"))
+}
+
+impl Store {
+    /// Prices the caller's cart for checkout and checks it can be ordered, without writing.
+    pub async fn draft_checkout(
+        &self,
+        user_id: &str,
+        address_override: Option<&str>,
+        settings: &PricingSettings,
+    ) -> Result<CheckoutDraft> {
+        let now = now_millis();
+        read!(self, |pool| {
+            let head: Option<CartHead> = sqlx::query_as(CART_HEAD_SQL).bind(user_id).fetch_optional(pool).await?;
+            let lines: Vec<CheckoutLine> = match &head {
+                Some(h) => sqlx::query_as(CHECKOUT_LINES_SQL).bind(&h.id).fetch_all(pool).await?,
+                None => Vec::new(),
+            };
+            let discount = match head.as_ref().and_then(|h| h.discount_code.as_deref()) {
+                Some(code) => {
+                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL).bind(code).fetch_optional(pool).await?;
+                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL).bind(code).bind(user_id).fetch_one(pool).await?;
+                    row.map(|r| (r, uses))
+                }
+                None => None,
+            };
+            build_draft(head, lines, discount, address_override, settings, now)
+        })
+    }
+
+    /// Places the order in one transaction: re-reads the cart (locked on PostgreSQL) and refuses if
+    /// it changed since `draft`, reserves every line's stock with a conditional update (or, for cash
+    /// on delivery, takes it), takes a use of the discount code within its limits, writes the order,
+    /// its lines, history and ledger, and empties the cart. Any failure rolls all of it back.
+    pub async fn place_order(
+        &self,
+        draft: &CheckoutDraft,
+        place: PlaceOrder<'_>,
+        address_override: Option<&str>,
+        settings: &PricingSettings,
+    ) -> Result<Order> {
+        let now = now_millis();
+        let cod = place.gateway_order_id.is_none();
+        let head_sql = if self.is_embedded() { CART_HEAD_SQL } else { CART_HEAD_LOCK_SQL };
+        transaction!(self, |tx| {
+            let head: Option<CartHead> = sqlx::query_as(head_sql).bind(place.user_id).fetch_optional(&mut *tx).await?;
+            let lines: Vec<CheckoutLine> = match &head {
+                Some(h) => sqlx::query_as(CHECKOUT_LINES_SQL).bind(&h.id).fetch_all(&mut *tx).await?,
+                None => Vec::new(),
+            };
+            let discount = match head.as_ref().and_then(|h| h.discount_code.as_deref()) {
+                Some(code) => {
+                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL).bind(code).fetch_optional(&mut *tx).await?;
+                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL).bind(code).bind(place.user_id).fetch_one(&mut *tx).await?;
+                    row.map(|r| (r, uses))
+                }
+                None => None,
+            };
+            let fresh = build_draft(head, lines, discount, address_override, settings, now)?;
+            if &fresh != draft {
+                return Err(Error::Conflict(
+                    "Your cart changed during checkout; review it and place the order again".into(),
+                ));
+            }
+
+            // Lines are sorted by product id, so concurrent checkouts lock products in one order.
+            for line in &draft.lines {
+                let sql = if cod {
+                    "UPDATE products SET stock = stock - $2, updated_at = $3
+                     WHERE id = $1 AND is_active AND stock - reserved >= $2"
+                } else {
+                    "UPDATE products SET reserved = reserved + $2, updated_at = $3
+                     WHERE id = $1 AND is_active AND stock - reserved >= $2"
+                };
+                let done = sqlx::query(sql)
+                    .bind(&line.product_id)
+                    .bind(line.quantity)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    let (available,): (i64,) = sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
+                        .bind(&line.product_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    return Err(insufficient_stock(&line.name, available));
+                }
+            }
+
+            if let Some(code) = &draft.discount_code {
+                let taken = sqlx::query(
+                    "UPDATE discounts SET used_count = used_count + 1, updated_at = $2
+                     WHERE code = $1 AND is_active AND (usage_limit IS NULL OR used_count < usage_limit)",
+                )
+                .bind(code)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if taken.rows_affected() != 1 {
+                    return Err(discount_conflict(&Rejection::Exhausted { code: code.clone() }));
+                }
+                sqlx::query(
+                    "INSERT INTO discount_uses (order_id, code, user_id, state, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(place.order_id)
+                .bind(code)
+                .bind(place.user_id)
+                .bind(if cod { "final" } else { "reserved" })
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            let totals = &draft.totals;
+            sqlx::query(
+                "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
+                    shipping_charges, tax, total_amount, currency, shipping_address, notes, payment_method,
+                    payment_status, gateway_order_id, stock_state, payment_expires_at, confirmed_at,
+                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', $16, $17, $18, $19, $20, $20)",
+            )
+            .bind(place.order_id)
+            .bind(place.order_number)
+            .bind(place.user_id)
+            .bind(if cod { "confirmed" } else { "pending" })
+            .bind(totals.total_items)
+            .bind(totals.subtotal.minor())
+            .bind(totals.discount.minor())
+            .bind(&draft.discount_code)
+            .bind(totals.shipping.minor())
+            .bind(totals.tax.minor())
+            .bind(totals.total.minor())
+            .bind(place.currency)
+            .bind(&draft.shipping_address)
+            .bind(place.notes)
+            .bind(place.payment_method)
+            .bind(place.gateway_order_id)
+            .bind(if cod { "committed" } else { "reserved" })
+            .bind(place.payment_expires_at)
+            .bind(if cod { Some(now) } else { None })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+
+            for line in &draft.lines {
+                sqlx::query(
+                    "INSERT INTO order_items (order_id, product_id, vendor_id, product_name, product_image, price, quantity, total_price)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(place.order_id)
+                .bind(&line.product_id)
+                .bind(&line.vendor_id)
+                .bind(&line.name)
+                .bind(&line.image)
+                .bind(line.price.minor())
+                .bind(line.quantity)
+                .bind(line.total.minor())
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            sqlx::query(HISTORY_SQL)
+                .bind(place.order_id)
+                .bind("pending")
+                .bind(OrderStatus::Pending.description())
+                .bind(place.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if cod {
+                sqlx::query(HISTORY_SQL)
+                    .bind(place.order_id)
+                    .bind("confirmed")
+                    .bind("Order confirmed: cash on delivery")
+                    .bind(Option::<String>::None)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(NOTICE_SQL)
+                    .bind(new_id())
+                    .bind(place.user_id)
+                    .bind("order_confirmed")
+                    .bind("Order confirmed")
+                    .bind(format!("Your order {} is confirmed; pay on delivery.", place.order_number))
+                    .bind(place.order_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(gateway_order_id) = place.gateway_order_id {
+                sqlx::query(LEDGER_SQL)
+                    .bind(new_id())
+                    .bind(place.order_id)
+                    .bind("gateway_order")
+                    .bind(gateway_order_id)
+                    .bind(totals.total.minor())
+                    .bind("created")
+                    .bind(Option::<String>::None)
+                    .bind(Option::<String>::None)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
+                .bind(&draft.cart_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE carts SET discount_code = NULL, updated_at = $2 WHERE id = $1")
+                .bind(&draft.cart_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+
+            let order: Order = sqlx::query_as(ORDER_SQL).bind(place.order_id).fetch_one(&mut *tx).await?;
+            order
+        });
+        self.order_by_id(place.order_id)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("order vanished after commit")))
+    }
+
+    /// Confirms a paid order exactly once, whichever path (verify-payment, `POST /payments`,
+    /// webhook, reconciliation) arrives first: the reservation becomes a stock decrement, the
+    /// discount use becomes final, the payment is recorded and the customer notified.
+    pub async fn confirm_payment(&self, order_id: &str, payment_id: &str, source: &str) -> Result<Confirmation> {
+        let now = now_millis();
+        let outcome = transaction!(self, |tx| {
+            let moved = sqlx::query(
+                "UPDATE orders SET status = 'confirmed', payment_status = 'completed', gateway_payment_id = $2,
+                        paid_at = $3, confirmed_at = $3, stock_state = 'committed', payment_expires_at = NULL, updated_at = $3
+                 WHERE id = $1 AND status = 'pending' AND stock_state = 'reserved'",
+            )
+            .bind(order_id)
+            .bind(payment_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let order: Order = sqlx::query_as(ORDER_SQL).bind(order_id).fetch_optional(&mut *tx).await?
+                .ok_or_else(|| Error::not_found("Order"))?;
+            let captured_new = sqlx::query(
+                "INSERT INTO payment_transactions
+                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
+                 VALUES ($1, $2, 'payment_captured', $3, $4, 'captured', NULL, $5, $6, $6)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(order_id)
+            .bind(payment_id)
+            .bind(order.total_amount)
+            .bind(source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+
+            if moved.rows_affected() == 1 {
+                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL).bind(order_id).fetch_all(&mut *tx).await?;
+                for item in &items {
+                    sqlx::query(
+                        "UPDATE products SET stock = stock - $2, reserved = reserved - $2, updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(&item.product_id)
+                    .bind(item.quantity)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE discount_uses SET state = 'final', updated_at = $2 WHERE order_id = $1")
+                    .bind(order_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(HISTORY_SQL)
+                    .bind(order_id)
+                    .bind("confirmed")
+                    .bind(format!("Order confirmed: payment {payment_id} received"))
+                    .bind(Option::<String>::None)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(NOTICE_SQL)
+                    .bind(new_id())
+                    .bind(&order.user_id)
+                    .bind("order_confirmed")
+                    .bind("Order confirmed")
+                    .bind(format!("Payment received; your order {} is confirmed.", order.order_number))
+                    .bind(order_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                Confirmation::Confirmed(order)
+            } else if order.payment_status == "completed" || order.payment_status == "refunded" || order.paid_at.is_some() {
+                if order.gateway_payment_id.as_deref() != Some(payment_id) && captured_new {
+                    // A second, different capture for an order already paid: give it back.
+                    let refund_id = insert_refund_request!(tx, &order, payment_id, order.total_amount, format!("duplicate-{payment_id}"), now);
+                    return Ok(Confirmation::Refused { order, refund_id });
+                }
+                Confirmation::AlreadyConfirmed(order)
+            } else {
+                // Cancelled or expired before the money arrived: the capture must go back.
+                let refund_id = if captured_new {
+                    insert_refund_request!(tx, &order, payment_id, order.total_amount, format!("late-{payment_id}"), now)
+                } else {
+                    None
+                };
+                Confirmation::Refused { order, refund_id }
+            }
+        });
+        Ok(outcome)
+    }
+
+    /// Moves an order along the lifecycle for `actor` with one conditional update; a move the
+    /// state machine does not allow (or a lost race) is a 409 naming the allowed next states.
+    /// Cancellation and returns have their own methods.
+    pub async fn move_order(
+        &self,
+        order: &Order,
+        to: OrderStatus,
+        actor: Actor,
+        actor_id: &str,
+        tracking: Option<(Option<&str>, Option<i64>)>,
+    ) -> Result<Order> {
+        let from = order.status();
+        from.check_transition(to, actor)?;
+        let now = now_millis();
+        let (tracking_number, estimated_delivery) = tracking.unwrap_or((None, None));
+        transaction!(self, |tx| {
+            let moved = sqlx::query(
+                "UPDATE orders SET status = $3, updated_at = $4,
+                        tracking_number = COALESCE($5, tracking_number),
+                        estimated_delivery = COALESCE($6, estimated_delivery),
+                        delivered_at = CASE WHEN $3 = 'delivered' THEN $4 ELSE delivered_at END,
+                        received_at = CASE WHEN $3 = 'delivered' AND $7 THEN $4 ELSE received_at END,
+                        payment_status = CASE WHEN $3 = 'delivered' AND payment_method = 'cod' THEN 'completed' ELSE payment_status END,
+                        paid_at = CASE WHEN $3 = 'delivered' AND payment_method = 'cod' THEN $4 ELSE paid_at END
+                 WHERE id = $1 AND status = $2",
+            )
+            .bind(&order.id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(now)
+            .bind(tracking_number)
+            .bind(estimated_delivery)
+            .bind(actor == Actor::Customer)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() != 1 {
+                let current: Order = sqlx::query_as(ORDER_SQL).bind(&order.id).fetch_one(&mut *tx).await?;
+                return Err(transition_conflict(current.status(), to, actor));
+            }
+            let description = match (to, tracking_number) {
+                (OrderStatus::Shipped, Some(number)) => format!("Order shipped (tracking {number})"),
+                (OrderStatus::Delivered, _) if actor == Actor::Customer => "Order received by the customer".to_string(),
+                _ => to.description().to_string(),
+            };
+            sqlx::query(HISTORY_SQL)
+                .bind(&order.id)
+                .bind(to.as_str())
+                .bind(&description)
+                .bind(actor_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if to == OrderStatus::Delivered && order.payment_method == "cod" {
+                sqlx::query(LEDGER_SQL)
+                    .bind(new_id())
+                    .bind(&order.id)
+                    .bind("payment_captured")
+                    .bind(format!("cod-{}", order.order_number))
+                    .bind(order.total_amount)
+                    .bind("captured")
+                    .bind(Option::<String>::None)
+                    .bind("cash collected on delivery")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some((kind, title)) = match to {
+                OrderStatus::Shipped => Some(("order_shipped", "Order shipped")),
+                OrderStatus::Delivered => Some(("order_delivered", "Order delivered")),
+                OrderStatus::Processing => Some(("order_processing", "Order is being prepared")),
+                _ => None,
+            } {
+                let message = match (to, tracking_number) {
+                    (OrderStatus::Shipped, Some(number)) => format!("Your order {} has shipped; tracking number {number}.", order.order_number),
+                    (OrderStatus::Shipped, None) => format!("Your order {} has shipped.", order.order_number),
+                    (OrderStatus::Delivered, _) => format!("Your order {} was delivered. Enjoy, and tell others what you think with a review.", order.order_number),
+                    _ => format!("Your order {} is being prepared.", order.order_number),
+                };
+                sqlx::query(NOTICE_SQL)
+                    .bind(new_id())
+                    .bind(&order.user_id)
+                    .bind(kind)
+                    .bind(title)
+                    .bind(message)
+                    .bind(&order.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        });
+        self.order_by_id(&order.id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))
+    }
+
+    /// Sets `receivedAt` on an order a vendor or admin already marked delivered (the customer's
+    /// "mark as received" after delivery). A no-op error if it is not delivered or already received.
+    pub async fn mark_received(&self, order: &Order) -> Result<Order> {
+        let now = now_millis();
+        transaction!(self, |tx| {
+            let done = sqlx::query(
+                "UPDATE orders SET received_at = $2, updated_at = $2
+                 WHERE id = $1 AND status = 'delivered' AND received_at IS NULL",
+            )
+            .bind(&order.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Conflict(format!(
+                    "Order is {} and cannot be marked as received{}",
+                    order.status,
+                    if order.received_at.is_some() { " again" } else { "" }
+                )));
+            }
+            sqlx::query(HISTORY_SQL)
+                .bind(&order.id)
+                .bind("delivered")
+                .bind("Order received by the customer")
+                .bind(&order.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.order_by_id(&order.id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))
+    }
+
+    /// Cancels an order: releases its reservation (unpaid) or puts its sold units back (paid),
+    /// gives back a reserved discount use, and requests a full refund of a completed payment.
+    /// Returns the order and the ledger id of the refund to process, if any.
+    pub async fn cancel_order(
+        &self,
+        order_id: &str,
+        actor: Actor,
+        actor_id: Option<&str>,
+        reason: &str,
+    ) -> Result<(Order, Option<String>)> {
+        let now = now_millis();
+        let sources: Vec<&str> = OrderStatus::sources_of(OrderStatus::Cancelled, actor)
+            .into_iter()
+            .map(OrderStatus::as_str)
+            .collect();
+        let refund_id = transaction!(self, |tx| {
+            let mut update = QueryBuilder::new("UPDATE orders SET status = 'cancelled', cancelled_at = ");
+            update
+                .push_bind(now)
+                .push(", cancelled_by = ")
+                .push_bind(actor_id)
+                .push(", cancellation_reason = ")
+                .push_bind(reason)
+                .push(", payment_expires_at = NULL, updated_at = ")
+                .push_bind(now)
+                .push(" WHERE id = ")
+                .push_bind(order_id)
+                .push(" AND status IN (");
+            let mut list = update.separated(", ");
+            for status in &sources {
+                list.push_bind(*status);
+            }
+            update.push(")");
+            let moved = update.build().execute(&mut *tx).await?;
+            let order: Order = sqlx::query_as(ORDER_SQL).bind(order_id).fetch_optional(&mut *tx).await?
+                .ok_or_else(|| Error::not_found("Order"))?;
+            if moved.rows_affected() != 1 {
+                return Err(transition_conflict(order.status(), OrderStatus::Cancelled, actor));
+            }
+            release_stock!(tx, &order, now);
+            give_back_reserved_use!(tx, order_id, now);
+            sqlx::query(HISTORY_SQL)
+                .bind(order_id)
+                .bind("cancelled")
+                .bind(format!("Order cancelled: {reason}"))
+                .bind(actor_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(NOTICE_SQL)
+                .bind(new_id())
+                .bind(&order.user_id)
+                .bind("order_cancelled")
+                .bind("Order cancelled")
+                .bind(format!("Your order {} was cancelled: {reason}", order.order_number))
+                .bind(order_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let refund_id = match (&order.gateway_payment_id, order.payment_status.as_str()) {
+                (Some(payment_id), "completed") => {
+                    insert_refund_request!(tx, &order, payment_id, order.total_amount - order.refunded_amount, format!("cancel-{order_id}"), now)
+                }
+                _ => None,
+            };
+            refund_id
+        });
+        let order = self.order_by_id(order_id).await?.ok_or_else(|| Error::not_found("Order"))?;
+        Ok((order, refund_id))
+    }
+}
+
+
+/// What an admin does with a return request (CONTRACT §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnAction {
+    Approve,
+    Reject,
+    /// The goods are back: the order becomes `returned`, stock is restored, payment refunded.
+    Complete,
+}
+
+impl Store {
+    /// The customer's return request: only a delivered order, within the window after delivery,
+    /// once. A single conditional update; when it changes nothing the reason is worked out after.
+    pub async fn request_return(&self, order: &Order, reason: &str, window_days: i64) -> Result<Order> {
+        let now = now_millis();
+        let earliest_delivery = now - window_days * 24 * 60 * 60 * 1000;
+        transaction!(self, |tx| {
+            let done = sqlx::query(
+                "UPDATE orders SET return_status = 'requested', return_reason = $2, return_requested_at = $3, updated_at = $3
+                 WHERE id = $1 AND status = 'delivered' AND return_status = 'none' AND delivered_at >= $4",
+            )
+            .bind(&order.id)
+            .bind(reason)
+            .bind(now)
+            .bind(earliest_delivery)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                let current: Order = sqlx::query_as(ORDER_SQL).bind(&order.id).fetch_one(&mut *tx).await?;
+                return Err(if current.status() != OrderStatus::Delivered {
+                    Error::Conflict(format!("Only delivered orders can be returned; this order is {}", current.status))
+                } else if current.return_status != "none" {
+                    Error::Conflict(format!("A return was already requested for this order (status: {})", current.return_status))
+                } else {
+                    Error::Conflict(format!(
+                        "The return window of {window_days} days after delivery has ended"
+                    ))
+                });
+            }
+            sqlx::query(HISTORY_SQL)
+                .bind(&order.id)
+                .bind(order.status.as_str())
+                .bind(format!("Return requested: {reason}"))
+                .bind(&order.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(NOTICE_SQL)
+                .bind(new_id())
+                .bind(&order.user_id)
+                .bind("return_requested")
+                .bind("Return requested")
+                .bind(format!("We received your return request for order {}.", order.order_number))
+                .bind(&order.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.order_by_id(&order.id).await?.ok_or_else(|| Error::not_found("Order"))
+    }
+
+    /// An admin's decision on a return. `Complete` restocks and requests the refund; the ledger id
+    /// of that refund is returned for processing.
+    pub async fn process_return(
+        &self,
+        order_id: &str,
+        action: ReturnAction,
+        reason: Option<&str>,
+        admin_id: &str,
+    ) -> Result<(Order, Option<String>)> {
+        let now = now_millis();
+        let (from, to) = match action {
+            ReturnAction::Approve => ("requested", "approved"),
+            ReturnAction::Reject => ("requested", "rejected"),
+            ReturnAction::Complete => ("approved", "completed"),
+        };
+        let refund_id = transaction!(self, |tx| {
+            let done = sqlx::query(
+                "UPDATE orders SET return_status = $3, return_decision_reason = COALESCE($4, return_decision_reason),
+                        status = CASE WHEN $3 = 'completed' THEN 'returned' ELSE status END,
+                        returned_at = CASE WHEN $3 = 'completed' THEN $5 ELSE returned_at END,
+                        updated_at = $5
+                 WHERE id = $1 AND return_status = $2 AND status = 'delivered'",
+            )
+            .bind(order_id)
+            .bind(from)
+            .bind(to)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let order: Order = sqlx::query_as(ORDER_SQL).bind(order_id).fetch_optional(&mut *tx).await?
+                .ok_or_else(|| Error::not_found("Order"))?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Conflict(format!(
+                    "Cannot {} a return whose status is {} (order {}); it must be {from}",
+                    match action {
+                        ReturnAction::Approve => "approve",
+                        ReturnAction::Reject => "reject",
+                        ReturnAction::Complete => "complete",
+                    },
+                    order.return_status,
+                    order.status
+                )));
+            }
+            let (description, title, message) = match action {
+                ReturnAction::Approve => (
+                    "Return approved".to_string(),
+                    "Return approved",
+                    format!("Your return for order {} was approved; please send the items back.", order.order_number),
+                ),
+                ReturnAction::Reject => (
+                    format!("Return rejected: {}", reason.unwrap_or("no reason given")),
+                    "Return rejected",
+                    format!("Your return for order {} was rejected: {}", order.order_number, reason.unwrap_or("no reason given")),
+                ),
+                ReturnAction::Complete => (
+                    OrderStatus::Returned.description().to_string(),
+                    "Return completed",
+                    format!("Your return for order {} is complete; your refund is on its way.", order.order_number),
+                ),
+            };
+            sqlx::query(HISTORY_SQL)
+                .bind(order_id)
+                .bind(order.status.as_str())
+                .bind(&description)
+                .bind(admin_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(NOTICE_SQL)
+                .bind(new_id())
+                .bind(&order.user_id)
+                .bind(format!("return_{to}"))
+                .bind(title)
+                .bind(message)
+                .bind(order_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if action == ReturnAction::Complete {
+                release_stock!(tx, &order, now);
+                let paid_ref = match (order.payment_method.as_str(), &order.gateway_payment_id) {
+                    ("cod", _) => Some(format!("cod-{}", order.order_number)),
+                    (_, Some(payment_id)) => Some(payment_id.clone()),
+                    _ => None,
+                };
+                match paid_ref {
+                    Some(payment_ref) if order.payment_status == "completed" => {
+                        insert_refund_request!(tx, &order, payment_ref, order.total_amount - order.refunded_amount, format!("return-{order_id}"), now)
+                    }
+                    _ => None,
+                }
+            } else {
+                None
+            }
+        });
+        let order = self.order_by_id(order_id).await?.ok_or_else(|| Error::not_found("Order"))?;
+        Ok((order, refund_id))
+    }
+
+    /// A requested refund with its order, if it is still waiting to be sent to the gateway.
+    pub async fn refund_to_send(&self, ledger_id: &str) -> Result<Option<(LedgerEntry, Order)>> {
+        let entry: Option<LedgerEntry> = read!(self, |pool| {
+            sqlx::query_as("SELECT * FROM payment_transactions WHERE id = $1 AND kind = 'refund' AND status = 'requested'")
+                .bind(ledger_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(entry) = entry else { return Ok(None) };
+        let order = self.order_by_id(&entry.order_id).await?.ok_or_else(|| Error::not_found("Order"))?;
+        Ok(Some((entry, order)))
+    }
+
+    /// Records the gateway's answer to a refund. The first answer (leaving `requested`) counts
+    /// the amount against the order unless the refund failed; a later `pending -> failed` takes it
+    /// back. Each step is a conditional update on the ledger row, so repeats change nothing. A
+    /// refund of a duplicate capture does not touch the order, whose own payment stands.
+    pub async fn record_refund_result(&self, ledger_id: &str, gateway_refund_id: Option<&str>, status: &str) -> Result<()> {
+        let now = now_millis();
+        let update = "UPDATE payment_transactions SET status = $2, gateway_ref = COALESCE($3, gateway_ref), updated_at = $4
+                      WHERE id = $1 AND kind = 'refund' AND status = $5 RETURNING *";
+        transaction!(self, |tx| {
+            let first: Option<LedgerEntry> = sqlx::query_as(update)
+                .bind(ledger_id).bind(status).bind(gateway_refund_id).bind(now).bind("requested")
+                .fetch_optional(&mut *tx).await?;
+            let (entry, delta) = match first {
+                Some(entry) if status == "failed" => (entry, 0),
+                Some(entry) => { let amount = entry.amount; (entry, amount) }
+                None => {
+                    let settled: Option<LedgerEntry> = sqlx::query_as(update)
+                        .bind(ledger_id).bind(status).bind(gateway_refund_id).bind(now).bind("pending")
+                        .fetch_optional(&mut *tx).await?;
+                    match settled {
+                        Some(entry) if status == "failed" => { let amount = entry.amount; (entry, -amount) }
+                        Some(entry) => (entry, 0),
+                        None => return Ok(()),
+                    }
+                }
+            };
+            let duplicate_capture = entry.idempotency_key.as_deref().unwrap_or_default().starts_with("duplicate-");
+            if delta != 0 && !duplicate_capture {
+                let order: Order = sqlx::query_as(
+                    "UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = $3,
+                            payment_status = CASE WHEN refunded_amount + $2 >= total_amount THEN 'refunded'
+                                                  WHEN $2 < 0 AND payment_status = 'refunded' THEN 'completed'
+                                                  ELSE payment_status END
+                     WHERE id = $1 RETURNING *",
+                )
+                .bind(&entry.order_id)
+                .bind(delta)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let (kind, title, message) = if delta > 0 {
+                    ("order_refunded", "Refund issued", format!("{} {} is being refunded for order {}.", order.currency, Money::from_minor(delta), order.order_number))
+                } else {
+                    ("refund_failed", "Refund failed", format!("The refund for order {} failed; our team will retry it.", order.order_number))
+                };
+                sqlx::query(NOTICE_SQL)
+                    .bind(new_id())
+                    .bind(&order.user_id)
+                    .bind(kind)
+                    .bind(title)
+                    .bind(message)
+                    .bind(&order.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        });
+        Ok(())
+    }
+}
