@@ -206,8 +206,13 @@ pub async fn load_if_empty(store: &Store) -> anyhow::Result<bool> {
         }
     };
 
-    // Demo discount codes (WELCOME10, SAVE50) are seeded here, after the catalog, by
-    // `Store::seed_demo_discounts`, which the cart and discount code provides.
+    // The demo discount codes (WELCOME10, SAVE50) come with the catalog; seeding is idempotent.
+    if loaded {
+        store
+            .seed_demo_discounts()
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo discount codes: {e}"))?;
+    }
 
     Ok(loaded)
 }

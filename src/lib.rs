@@ -89,10 +89,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         let store = state.store.clone();
-        let jobs = state
-            .config
-            .jobs_enabled
-            .then(|| jobs::spawn(state.clone(), Duration::from_secs(state.config.job_interval_secs)));
+        let jobs = state.config.jobs_enabled.then(|| {
+            jobs::spawn(
+                state.clone(),
+                Duration::from_secs(state.config.job_interval_secs),
+            )
+        });
         let router = http::build_router(state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(

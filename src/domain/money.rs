@@ -9,7 +9,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 /// The largest amount accepted from a client: 10 million major units. Keeps every sum of a cart of
 /// 100 lines x 100 units far inside `i64`.
-pub const MAX_AMOUNT: i64 = 10_000_000_00;
+pub const MAX_AMOUNT: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);

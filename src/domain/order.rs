@@ -121,7 +121,11 @@ impl OrderStatus {
 }
 
 pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> Error {
-    let allowed: Vec<&str> = from.next_states(actor).into_iter().map(OrderStatus::as_str).collect();
+    let allowed: Vec<&str> = from
+        .next_states(actor)
+        .into_iter()
+        .map(OrderStatus::as_str)
+        .collect();
     let allowed = if allowed.is_empty() {
         "none".to_string()
     } else {
@@ -182,7 +186,11 @@ mod tests {
                     let listed = TRANSITIONS
                         .iter()
                         .any(|(f, t, a)| *f == from && *t == to && a.contains(&actor));
-                    assert_eq!(from.check_transition(to, actor).is_ok(), listed, "{from:?}->{to:?} by {actor:?}");
+                    assert_eq!(
+                        from.check_transition(to, actor).is_ok(),
+                        listed,
+                        "{from:?}->{to:?} by {actor:?}"
+                    );
                 }
             }
         }

@@ -49,16 +49,29 @@ pub struct AdminOrdersQuery {
 }
 
 /// The date and user filters shared by the list and the stats.
-fn base_filter(user_id: Option<&str>, start: Option<&str>, end: Option<&str>) -> Result<OrderFilter> {
+fn base_filter(
+    user_id: Option<&str>,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<OrderFilter> {
     let date = |field: &str, raw: Option<&str>, end_of_day: bool| -> Result<Option<i64>> {
         match raw.map(str::trim).filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(text) => {
-                let at = parse_timestamp(text)
-                    .ok_or_else(|| Error::invalid(field, "must be a date (YYYY-MM-DD) or an RFC 3339 time", text))?;
+                let at = parse_timestamp(text).ok_or_else(|| {
+                    Error::invalid(
+                        field,
+                        "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                        text,
+                    )
+                })?;
                 // A plain end date means "through that day".
                 let whole_day = end_of_day && text.len() == 10;
-                Ok(Some(if whole_day { at + 24 * 60 * 60 * 1000 - 1 } else { at }))
+                Ok(Some(if whole_day {
+                    at + 24 * 60 * 60 * 1000 - 1
+                } else {
+                    at
+                }))
             }
         }
     };
@@ -66,7 +79,11 @@ fn base_filter(user_id: Option<&str>, start: Option<&str>, end: Option<&str>) ->
     let created_to = date("endDate", end, true)?;
     if let (Some(from), Some(to)) = (created_from, created_to) {
         if from > to {
-            return Err(Error::invalid("endDate", "must not be before startDate", end.unwrap_or_default()));
+            return Err(Error::invalid(
+                "endDate",
+                "must not be before startDate",
+                end.unwrap_or_default(),
+            ));
         }
     }
     Ok(OrderFilter {
@@ -101,9 +118,18 @@ async fn all_orders(
         page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
         limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
     };
-    let mut filter = base_filter(query.user_id.as_deref(), query.start_date.as_deref(), query.end_date.as_deref())?;
+    let mut filter = base_filter(
+        query.user_id.as_deref(),
+        query.start_date.as_deref(),
+        query.end_date.as_deref(),
+    )?;
     filter.status = parse_status(query.status.as_deref())?;
-    filter.payment_status = match query.payment_status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    filter.payment_status = match query
+        .payment_status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(s @ ("pending" | "completed" | "failed" | "refunded")) => Some(s.to_string()),
         Some(other) => {
@@ -114,7 +140,8 @@ async fn all_orders(
             ))
         }
     };
-    (filter.sort, filter.descending) = parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), true)?;
+    (filter.sort, filter.descending) =
+        parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), true)?;
     let (orders, total) = state.store.list_orders(&filter, page).await?;
     let orders = load_order_list(&state.store, orders, |_| true).await?;
     Ok(Reply::ok(
@@ -181,7 +208,11 @@ async fn stats(
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> Result<Reply<OrderStatsView>> {
     caller.require_admin()?;
-    let filter = base_filter(query.user_id.as_deref(), query.start_date.as_deref(), query.end_date.as_deref())?;
+    let filter = base_filter(
+        query.user_id.as_deref(),
+        query.start_date.as_deref(),
+        query.end_date.as_deref(),
+    )?;
     let stats = state.store.order_stats(&filter).await?;
     // Half-up to the paisa, in integers.
     let average = if stats.total_orders == 0 {
@@ -227,9 +258,18 @@ pub struct StatusBody {
 
 /// Checks a status body's tracking fields.
 pub fn tracking_fields(body: &StatusBody) -> Result<(Option<String>, Option<i64>)> {
-    let tracking = match body.tracking_number.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let tracking = match body
+        .tracking_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         None => None,
-        Some(t) if t.chars().count() <= 50 && t.chars().all(|c| c.is_ascii_alphanumeric() || "-_ /".contains(c)) => {
+        Some(t)
+            if t.chars().count() <= 50
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_ /".contains(c)) =>
+        {
             Some(t.to_string())
         }
         Some(t) => {
@@ -240,22 +280,35 @@ pub fn tracking_fields(body: &StatusBody) -> Result<(Option<String>, Option<i64>
             ))
         }
     };
-    let estimated = match body.estimated_delivery.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => Some(
-            parse_timestamp(t)
-                .ok_or_else(|| Error::invalid("estimatedDelivery", "must be an RFC 3339 time", t))?,
-        ),
-    };
+    let estimated =
+        match body
+            .estimated_delivery
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            None => None,
+            Some(t) => Some(parse_timestamp(t).ok_or_else(|| {
+                Error::invalid("estimatedDelivery", "must be an RFC 3339 time", t)
+            })?),
+        };
     Ok((tracking, estimated))
 }
 
 /// Applies a status move asked for by an admin or a vendor: cancellation goes through the cancel
 /// flow (stock back, refund), every other move through the state machine.
-pub async fn apply_status(state: &AppState, order: &Order, body: &StatusBody, actor: Actor, actor_id: &str) -> Result<Order> {
+pub async fn apply_status(
+    state: &AppState,
+    order: &Order,
+    body: &StatusBody,
+    actor: Actor,
+    actor_id: &str,
+) -> Result<Order> {
     let (tracking, estimated) = tracking_fields(body)?;
     if body.status == OrderStatus::Cancelled {
-        order.status().check_transition(OrderStatus::Cancelled, actor)?;
+        order
+            .status()
+            .check_transition(OrderStatus::Cancelled, actor)?;
         let reason = body
             .reason
             .as_deref()
@@ -263,13 +316,23 @@ pub async fn apply_status(state: &AppState, order: &Order, body: &StatusBody, ac
             .filter(|r| !r.is_empty())
             .unwrap_or("Cancelled by the shop");
         if reason.chars().count() > 200 {
-            return Err(Error::invalid("reason", "must be at most 200 characters", reason));
+            return Err(Error::invalid(
+                "reason",
+                "must be at most 200 characters",
+                reason,
+            ));
         }
         return cancel_and_refund(state, order, actor, actor_id, reason).await;
     }
     state
         .store
-        .move_order(order, body.status, actor, actor_id, Some((tracking.as_deref(), estimated)))
+        .move_order(
+            order,
+            body.status,
+            actor,
+            actor_id,
+            Some((tracking.as_deref(), estimated)),
+        )
         .await
 }
 
@@ -293,12 +356,19 @@ async fn update_status(
     ApiJson(body): ApiJson<StatusBody>,
 ) -> Result<Response> {
     caller.require_admin()?;
-    idempotent(&state, &caller, &headers, &format!("PATCH /orders/admin/{order_id}/status"), &body, || async {
-        let order = owned_order(&state, &caller, &order_id).await?;
-        let order = apply_status(&state, &order, &body, Actor::Admin, &caller.id).await?;
-        let view = load_order_view(&state.store, order).await?;
-        Ok(Reply::ok("Order status updated successfully", view).into_response())
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        &format!("PATCH /orders/admin/{order_id}/status"),
+        &body,
+        || async {
+            let order = owned_order(&state, &caller, &order_id).await?;
+            let order = apply_status(&state, &order, &body, Actor::Admin, &caller.id).await?;
+            let view = load_order_view(&state.store, order).await?;
+            Ok(Reply::ok("Order status updated successfully", view).into_response())
+        },
+    )
     .await
 }
 
@@ -337,32 +407,50 @@ async fn process_return(
     ApiJson(body): ApiJson<ReturnDecisionBody>,
 ) -> Result<Response> {
     caller.require_admin()?;
-    idempotent(&state, &caller, &headers, &format!("PATCH /orders/admin/{order_id}/return"), &body, || async {
-        let reason = match body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-            Some(r) if r.chars().count() > 200 => {
-                return Err(Error::invalid("reason", "must be at most 200 characters", r))
-            }
-            other => other.map(str::to_string),
-        };
-        let order = owned_order(&state, &caller, &order_id).await?;
-        let (action, message) = match body.action {
-            ReturnDecision::Approve => (ReturnAction::Approve, "Return approved successfully"),
-            ReturnDecision::Reject => (ReturnAction::Reject, "Return rejected successfully"),
-            ReturnDecision::Complete => (ReturnAction::Complete, "Return completed successfully"),
-        };
-        let (order, refund_id) = state
-            .store
-            .process_return(&order.id, action, reason.as_deref(), &caller.id)
-            .await?;
-        let order = match refund_id {
-            Some(refund_id) => {
-                send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
-                state.store.order_by_id(&order.id).await?.unwrap_or(order)
-            }
-            None => order,
-        };
-        let view = load_order_view(&state.store, order).await?;
-        Ok(Reply::ok(message, view).into_response())
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        &format!("PATCH /orders/admin/{order_id}/return"),
+        &body,
+        || async {
+            let reason = match body
+                .reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+            {
+                Some(r) if r.chars().count() > 200 => {
+                    return Err(Error::invalid(
+                        "reason",
+                        "must be at most 200 characters",
+                        r,
+                    ))
+                }
+                other => other.map(str::to_string),
+            };
+            let order = owned_order(&state, &caller, &order_id).await?;
+            let (action, message) = match body.action {
+                ReturnDecision::Approve => (ReturnAction::Approve, "Return approved successfully"),
+                ReturnDecision::Reject => (ReturnAction::Reject, "Return rejected successfully"),
+                ReturnDecision::Complete => {
+                    (ReturnAction::Complete, "Return completed successfully")
+                }
+            };
+            let (order, refund_id) = state
+                .store
+                .process_return(&order.id, action, reason.as_deref(), &caller.id)
+                .await?;
+            let order = match refund_id {
+                Some(refund_id) => {
+                    send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+                    state.store.order_by_id(&order.id).await?.unwrap_or(order)
+                }
+                None => order,
+            };
+            let view = load_order_view(&state.store, order).await?;
+            Ok(Reply::ok(message, view).into_response())
+        },
+    )
     .await
 }

@@ -239,6 +239,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
             return Ok(OptionalJson(T::default()));
         }
         let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-        ApiJson::<T>::from_request(req, state).await.map(|j| OptionalJson(j.0))
+        ApiJson::<T>::from_request(req, state)
+            .await
+            .map(|j| OptionalJson(j.0))
     }
 }

@@ -51,7 +51,11 @@ where
     hasher.update(serde_json::to_vec(body).map_err(|e| Error::Internal(e.into()))?);
     let hash = hex::encode(hasher.finalize());
 
-    match state.store.claim_idempotency(&caller.id, key, &hash).await? {
+    match state
+        .store
+        .claim_idempotency(&caller.id, key, &hash)
+        .await?
+    {
         Claim::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             let mut response = (

@@ -140,7 +140,12 @@ fn item_view(item: OrderItem, product: ProductRef) -> OrderItemView {
 }
 
 /// Builds the view of `order` from its rows; `ledger` fills the refunds of `paymentDetails`.
-pub fn order_view(order: Order, user: UserRef, items: Vec<OrderItemView>, ledger: &[LedgerEntry]) -> OrderView {
+pub fn order_view(
+    order: Order,
+    user: UserRef,
+    items: Vec<OrderItemView>,
+    ledger: &[LedgerEntry],
+) -> OrderView {
     let refunds = ledger
         .iter()
         .filter(|e| e.kind == "refund")
@@ -164,7 +169,8 @@ pub fn order_view(order: Order, user: UserRef, items: Vec<OrderItemView>, ledger
         tax: Money::from_minor(order.tax),
         total_amount: Money::from_minor(order.total_amount),
         status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Pending),
-        shipping_address: serde_json::from_str(&order.shipping_address).unwrap_or(serde_json::Value::Null),
+        shipping_address: serde_json::from_str(&order.shipping_address)
+            .unwrap_or(serde_json::Value::Null),
         payment_details: PaymentDetails {
             method: order.payment_method,
             status: order.payment_status,
@@ -179,7 +185,11 @@ pub fn order_view(order: Order, user: UserRef, items: Vec<OrderItemView>, ledger
         notes: order.notes,
         tracking_number: order.tracking_number,
         estimated_delivery: time(order.estimated_delivery),
-        payment_due_by: if order.status == "pending" { time(order.payment_expires_at) } else { None },
+        payment_due_by: if order.status == "pending" {
+            time(order.payment_expires_at)
+        } else {
+            None
+        },
         delivered_at: time(order.delivered_at),
         received_at: time(order.received_at),
         cancelled_at: time(order.cancelled_at),
@@ -252,7 +262,10 @@ pub async fn load_order_list(
     for item in store.items_of_orders(&ids).await? {
         if keep_line(&item) {
             let product = ProductRef::Id(item.product_id.clone());
-            lines.entry(item.order_id.clone()).or_default().push(item_view(item, product));
+            lines
+                .entry(item.order_id.clone())
+                .or_default()
+                .push(item_view(item, product));
         }
     }
     Ok(orders

@@ -1,11 +1,13 @@
 //! The customer's order routes (api-reference.md, CONTRACT §6): checkout, payment confirmation,
 //! my orders, one order, tracking, cancel, received and return.
 
-use super::extract::{parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination, Reply};
+use super::extract::{
+    parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination, Reply,
+};
 use super::idempotency::idempotent;
 use super::order_views::{
-    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view, OrderView, Receipt,
-    TrackingView,
+    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view, OrderView,
+    Receipt, TrackingView,
 };
 use super::session::AuthUser;
 use super::AppState;
@@ -85,7 +87,11 @@ fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) if v.chars().count() <= max => Ok(Some(v.to_string())),
-        Some(v) => Err(Error::invalid(field, format!("must be at most {max} characters"), v)),
+        Some(v) => Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+            v,
+        )),
     }
 }
 
@@ -110,10 +116,17 @@ async fn create_order(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateOrderBody>,
 ) -> Result<Response> {
-    idempotent(&state, &caller, &headers, "POST /orders", &body, || place_order(&state, &caller, &body)).await
+    idempotent(&state, &caller, &headers, "POST /orders", &body, || {
+        place_order(&state, &caller, &body)
+    })
+    .await
 }
 
-async fn place_order(state: &AppState, caller: &AuthUser, body: &CreateOrderBody) -> Result<Response> {
+async fn place_order(
+    state: &AppState,
+    caller: &AuthUser,
+    body: &CreateOrderBody,
+) -> Result<Response> {
     let method = body.payment_method.trim().to_ascii_lowercase();
     let online = is_online_method(&method);
     if !online && method != "cod" {
@@ -133,7 +146,10 @@ async fn place_order(state: &AppState, caller: &AuthUser, body: &CreateOrderBody
                 .address_for_user(&caller.id, &id)
                 .await?
                 .ok_or_else(|| Error::not_found("Address"))?;
-            Some(serde_json::to_string(&address.shipping()).map_err(|e| Error::Internal(e.into()))?)
+            Some(
+                serde_json::to_string(&address.shipping())
+                    .map_err(|e| Error::Internal(e.into()))?,
+            )
         }
     };
     let settings = pricing(state);
@@ -157,7 +173,10 @@ async fn place_order(state: &AppState, caller: &AuthUser, body: &CreateOrderBody
                 amount: draft.totals.total,
                 currency: state.config.currency.clone(),
                 receipt: order_number.clone(),
-                notes: vec![("order_id".into(), order_id.clone()), ("user_id".into(), caller.id.clone())],
+                notes: vec![
+                    ("order_id".into(), order_id.clone()),
+                    ("user_id".into(), caller.id.clone()),
+                ],
             })
             .await;
         metrics::counter!("orders_gateway_orders_total", "outcome" => if created.is_ok() { "created" } else { "failed" })
@@ -241,22 +260,39 @@ async fn verify_payment(
     headers: HeaderMap,
     ApiJson(body): ApiJson<VerifyPaymentBody>,
 ) -> Result<Response> {
-    idempotent(&state, &caller, &headers, "POST /orders/verify-payment", &body, || async {
-        let order = state
-            .store
-            .order_by_gateway_order(body.order_id.trim())
-            .await?
-            .filter(|o| o.user_id == caller.id || caller.is_admin())
-            .ok_or_else(|| Error::not_found("Order"))?;
-        let order = confirm_with_signature(&state, order, body.payment_id.trim(), body.signature.trim(), "verify-payment").await?;
-        let view = load_order_view(&state.store, order).await?;
-        let receipt = receipt(&view);
-        Ok(Reply::ok(
-            "Payment verified and order confirmed successfully",
-            VerifiedPayment { order: view, receipt },
-        )
-        .into_response())
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        "POST /orders/verify-payment",
+        &body,
+        || async {
+            let order = state
+                .store
+                .order_by_gateway_order(body.order_id.trim())
+                .await?
+                .filter(|o| o.user_id == caller.id || caller.is_admin())
+                .ok_or_else(|| Error::not_found("Order"))?;
+            let order = confirm_with_signature(
+                &state,
+                order,
+                body.payment_id.trim(),
+                body.signature.trim(),
+                "verify-payment",
+            )
+            .await?;
+            let view = load_order_view(&state.store, order).await?;
+            let receipt = receipt(&view);
+            Ok(Reply::ok(
+                "Payment verified and order confirmed successfully",
+                VerifiedPayment {
+                    order: view,
+                    receipt,
+                },
+            )
+            .into_response())
+        },
+    )
     .await
 }
 
@@ -272,8 +308,13 @@ async fn confirm_with_signature(
         .gateway_order_id
         .as_deref()
         .ok_or_else(|| Error::bad_request("This order is not paid online"))?;
-    if payment_id.is_empty() || !state.gateway.verify_payment_signature(gateway_order_id, payment_id, signature) {
-        metrics::counter!("payments_verifications_total", "outcome" => "bad_signature").increment(1);
+    if payment_id.is_empty()
+        || !state
+            .gateway
+            .verify_payment_signature(gateway_order_id, payment_id, signature)
+    {
+        metrics::counter!("payments_verifications_total", "outcome" => "bad_signature")
+            .increment(1);
         tracing::warn!(order = %order.order_number, "payment signature verification failed");
         return Err(Error::invalid(
             "signature",
@@ -287,10 +328,20 @@ async fn confirm_with_signature(
 
 /// Confirms once and turns the outcome into the order or a 409; a refund decided on the way (late
 /// or duplicate capture) is sent before answering.
-pub async fn finish_confirmation(state: &AppState, order_id: &str, payment_id: &str, source: &str) -> Result<Order> {
-    match state.store.confirm_payment(order_id, payment_id, source).await? {
+pub async fn finish_confirmation(
+    state: &AppState,
+    order_id: &str,
+    payment_id: &str,
+    source: &str,
+) -> Result<Order> {
+    match state
+        .store
+        .confirm_payment(order_id, payment_id, source)
+        .await?
+    {
         Confirmation::Confirmed(order) => {
-            metrics::counter!("orders_confirmed_total", "source" => source.to_string()).increment(1);
+            metrics::counter!("orders_confirmed_total", "source" => source.to_string())
+                .increment(1);
             Ok(state.store.order_by_id(&order.id).await?.unwrap_or(order))
         }
         Confirmation::AlreadyConfirmed(order) => Ok(order),
@@ -469,7 +520,11 @@ pub fn parse_status(raw: Option<&str>) -> Result<Option<OrderStatus>> {
     }
 }
 
-pub fn parse_sort(sort_by: Option<&str>, sort_order: Option<&str>, allow_number: bool) -> Result<(OrderSort, bool)> {
+pub fn parse_sort(
+    sort_by: Option<&str>,
+    sort_order: Option<&str>,
+    allow_number: bool,
+) -> Result<(OrderSort, bool)> {
     let sort = match sort_by.map(str::trim).filter(|s| !s.is_empty()) {
         None | Some("createdAt") => OrderSort::CreatedAt,
         Some("totalAmount") => OrderSort::TotalAmount,
@@ -512,7 +567,8 @@ async fn my_orders(
         page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
         limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
     };
-    let (sort, descending) = parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), false)?;
+    let (sort, descending) =
+        parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), false)?;
     let filter = OrderFilter {
         user_id: Some(caller.id.clone()),
         status: parse_status(query.status.as_deref())?,
@@ -614,15 +670,26 @@ async fn cancel_order(
     ApiPath(order_id): ApiPath<String>,
     OptionalJson(body): OptionalJson<ReasonBody>,
 ) -> Result<Response> {
-    idempotent(&state, &caller, &headers, &format!("PATCH /orders/{order_id}/cancel"), &body, || async {
-        let reason = optional_text("reason", body.reason.as_deref(), 200)?;
-        let order = owned_order(&state, &caller, &order_id).await?;
-        let actor = if caller.is_admin() { Actor::Admin } else { Actor::Customer };
-        let reason = reason.unwrap_or_else(|| "Cancelled by the customer".into());
-        let order = cancel_and_refund(&state, &order, actor, &caller.id, &reason).await?;
-        let view = load_order_view(&state.store, order).await?;
-        Ok(Reply::ok("Order cancelled successfully", view).into_response())
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        &format!("PATCH /orders/{order_id}/cancel"),
+        &body,
+        || async {
+            let reason = optional_text("reason", body.reason.as_deref(), 200)?;
+            let order = owned_order(&state, &caller, &order_id).await?;
+            let actor = if caller.is_admin() {
+                Actor::Admin
+            } else {
+                Actor::Customer
+            };
+            let reason = reason.unwrap_or_else(|| "Cancelled by the customer".into());
+            let order = cancel_and_refund(&state, &order, actor, &caller.id, &reason).await?;
+            let view = load_order_view(&state.store, order).await?;
+            Ok(Reply::ok("Order cancelled successfully", view).into_response())
+        },
+    )
     .await
 }
 
@@ -646,7 +713,13 @@ async fn mark_received(
     } else {
         state
             .store
-            .move_order(&order, OrderStatus::Delivered, Actor::Customer, &caller.id, None)
+            .move_order(
+                &order,
+                OrderStatus::Delivered,
+                Actor::Customer,
+                &caller.id,
+                None,
+            )
             .await?
     };
     let view = load_order_view(&state.store, order).await?;
@@ -678,16 +751,28 @@ async fn request_return(
     ApiPath(order_id): ApiPath<String>,
     ApiJson(body): ApiJson<ReturnBody>,
 ) -> Result<Response> {
-    idempotent(&state, &caller, &headers, &format!("POST /orders/{order_id}/return"), &body, || async {
-        let reason = optional_text("reason", Some(&body.reason), 200)?
-            .ok_or_else(|| Error::invalid("reason", "is required (1 to 200 characters)", body.reason.as_str()))?;
-        let order = owned_order(&state, &caller, &order_id).await?;
-        let order = state
-            .store
-            .request_return(&order, &reason, state.config.return_window_days)
-            .await?;
-        let view = load_order_view(&state.store, order).await?;
-        Ok(Reply::ok("Return request submitted successfully", view).into_response())
-    })
+    idempotent(
+        &state,
+        &caller,
+        &headers,
+        &format!("POST /orders/{order_id}/return"),
+        &body,
+        || async {
+            let reason = optional_text("reason", Some(&body.reason), 200)?.ok_or_else(|| {
+                Error::invalid(
+                    "reason",
+                    "is required (1 to 200 characters)",
+                    body.reason.as_str(),
+                )
+            })?;
+            let order = owned_order(&state, &caller, &order_id).await?;
+            let order = state
+                .store
+                .request_return(&order, &reason, state.config.return_window_days)
+                .await?;
+            let view = load_order_view(&state.store, order).await?;
+            Ok(Reply::ok("Return request submitted successfully", view).into_response())
+        },
+    )
     .await
 }

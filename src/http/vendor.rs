@@ -35,7 +35,10 @@ pub struct VendorOrdersQuery {
 
 /// The vendor's view of one order: only its own lines; any other order is "not found".
 async fn vendor_view(state: &AppState, vendor_id: &str, order: Order) -> Result<OrderView> {
-    let views = load_order_list(&state.store, vec![order], |item| item.vendor_id.as_deref() == Some(vendor_id)).await?;
+    let views = load_order_list(&state.store, vec![order], |item| {
+        item.vendor_id.as_deref() == Some(vendor_id)
+    })
+    .await?;
     views
         .into_iter()
         .next()
@@ -44,7 +47,11 @@ async fn vendor_view(state: &AppState, vendor_id: &str, order: Order) -> Result<
 }
 
 /// A confirmed-or-later order holding one of the vendor's products, or 404.
-async fn vendor_order_by_ref(state: &AppState, vendor_id: &str, reference: &str) -> Result<(Order, bool)> {
+async fn vendor_order_by_ref(
+    state: &AppState,
+    vendor_id: &str,
+    reference: &str,
+) -> Result<(Order, bool)> {
     let order = state
         .store
         .order_for(reference, Viewer::Admin)
@@ -52,7 +59,10 @@ async fn vendor_order_by_ref(state: &AppState, vendor_id: &str, reference: &str)
         .filter(|o| o.confirmed_at.is_some())
         .ok_or_else(|| Error::not_found("Order"))?;
     let items = state.store.order_items(&order.id).await?;
-    let mine = items.iter().filter(|i| i.vendor_id.as_deref() == Some(vendor_id)).count();
+    let mine = items
+        .iter()
+        .filter(|i| i.vendor_id.as_deref() == Some(vendor_id))
+        .count();
     if mine == 0 {
         return Err(Error::not_found("Order"));
     }
@@ -81,7 +91,10 @@ async fn vendor_orders(
     let status = parse_status(query.status.as_deref())?;
     let (orders, total) = state.store.vendor_orders(&caller.id, status, page).await?;
     let vendor_id = caller.id.clone();
-    let orders = load_order_list(&state.store, orders, |item| item.vendor_id.as_deref() == Some(vendor_id.as_str())).await?;
+    let orders = load_order_list(&state.store, orders, |item| {
+        item.vendor_id.as_deref() == Some(vendor_id.as_str())
+    })
+    .await?;
     Ok(Reply::ok(
         "Vendor orders retrieved successfully",
         OrderList {
@@ -107,7 +120,10 @@ async fn vendor_order(
 ) -> Result<Reply<OrderView>> {
     caller.require_any(&[Role::Vendor])?;
     let (order, _) = vendor_order_by_ref(&state, &caller.id, &order_id).await?;
-    Ok(Reply::ok("Order retrieved successfully", vendor_view(&state, &caller.id, order).await?))
+    Ok(Reply::ok(
+        "Order retrieved successfully",
+        vendor_view(&state, &caller.id, order).await?,
+    ))
 }
 
 /// Move an order the vendor fulfils alone: processing, shipped, delivered (vendor).
@@ -136,5 +152,8 @@ async fn vendor_update_status(
         ));
     }
     let order = apply_status(&state, &order, &body, Actor::Vendor, &caller.id).await?;
-    Ok(Reply::ok("Order status updated successfully", vendor_view(&state, &caller.id, order).await?))
+    Ok(Reply::ok(
+        "Order status updated successfully",
+        vendor_view(&state, &caller.id, order).await?,
+    ))
 }

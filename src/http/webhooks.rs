@@ -40,7 +40,11 @@ pub struct WebhookOutcome {
         (status = 200, description = "Event handled, repeated or ignored", body = Envelope<WebhookOutcome>),
         (status = 400, description = "Missing or bad signature, or unreadable body", body = ErrorBody),
     ))]
-async fn razorpay_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Reply<WebhookOutcome>> {
+async fn razorpay_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Reply<WebhookOutcome>> {
     let signature = headers
         .get("x-razorpay-signature")
         .and_then(|v| v.to_str().ok())
@@ -53,7 +57,8 @@ async fn razorpay_webhook(State(state): State<AppState>, headers: HeaderMap, bod
             serde_json::Value::Null,
         ));
     }
-    let event = parse_webhook_event(&body).map_err(|e| Error::bad_request(format!("Unreadable webhook body: {e}")))?;
+    let event = parse_webhook_event(&body)
+        .map_err(|e| Error::bad_request(format!("Unreadable webhook body: {e}")))?;
     // Razorpay always sends an event id; a hash of the signed body stands in if it is missing.
     let event_id = headers
         .get("x-razorpay-event-id")
@@ -63,14 +68,29 @@ async fn razorpay_webhook(State(state): State<AppState>, headers: HeaderMap, bod
         .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
     if state.store.webhook_seen(&event_id).await? {
         metrics::counter!("payments_webhooks_total", "outcome" => "duplicate").increment(1);
-        return Ok(Reply::ok("Duplicate event ignored", WebhookOutcome { event: event.event, outcome: "duplicate" }));
+        return Ok(Reply::ok(
+            "Duplicate event ignored",
+            WebhookOutcome {
+                event: event.event,
+                outcome: "duplicate",
+            },
+        ));
     }
     let outcome = handle(&state, &event).await?;
     // Remembered only after handling: if handling failed, Razorpay's retry is processed again,
     // which is safe because each effect happens once whatever the number of deliveries.
-    state.store.remember_webhook(&event_id, &event.event).await?;
+    state
+        .store
+        .remember_webhook(&event_id, &event.event)
+        .await?;
     metrics::counter!("payments_webhooks_total", "outcome" => outcome).increment(1);
-    Ok(Reply::ok("Webhook received", WebhookOutcome { event: event.event.clone(), outcome }))
+    Ok(Reply::ok(
+        "Webhook received",
+        WebhookOutcome {
+            event: event.event.clone(),
+            outcome,
+        },
+    ))
 }
 
 async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> {
@@ -102,8 +122,12 @@ async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> 
             }
         }
         "payment.failed" => {
-            let Some(payment) = event.payment.as_ref() else { return Ok("ignored") };
-            let Some(order_id) = payment.order_id.as_deref() else { return Ok("ignored") };
+            let Some(payment) = event.payment.as_ref() else {
+                return Ok("ignored");
+            };
+            let Some(order_id) = payment.order_id.as_deref() else {
+                return Ok("ignored");
+            };
             let Some(order) = state.store.order_by_gateway_order(order_id).await? else {
                 return Ok("ignored");
             };
@@ -118,7 +142,9 @@ async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> 
             Ok("processed")
         }
         "refund.processed" | "refund.failed" => {
-            let Some(refund) = event.refund.as_ref() else { return Ok("ignored") };
+            let Some(refund) = event.refund.as_ref() else {
+                return Ok("ignored");
+            };
             let Some(entry) = state
                 .store
                 .refund_entry(&refund.id, &refund.payment_id, refund.amount)
@@ -126,7 +152,11 @@ async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> 
             else {
                 return Ok("ignored");
             };
-            let status = if event.event == "refund.processed" { "processed" } else { "failed" };
+            let status = if event.event == "refund.processed" {
+                "processed"
+            } else {
+                "failed"
+            };
             state
                 .store
                 .record_refund_result(&entry.id, Some(&refund.id), status)

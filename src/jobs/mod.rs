@@ -57,7 +57,9 @@ pub async fn run_once(state: &AppState, now: i64) -> Result<usize> {
 pub async fn expire_unpaid_orders(state: &AppState, now: i64) -> Result<usize> {
     let mut expired = 0;
     for order_id in state.store.expired_unpaid_orders(now, BATCH).await? {
-        let Some(order) = state.store.order_by_id(&order_id).await? else { continue };
+        let Some(order) = state.store.order_by_id(&order_id).await? else {
+            continue;
+        };
         match settle_with_gateway(state, &order, now).await {
             // Paid after all: confirmed instead of cancelled.
             Ok(true) => continue,
@@ -119,10 +121,7 @@ async fn settle_with_gateway(state: &AppState, order: &Order, now: i64) -> Resul
     };
     let payments = state.gateway.fetch_order_payments(gateway_order_id).await?;
     state.store.mark_gateway_checked(&order.id, now).await?;
-    let Some(captured) = payments
-        .iter()
-        .find(|p| p.status == "captured")
-    else {
+    let Some(captured) = payments.iter().find(|p| p.status == "captured") else {
         return Ok(false);
     };
     if captured.amount != order.total_amount {

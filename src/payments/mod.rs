@@ -170,6 +170,23 @@ pub fn verify_hmac_hex(secret: &[u8], message: &[u8], signature: &str) -> bool {
     expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
 }
 
+/// The gateway the configuration asks for.
+pub fn gateway_for(
+    config: &crate::config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn PaymentGateway>> {
+    Ok(match config.gateway {
+        crate::config::GatewayKind::Simulated => {
+            std::sync::Arc::new(simulated::SimulatedGateway::new(
+                config.razorpay.key_secret.expose(),
+                config.razorpay.webhook_secret.expose(),
+            ))
+        }
+        crate::config::GatewayKind::Razorpay => {
+            std::sync::Arc::new(razorpay::RazorpayGateway::new(&config.razorpay)?)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,21 +225,4 @@ mod tests {
             ""
         ));
     }
-}
-
-/// The gateway the configuration asks for.
-pub fn gateway_for(
-    config: &crate::config::Config,
-) -> anyhow::Result<std::sync::Arc<dyn PaymentGateway>> {
-    Ok(match config.gateway {
-        crate::config::GatewayKind::Simulated => {
-            std::sync::Arc::new(simulated::SimulatedGateway::new(
-                config.razorpay.key_secret.expose(),
-                config.razorpay.webhook_secret.expose(),
-            ))
-        }
-        crate::config::GatewayKind::Razorpay => {
-            std::sync::Arc::new(razorpay::RazorpayGateway::new(&config.razorpay)?)
-        }
-    })
 }

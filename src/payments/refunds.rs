@@ -51,6 +51,13 @@ pub async fn send_refund(
                 .record_refund_result(ledger_id, Some(&refund.id), status)
                 .await
         }
+        Err(err @ super::GatewayError::Rejected { .. }) => {
+            // Razorpay refused the refund itself (e.g. more than is refundable): retrying the same
+            // request cannot succeed, so it is marked failed for an operator to look at.
+            metrics::counter!("payments_refunds_total", "outcome" => "rejected").increment(1);
+            tracing::error!(ledger_id, error = %err, "refund rejected by the gateway; needs an operator");
+            store.record_refund_result(ledger_id, None, "failed").await
+        }
         Err(err) => {
             metrics::counter!("payments_refunds_total", "outcome" => "retry").increment(1);
             tracing::warn!(ledger_id, error = %err, "refund not accepted by the gateway yet; will retry");

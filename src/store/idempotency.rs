@@ -17,7 +17,12 @@ pub enum Claim {
 }
 
 impl Store {
-    pub async fn claim_idempotency(&self, user_id: &str, key: &str, request_hash: &str) -> Result<Claim> {
+    pub async fn claim_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Claim> {
         let now = now_millis();
         write!(self, |pool| {
             // An expired key is forgotten first, so it can be used afresh.
@@ -60,16 +65,24 @@ impl Store {
                 body,
             }),
             Some(_) => Err(Error::Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly".into(),
+                "A request with this Idempotency-Key is still being processed; retry shortly"
+                    .into(),
             )),
             // Released between our insert attempt and the read: let the client retry.
             None => Err(Error::Conflict(
-                "A request with this Idempotency-Key just finished without a stored result; retry".into(),
+                "A request with this Idempotency-Key just finished without a stored result; retry"
+                    .into(),
             )),
         }
     }
 
-    pub async fn finish_idempotency(&self, user_id: &str, key: &str, status: u16, body: &str) -> Result<()> {
+    pub async fn finish_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()> {
         write!(self, |pool| {
             sqlx::query(
                 "UPDATE idempotency_keys SET response_status = $3, response_body = $4

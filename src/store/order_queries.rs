@@ -32,7 +32,9 @@ where
         query.push(" AND status = ").push_bind(status.as_str());
     }
     if let Some(payment_status) = &filter.payment_status {
-        query.push(" AND payment_status = ").push_bind(payment_status.as_str());
+        query
+            .push(" AND payment_status = ")
+            .push_bind(payment_status.as_str());
     }
     if let Some(from) = filter.created_from {
         query.push(" AND created_at >= ").push_bind(from);
@@ -45,7 +47,10 @@ where
 impl Store {
     pub async fn order_by_id(&self, id: &str) -> Result<Option<Order>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM orders WHERE id = $1").bind(id).fetch_optional(pool).await?
+            sqlx::query_as("SELECT * FROM orders WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 
@@ -64,7 +69,10 @@ impl Store {
         };
         let column = if by_number { "order_number" } else { "id" };
         let sql = format!("SELECT * FROM orders WHERE {column} = $1");
-        let order: Option<Order> = read!(self, |pool| sqlx::query_as(&sql).bind(&key).fetch_optional(pool).await?);
+        let order: Option<Order> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(&key)
+            .fetch_optional(pool)
+            .await?);
         Ok(order.filter(|o| match viewer {
             Viewer::Admin => true,
             Viewer::Owner(user_id) => o.user_id == user_id,
@@ -82,10 +90,12 @@ impl Store {
 
     pub async fn order_items(&self, order_id: &str) -> Result<Vec<OrderItem>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id")
-                .bind(order_id)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id",
+            )
+            .bind(order_id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -118,21 +128,30 @@ impl Store {
 
     pub async fn order_ledger(&self, order_id: &str) -> Result<Vec<LedgerEntry>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM payment_transactions WHERE order_id = $1 ORDER BY created_at, id")
-                .bind(order_id)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT * FROM payment_transactions WHERE order_id = $1 ORDER BY created_at, id",
+            )
+            .bind(order_id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
     /// A page of orders matching `filter`, and how many match in all.
-    pub async fn list_orders(&self, filter: &OrderFilter, page: PageRequest) -> Result<(Vec<Order>, i64)> {
+    pub async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<Order>, i64)> {
         let direction = if filter.descending { "DESC" } else { "ASC" };
         Ok(read!(self, |pool| {
             let mut query = QueryBuilder::new("SELECT * FROM orders");
             push_filter(&mut query, filter);
             query
-                .push(format_args!(" ORDER BY {} {direction}, id {direction} LIMIT ", filter.sort.column()))
+                .push(format_args!(
+                    " ORDER BY {} {direction}, id {direction} LIMIT ",
+                    filter.sort.column()
+                ))
                 .push_bind(page.limit)
                 .push(" OFFSET ")
                 .push_bind(page.offset());
@@ -195,7 +214,8 @@ impl Store {
             let mut breakdown = QueryBuilder::new("SELECT status, COUNT(*), CAST(COALESCE(SUM(total_amount), 0) AS BIGINT) FROM orders");
             push_filter(&mut breakdown, filter);
             breakdown.push(" GROUP BY status ORDER BY COUNT(*) DESC, status");
-            let breakdown: Vec<(String, i64, i64)> = breakdown.build_query_as().fetch_all(pool).await?;
+            let breakdown: Vec<(String, i64, i64)> =
+                breakdown.build_query_as().fetch_all(pool).await?;
             OrderStats {
                 total_orders,
                 total_revenue,

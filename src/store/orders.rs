@@ -197,7 +197,10 @@ pub enum Confirmation {
     AlreadyConfirmed(Order),
     /// The order was cancelled or expired before the payment arrived; the capture is recorded and
     /// a refund requested (its ledger id is returned for processing).
-    Refused { order: Order, refund_id: Option<String> },
+    Refused {
+        order: Order,
+        refund_id: Option<String>,
+    },
 }
 
 /// Filters of the admin and customer order lists.
@@ -253,26 +256,31 @@ pub struct OrderStats {
     pub breakdown: Vec<(String, i64, i64)>,
 }
 
-const CART_HEAD_SQL: &str = "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1";
+const CART_HEAD_SQL: &str =
+    "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1";
 const CART_HEAD_LOCK_SQL: &str =
     "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1 FOR UPDATE";
-const CHECKOUT_LINES_SQL: &str = "SELECT ci.product_id, ci.quantity, p.name, p.price, p.image_urls, p.vendor_id,
+const CHECKOUT_LINES_SQL: &str =
+    "SELECT ci.product_id, ci.quantity, p.name, p.price, p.image_urls, p.vendor_id,
         p.is_active, p.stock - p.reserved AS available
  FROM cart_items ci JOIN products p ON p.id = ci.product_id
  WHERE ci.cart_id = $1 ORDER BY ci.product_id";
-const DISCOUNT_SQL: &str = "SELECT code, type, value, min_order_amount, max_discount_amount, starts_at, ends_at,
+const DISCOUNT_SQL: &str =
+    "SELECT code, type, value, min_order_amount, max_discount_amount, starts_at, ends_at,
         usage_limit, per_user_limit, used_count, is_active FROM discounts WHERE code = $1";
 const USER_USES_SQL: &str = "SELECT COUNT(*) FROM discount_uses WHERE code = $1 AND user_id = $2";
 const ORDER_SQL: &str = "SELECT * FROM orders WHERE id = $1";
-const ITEMS_SQL: &str = "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id";
-const HISTORY_SQL: &str = "INSERT INTO order_status_history (order_id, status, description, actor_id, created_at)
+const ITEMS_SQL: &str =
+    "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id";
+const HISTORY_SQL: &str =
+    "INSERT INTO order_status_history (order_id, status, description, actor_id, created_at)
  VALUES ($1, $2, $3, $4, $5)";
-const NOTICE_SQL: &str = "INSERT INTO notifications (id, user_id, kind, title, message, order_id, is_read, created_at)
+const NOTICE_SQL: &str =
+    "INSERT INTO notifications (id, user_id, kind, title, message, order_id, is_read, created_at)
  VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)";
 const LEDGER_SQL: &str = "INSERT INTO payment_transactions
  (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
-
 
 // Steps shared by several transactions. They are macros rather than functions because each
 // expands inside both arms of `transaction!`, where `$tx` is a SQLite or a PostgreSQL connection.
@@ -288,14 +296,19 @@ macro_rules! release_stock {
             _ => ("", "", ""),
         };
         if !from.is_empty() {
-            let flipped = sqlx::query("UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3")
-                .bind(&order.id)
-                .bind(to)
-                .bind(from)
-                .execute(&mut *$tx)
-                .await?;
+            let flipped = sqlx::query(
+                "UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3",
+            )
+            .bind(&order.id)
+            .bind(to)
+            .bind(from)
+            .execute(&mut *$tx)
+            .await?;
             if flipped.rows_affected() == 1 {
-                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL).bind(&order.id).fetch_all(&mut *$tx).await?;
+                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL)
+                    .bind(&order.id)
+                    .fetch_all(&mut *$tx)
+                    .await?;
                 let sql = format!("UPDATE products SET {column}, updated_at = $3 WHERE id = $1");
                 for item in &items {
                     sqlx::query(&sql)
@@ -424,10 +437,13 @@ fn build_draft(
         .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
     let shipping_address = match address_override {
         Some(address) => address.to_string(),
-        None => head
-            .shipping_address
-            .clone()
-            .ok_or_else(|| Error::invalid("addressId", "A shipping address is required: set one on the cart or pass addressId", serde_json::Value::Null))?,
+        None => head.shipping_address.clone().ok_or_else(|| {
+            Error::invalid(
+                "addressId",
+                "A shipping address is required: set one on the cart or pass addressId",
+                serde_json::Value::Null,
+            )
+        })?,
     };
     Ok(CheckoutDraft {
         cart_id: head.id,
@@ -446,7 +462,9 @@ fn insufficient_stock(name: &str, available: i64) -> Error {
 }
 
 fn discount_conflict(rejection: &Rejection) -> Error {
-    Error::Conflict(format!("{rejection}; remove the code from your cart to check out"))
+    Error::Conflict(format!(
+        "{rejection}; remove the code from your cart to check out"
+    ))
 }
 
 impl Store {
@@ -459,15 +477,30 @@ impl Store {
     ) -> Result<CheckoutDraft> {
         let now = now_millis();
         read!(self, |pool| {
-            let head: Option<CartHead> = sqlx::query_as(CART_HEAD_SQL).bind(user_id).fetch_optional(pool).await?;
+            let head: Option<CartHead> = sqlx::query_as(CART_HEAD_SQL)
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?;
             let lines: Vec<CheckoutLine> = match &head {
-                Some(h) => sqlx::query_as(CHECKOUT_LINES_SQL).bind(&h.id).fetch_all(pool).await?,
+                Some(h) => {
+                    sqlx::query_as(CHECKOUT_LINES_SQL)
+                        .bind(&h.id)
+                        .fetch_all(pool)
+                        .await?
+                }
                 None => Vec::new(),
             };
             let discount = match head.as_ref().and_then(|h| h.discount_code.as_deref()) {
                 Some(code) => {
-                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL).bind(code).fetch_optional(pool).await?;
-                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL).bind(code).bind(user_id).fetch_one(pool).await?;
+                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL)
+                        .bind(code)
+                        .fetch_optional(pool)
+                        .await?;
+                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL)
+                        .bind(code)
+                        .bind(user_id)
+                        .fetch_one(pool)
+                        .await?;
                     row.map(|r| (r, uses))
                 }
                 None => None,
@@ -489,17 +522,36 @@ impl Store {
     ) -> Result<Order> {
         let now = now_millis();
         let cod = place.gateway_order_id.is_none();
-        let head_sql = if self.is_embedded() { CART_HEAD_SQL } else { CART_HEAD_LOCK_SQL };
+        let head_sql = if self.is_embedded() {
+            CART_HEAD_SQL
+        } else {
+            CART_HEAD_LOCK_SQL
+        };
         transaction!(self, |tx| {
-            let head: Option<CartHead> = sqlx::query_as(head_sql).bind(place.user_id).fetch_optional(&mut *tx).await?;
+            let head: Option<CartHead> = sqlx::query_as(head_sql)
+                .bind(place.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             let lines: Vec<CheckoutLine> = match &head {
-                Some(h) => sqlx::query_as(CHECKOUT_LINES_SQL).bind(&h.id).fetch_all(&mut *tx).await?,
+                Some(h) => {
+                    sqlx::query_as(CHECKOUT_LINES_SQL)
+                        .bind(&h.id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                }
                 None => Vec::new(),
             };
             let discount = match head.as_ref().and_then(|h| h.discount_code.as_deref()) {
                 Some(code) => {
-                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL).bind(code).fetch_optional(&mut *tx).await?;
-                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL).bind(code).bind(place.user_id).fetch_one(&mut *tx).await?;
+                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL)
+                        .bind(code)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL)
+                        .bind(code)
+                        .bind(place.user_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     row.map(|r| (r, uses))
                 }
                 None => None,
@@ -527,10 +579,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() != 1 {
-                    let (available,): (i64,) = sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
-                        .bind(&line.product_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    let (available,): (i64,) =
+                        sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
+                            .bind(&line.product_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
                     return Err(insufficient_stock(&line.name, available));
                 }
             }
@@ -545,7 +598,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 if taken.rows_affected() != 1 {
-                    return Err(discount_conflict(&Rejection::Exhausted { code: code.clone() }));
+                    return Err(discount_conflict(&Rejection::Exhausted {
+                        code: code.clone(),
+                    }));
                 }
                 sqlx::query(
                     "INSERT INTO discount_uses (order_id, code, user_id, state, created_at, updated_at)
@@ -630,7 +685,10 @@ impl Store {
                     .bind(place.user_id)
                     .bind("order_confirmed")
                     .bind("Order confirmed")
-                    .bind(format!("Your order {} is confirmed; pay on delivery.", place.order_number))
+                    .bind(format!(
+                        "Your order {} is confirmed; pay on delivery.",
+                        place.order_number
+                    ))
                     .bind(place.order_id)
                     .bind(now)
                     .execute(&mut *tx)
@@ -661,7 +719,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
 
-            let order: Order = sqlx::query_as(ORDER_SQL).bind(place.order_id).fetch_one(&mut *tx).await?;
+            let order: Order = sqlx::query_as(ORDER_SQL)
+                .bind(place.order_id)
+                .fetch_one(&mut *tx)
+                .await?;
             order
         });
         self.order_by_id(place.order_id)
@@ -672,7 +733,12 @@ impl Store {
     /// Confirms a paid order exactly once, whichever path (verify-payment, `POST /payments`,
     /// webhook, reconciliation) arrives first: the reservation becomes a stock decrement, the
     /// discount use becomes final, the payment is recorded and the customer notified.
-    pub async fn confirm_payment(&self, order_id: &str, payment_id: &str, source: &str) -> Result<Confirmation> {
+    pub async fn confirm_payment(
+        &self,
+        order_id: &str,
+        payment_id: &str,
+        source: &str,
+    ) -> Result<Confirmation> {
         let now = now_millis();
         let outcome = transaction!(self, |tx| {
             let moved = sqlx::query(
@@ -685,7 +751,10 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let order: Order = sqlx::query_as(ORDER_SQL).bind(order_id).fetch_optional(&mut *tx).await?
+            let order: Order = sqlx::query_as(ORDER_SQL)
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?
                 .ok_or_else(|| Error::not_found("Order"))?;
             let captured_new = sqlx::query(
                 "INSERT INTO payment_transactions
@@ -705,7 +774,10 @@ impl Store {
                 == 1;
 
             if moved.rows_affected() == 1 {
-                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL).bind(order_id).fetch_all(&mut *tx).await?;
+                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL)
+                    .bind(order_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 for item in &items {
                     sqlx::query(
                         "UPDATE products SET stock = stock - $2, reserved = reserved - $2, updated_at = $3 WHERE id = $1",
@@ -716,11 +788,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query("UPDATE discount_uses SET state = 'final', updated_at = $2 WHERE order_id = $1")
-                    .bind(order_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE discount_uses SET state = 'final', updated_at = $2 WHERE order_id = $1",
+                )
+                .bind(order_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(HISTORY_SQL)
                     .bind(order_id)
                     .bind("confirmed")
@@ -734,23 +808,43 @@ impl Store {
                     .bind(&order.user_id)
                     .bind("order_confirmed")
                     .bind("Order confirmed")
-                    .bind(format!("Payment received; your order {} is confirmed.", order.order_number))
+                    .bind(format!(
+                        "Payment received; your order {} is confirmed.",
+                        order.order_number
+                    ))
                     .bind(order_id)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
                 Confirmation::Confirmed(order)
-            } else if order.payment_status == "completed" || order.payment_status == "refunded" || order.paid_at.is_some() {
+            } else if order.payment_status == "completed"
+                || order.payment_status == "refunded"
+                || order.paid_at.is_some()
+            {
                 if order.gateway_payment_id.as_deref() != Some(payment_id) && captured_new {
                     // A second, different capture for an order already paid: give it back.
-                    let refund_id = insert_refund_request!(tx, &order, payment_id, order.total_amount, format!("duplicate-{payment_id}"), now);
+                    let refund_id = insert_refund_request!(
+                        tx,
+                        &order,
+                        payment_id,
+                        order.total_amount,
+                        format!("duplicate-{payment_id}"),
+                        now
+                    );
                     return Ok(Confirmation::Refused { order, refund_id });
                 }
                 Confirmation::AlreadyConfirmed(order)
             } else {
                 // Cancelled or expired before the money arrived: the capture must go back.
                 let refund_id = if captured_new {
-                    insert_refund_request!(tx, &order, payment_id, order.total_amount, format!("late-{payment_id}"), now)
+                    insert_refund_request!(
+                        tx,
+                        &order,
+                        payment_id,
+                        order.total_amount,
+                        format!("late-{payment_id}"),
+                        now
+                    )
                 } else {
                     None
                 };
@@ -796,12 +890,19 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if moved.rows_affected() != 1 {
-                let current: Order = sqlx::query_as(ORDER_SQL).bind(&order.id).fetch_one(&mut *tx).await?;
+                let current: Order = sqlx::query_as(ORDER_SQL)
+                    .bind(&order.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 return Err(transition_conflict(current.status(), to, actor));
             }
             let description = match (to, tracking_number) {
-                (OrderStatus::Shipped, Some(number)) => format!("Order shipped (tracking {number})"),
-                (OrderStatus::Delivered, _) if actor == Actor::Customer => "Order received by the customer".to_string(),
+                (OrderStatus::Shipped, Some(number)) => {
+                    format!("Order shipped (tracking {number})")
+                }
+                (OrderStatus::Delivered, _) if actor == Actor::Customer => {
+                    "Order received by the customer".to_string()
+                }
                 _ => to.description().to_string(),
             };
             sqlx::query(HISTORY_SQL)
@@ -872,7 +973,11 @@ impl Store {
                 return Err(Error::Conflict(format!(
                     "Order is {} and cannot be marked as received{}",
                     order.status,
-                    if order.received_at.is_some() { " again" } else { "" }
+                    if order.received_at.is_some() {
+                        " again"
+                    } else {
+                        ""
+                    }
                 )));
             }
             sqlx::query(HISTORY_SQL)
@@ -905,7 +1010,8 @@ impl Store {
             .map(OrderStatus::as_str)
             .collect();
         let refund_id = transaction!(self, |tx| {
-            let mut update = QueryBuilder::new("UPDATE orders SET status = 'cancelled', cancelled_at = ");
+            let mut update =
+                QueryBuilder::new("UPDATE orders SET status = 'cancelled', cancelled_at = ");
             update
                 .push_bind(now)
                 .push(", cancelled_by = ")
@@ -923,10 +1029,17 @@ impl Store {
             }
             update.push(")");
             let moved = update.build().execute(&mut *tx).await?;
-            let order: Order = sqlx::query_as(ORDER_SQL).bind(order_id).fetch_optional(&mut *tx).await?
+            let order: Order = sqlx::query_as(ORDER_SQL)
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?
                 .ok_or_else(|| Error::not_found("Order"))?;
             if moved.rows_affected() != 1 {
-                return Err(transition_conflict(order.status(), OrderStatus::Cancelled, actor));
+                return Err(transition_conflict(
+                    order.status(),
+                    OrderStatus::Cancelled,
+                    actor,
+                ));
             }
             release_stock!(tx, &order, now);
             give_back_reserved_use!(tx, order_id, now);
@@ -943,24 +1056,36 @@ impl Store {
                 .bind(&order.user_id)
                 .bind("order_cancelled")
                 .bind("Order cancelled")
-                .bind(format!("Your order {} was cancelled: {reason}", order.order_number))
+                .bind(format!(
+                    "Your order {} was cancelled: {reason}",
+                    order.order_number
+                ))
                 .bind(order_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
             let refund_id = match (&order.gateway_payment_id, order.payment_status.as_str()) {
                 (Some(payment_id), "completed") => {
-                    insert_refund_request!(tx, &order, payment_id, order.total_amount - order.refunded_amount, format!("cancel-{order_id}"), now)
+                    insert_refund_request!(
+                        tx,
+                        &order,
+                        payment_id,
+                        order.total_amount - order.refunded_amount,
+                        format!("cancel-{order_id}"),
+                        now
+                    )
                 }
                 _ => None,
             };
             refund_id
         });
-        let order = self.order_by_id(order_id).await?.ok_or_else(|| Error::not_found("Order"))?;
+        let order = self
+            .order_by_id(order_id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))?;
         Ok((order, refund_id))
     }
 }
-
 
 /// What an admin does with a return request (CONTRACT §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -974,7 +1099,12 @@ pub enum ReturnAction {
 impl Store {
     /// The customer's return request: only a delivered order, within the window after delivery,
     /// once. A single conditional update; when it changes nothing the reason is worked out after.
-    pub async fn request_return(&self, order: &Order, reason: &str, window_days: i64) -> Result<Order> {
+    pub async fn request_return(
+        &self,
+        order: &Order,
+        reason: &str,
+        window_days: i64,
+    ) -> Result<Order> {
         let now = now_millis();
         let earliest_delivery = now - window_days * 24 * 60 * 60 * 1000;
         transaction!(self, |tx| {
@@ -989,11 +1119,20 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
-                let current: Order = sqlx::query_as(ORDER_SQL).bind(&order.id).fetch_one(&mut *tx).await?;
+                let current: Order = sqlx::query_as(ORDER_SQL)
+                    .bind(&order.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 return Err(if current.status() != OrderStatus::Delivered {
-                    Error::Conflict(format!("Only delivered orders can be returned; this order is {}", current.status))
+                    Error::Conflict(format!(
+                        "Only delivered orders can be returned; this order is {}",
+                        current.status
+                    ))
                 } else if current.return_status != "none" {
-                    Error::Conflict(format!("A return was already requested for this order (status: {})", current.return_status))
+                    Error::Conflict(format!(
+                        "A return was already requested for this order (status: {})",
+                        current.return_status
+                    ))
                 } else {
                     Error::Conflict(format!(
                         "The return window of {window_days} days after delivery has ended"
@@ -1013,13 +1152,18 @@ impl Store {
                 .bind(&order.user_id)
                 .bind("return_requested")
                 .bind("Return requested")
-                .bind(format!("We received your return request for order {}.", order.order_number))
+                .bind(format!(
+                    "We received your return request for order {}.",
+                    order.order_number
+                ))
                 .bind(&order.id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
         });
-        self.order_by_id(&order.id).await?.ok_or_else(|| Error::not_found("Order"))
+        self.order_by_id(&order.id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))
     }
 
     /// An admin's decision on a return. `Complete` restocks and requests the refund; the ledger id
@@ -1052,7 +1196,10 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let order: Order = sqlx::query_as(ORDER_SQL).bind(order_id).fetch_optional(&mut *tx).await?
+            let order: Order = sqlx::query_as(ORDER_SQL)
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?
                 .ok_or_else(|| Error::not_found("Order"))?;
             if done.rows_affected() != 1 {
                 return Err(Error::Conflict(format!(
@@ -1070,17 +1217,27 @@ impl Store {
                 ReturnAction::Approve => (
                     "Return approved".to_string(),
                     "Return approved",
-                    format!("Your return for order {} was approved; please send the items back.", order.order_number),
+                    format!(
+                        "Your return for order {} was approved; please send the items back.",
+                        order.order_number
+                    ),
                 ),
                 ReturnAction::Reject => (
                     format!("Return rejected: {}", reason.unwrap_or("no reason given")),
                     "Return rejected",
-                    format!("Your return for order {} was rejected: {}", order.order_number, reason.unwrap_or("no reason given")),
+                    format!(
+                        "Your return for order {} was rejected: {}",
+                        order.order_number,
+                        reason.unwrap_or("no reason given")
+                    ),
                 ),
                 ReturnAction::Complete => (
                     OrderStatus::Returned.description().to_string(),
                     "Return completed",
-                    format!("Your return for order {} is complete; your refund is on its way.", order.order_number),
+                    format!(
+                        "Your return for order {} is complete; your refund is on its way.",
+                        order.order_number
+                    ),
                 ),
             };
             sqlx::query(HISTORY_SQL)
@@ -1110,7 +1267,14 @@ impl Store {
                 };
                 match paid_ref {
                     Some(payment_ref) if order.payment_status == "completed" => {
-                        insert_refund_request!(tx, &order, payment_ref, order.total_amount - order.refunded_amount, format!("return-{order_id}"), now)
+                        insert_refund_request!(
+                            tx,
+                            &order,
+                            payment_ref,
+                            order.total_amount - order.refunded_amount,
+                            format!("return-{order_id}"),
+                            now
+                        )
                     }
                     _ => None,
                 }
@@ -1118,7 +1282,10 @@ impl Store {
                 None
             }
         });
-        let order = self.order_by_id(order_id).await?.ok_or_else(|| Error::not_found("Order"))?;
+        let order = self
+            .order_by_id(order_id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))?;
         Ok((order, refund_id))
     }
 
@@ -1131,7 +1298,10 @@ impl Store {
                 .await?
         });
         let Some(entry) = entry else { return Ok(None) };
-        let order = self.order_by_id(&entry.order_id).await?.ok_or_else(|| Error::not_found("Order"))?;
+        let order = self
+            .order_by_id(&entry.order_id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))?;
         Ok(Some((entry, order)))
     }
 
@@ -1139,29 +1309,54 @@ impl Store {
     /// the amount against the order unless the refund failed; a later `pending -> failed` takes it
     /// back. Each step is a conditional update on the ledger row, so repeats change nothing. A
     /// refund of a duplicate capture does not touch the order, whose own payment stands.
-    pub async fn record_refund_result(&self, ledger_id: &str, gateway_refund_id: Option<&str>, status: &str) -> Result<()> {
+    pub async fn record_refund_result(
+        &self,
+        ledger_id: &str,
+        gateway_refund_id: Option<&str>,
+        status: &str,
+    ) -> Result<()> {
         let now = now_millis();
         let update = "UPDATE payment_transactions SET status = $2, gateway_ref = COALESCE($3, gateway_ref), updated_at = $4
                       WHERE id = $1 AND kind = 'refund' AND status = $5 RETURNING *";
         transaction!(self, |tx| {
             let first: Option<LedgerEntry> = sqlx::query_as(update)
-                .bind(ledger_id).bind(status).bind(gateway_refund_id).bind(now).bind("requested")
-                .fetch_optional(&mut *tx).await?;
+                .bind(ledger_id)
+                .bind(status)
+                .bind(gateway_refund_id)
+                .bind(now)
+                .bind("requested")
+                .fetch_optional(&mut *tx)
+                .await?;
             let (entry, delta) = match first {
                 Some(entry) if status == "failed" => (entry, 0),
-                Some(entry) => { let amount = entry.amount; (entry, amount) }
+                Some(entry) => {
+                    let amount = entry.amount;
+                    (entry, amount)
+                }
                 None => {
                     let settled: Option<LedgerEntry> = sqlx::query_as(update)
-                        .bind(ledger_id).bind(status).bind(gateway_refund_id).bind(now).bind("pending")
-                        .fetch_optional(&mut *tx).await?;
+                        .bind(ledger_id)
+                        .bind(status)
+                        .bind(gateway_refund_id)
+                        .bind(now)
+                        .bind("pending")
+                        .fetch_optional(&mut *tx)
+                        .await?;
                     match settled {
-                        Some(entry) if status == "failed" => { let amount = entry.amount; (entry, -amount) }
+                        Some(entry) if status == "failed" => {
+                            let amount = entry.amount;
+                            (entry, -amount)
+                        }
                         Some(entry) => (entry, 0),
                         None => return Ok(()),
                     }
                 }
             };
-            let duplicate_capture = entry.idempotency_key.as_deref().unwrap_or_default().starts_with("duplicate-");
+            let duplicate_capture = entry
+                .idempotency_key
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("duplicate-");
             if delta != 0 && !duplicate_capture {
                 let order: Order = sqlx::query_as(
                     "UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = $3,
@@ -1176,9 +1371,25 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let (kind, title, message) = if delta > 0 {
-                    ("order_refunded", "Refund issued", format!("{} {} is being refunded for order {}.", order.currency, Money::from_minor(delta), order.order_number))
+                    (
+                        "order_refunded",
+                        "Refund issued",
+                        format!(
+                            "{} {} is being refunded for order {}.",
+                            order.currency,
+                            Money::from_minor(delta),
+                            order.order_number
+                        ),
+                    )
                 } else {
-                    ("refund_failed", "Refund failed", format!("The refund for order {} failed; our team will retry it.", order.order_number))
+                    (
+                        "refund_failed",
+                        "Refund failed",
+                        format!(
+                            "The refund for order {} failed; our team will retry it.",
+                            order.order_number
+                        ),
+                    )
                 };
                 sqlx::query(NOTICE_SQL)
                     .bind(new_id())

@@ -36,7 +36,13 @@ impl Store {
     }
 
     /// Records a failed payment attempt; the order stays payable.
-    pub async fn record_payment_failure(&self, order: &Order, payment_id: &str, amount: i64, reason: &str) -> Result<()> {
+    pub async fn record_payment_failure(
+        &self,
+        order: &Order,
+        payment_id: &str,
+        amount: i64,
+        reason: &str,
+    ) -> Result<()> {
         let now = now_millis();
         write!(self, |pool| {
             sqlx::query(
@@ -60,7 +66,12 @@ impl Store {
 
     /// The ledger row of a gateway refund: by its refund id, or, when the webhook outran our own
     /// record of the id, the unsettled refund of that payment and amount.
-    pub async fn refund_entry(&self, gateway_refund_id: &str, payment_id: &str, amount: i64) -> Result<Option<LedgerEntry>> {
+    pub async fn refund_entry(
+        &self,
+        gateway_refund_id: &str,
+        payment_id: &str,
+        amount: i64,
+    ) -> Result<Option<LedgerEntry>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(
                 "SELECT * FROM payment_transactions WHERE kind = 'refund'
@@ -78,7 +89,13 @@ impl Store {
     /// Unpaid online orders whose gateway order should be asked about: pending ones older than
     /// `pending_before`, and ones cancelled unpaid in the last day (a payment may still have been
     /// captured). Each is asked at most every `recheck_ms`.
-    pub async fn orders_to_reconcile(&self, now: i64, pending_before: i64, recheck_ms: i64, limit: i64) -> Result<Vec<Order>> {
+    pub async fn orders_to_reconcile(
+        &self,
+        now: i64,
+        pending_before: i64,
+        recheck_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Order>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(
                 "SELECT * FROM orders

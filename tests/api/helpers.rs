@@ -48,7 +48,34 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     pub config: Config,
+    /// The PostgreSQL schema this test owns, dropped when the test ends.
+    pg_schema: Option<(String, String)>,
     _dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.pg_schema.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, so the clean-up gets a small runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// A response read in full: status, headers and JSON body (`Value::Null` when not JSON).
@@ -67,8 +94,18 @@ impl Resp {
     /// Asserts a 2xx status in the success envelope.
     #[track_caller]
     pub fn expect_ok(self) -> Self {
-        assert!(self.status.is_success(), "unexpected status {}; body: {}", self.status, self.body);
-        assert_eq!(self.body["success"], json!(true), "success envelope: {}", self.body);
+        assert!(
+            self.status.is_success(),
+            "unexpected status {}; body: {}",
+            self.status,
+            self.body
+        );
+        assert_eq!(
+            self.body["success"],
+            json!(true),
+            "success envelope: {}",
+            self.body
+        );
         self
     }
 
@@ -122,9 +159,14 @@ impl TestApp {
     pub async fn spawn_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
         init_test_logs();
         let dir = TempDir::new();
+        let mut pg_schema = None;
         let database_url = match db {
             Db::Sqlite => format!("sqlite://{}", dir.path.join("test.db").display()),
-            Db::Postgres => postgres_schema_url().await?,
+            Db::Postgres => {
+                let (url, schema) = postgres_schema_url().await?;
+                pg_schema = Some(schema);
+                url
+            }
         };
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", database_url.as_str()),
@@ -160,6 +202,7 @@ impl TestApp {
             client,
             admin_token: String::new(),
             config,
+            pg_schema,
             _dir: dir,
         };
         test_app.admin_token = test_app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -265,46 +308,79 @@ impl TestApp {
 
     pub async fn add_to_cart(&self, token: &str, product_id: &str, quantity: i64) {
         let resp = self
-            .post("/cart/items", Some(token), json!({"productId": product_id, "quantity": quantity}))
+            .post(
+                "/cart/items",
+                Some(token),
+                json!({"productId": product_id, "quantity": quantity}),
+            )
             .await;
         assert!(resp.status.is_success(), "add to cart: {}", resp.body);
     }
 
     /// Fills the cart with one line, sets the address and checks out with `method`.
-    pub async fn checkout(&self, token: &str, product_id: &str, quantity: i64, method: &str) -> Resp {
+    pub async fn checkout(
+        &self,
+        token: &str,
+        product_id: &str,
+        quantity: i64,
+        method: &str,
+    ) -> Resp {
         self.add_to_cart(token, product_id, quantity).await;
         self.set_address(token).await;
-        self.post("/orders", Some(token), json!({"paymentMethod": method})).await
+        self.post("/orders", Some(token), json!({"paymentMethod": method}))
+            .await
     }
 
     /// A cash-on-delivery order (confirmed at once); returns its id.
     pub async fn cod_order(&self, token: &str, product_id: &str, quantity: i64) -> String {
-        let resp = self.checkout(token, product_id, quantity, "cod").await.expect(201);
+        let resp = self
+            .checkout(token, product_id, quantity, "cod")
+            .await
+            .expect(201);
         resp.data()["order"]["_id"].as_str().unwrap().to_string()
     }
 
     /// An online order, unpaid; returns `(order id, gateway order id)`.
-    pub async fn unpaid_order(&self, token: &str, product_id: &str, quantity: i64) -> (String, String) {
-        let resp = self.checkout(token, product_id, quantity, "razorpay").await.expect(201);
+    pub async fn unpaid_order(
+        &self,
+        token: &str,
+        product_id: &str,
+        quantity: i64,
+    ) -> (String, String) {
+        let resp = self
+            .checkout(token, product_id, quantity, "razorpay")
+            .await
+            .expect(201);
         (
             resp.data()["order"]["_id"].as_str().unwrap().to_string(),
-            resp.data()["razorpayOrder"]["id"].as_str().unwrap().to_string(),
+            resp.data()["razorpayOrder"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
         )
     }
 
     /// An online order paid through `POST /payments` (simulated gateway); returns its id.
     pub async fn paid_order(&self, token: &str, product_id: &str, quantity: i64) -> String {
         let (order_id, _) = self.unpaid_order(token, product_id, quantity).await;
-        self.post("/payments", Some(token), json!({"orderId": order_id, "paymentMethod": "razorpay"}))
-            .await
-            .expect(200);
+        self.post(
+            "/payments",
+            Some(token),
+            json!({"orderId": order_id, "paymentMethod": "razorpay"}),
+        )
+        .await
+        .expect(200);
         order_id
     }
 
     /// Moves an order as the admin.
     pub async fn admin_status(&self, order_id: &str, body: Value) -> Resp {
-        self.patch(&format!("/orders/admin/{order_id}/status"), Some(&self.admin_token), body)
-            .await
+        self.patch(
+            &format!("/orders/admin/{order_id}/status"),
+            Some(&self.admin_token),
+            body,
+        )
+        .await
     }
 
     /// Reads a product as the admin.
@@ -320,10 +396,20 @@ impl TestApp {
     pub async fn exec_sql(&self, sql: &str, text_arg: &str, int_arg: i64) {
         match &self.state.store.backend {
             cartwright::store::Backend::Sqlite(db) => {
-                sqlx::query(sql).bind(text_arg).bind(int_arg).execute(&db.write).await.unwrap();
+                sqlx::query(sql)
+                    .bind(text_arg)
+                    .bind(int_arg)
+                    .execute(&db.write)
+                    .await
+                    .unwrap();
             }
             cartwright::store::Backend::Postgres(pool) => {
-                sqlx::query(sql).bind(text_arg).bind(int_arg).execute(pool).await.unwrap();
+                sqlx::query(sql)
+                    .bind(text_arg)
+                    .bind(int_arg)
+                    .execute(pool)
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -352,9 +438,12 @@ impl TestApp {
     /// Returns the order's `_id`.
     pub async fn delivered_order(&self, customer_token: &str, product_id: &str) -> String {
         let order_id = self.cod_order(customer_token, product_id, 1).await;
-        self.admin_status(&order_id, json!({"status": "shipped", "trackingNumber": "TRK1"}))
-            .await
-            .expect(200);
+        self.admin_status(
+            &order_id,
+            json!({"status": "shipped", "trackingNumber": "TRK1"}),
+        )
+        .await
+        .expect(200);
         self.admin_status(&order_id, json!({"status": "delivered"}))
             .await
             .expect(200);
@@ -380,7 +469,7 @@ pub fn unique() -> String {
 }
 
 /// A fresh schema on the test PostgreSQL server, as a URL whose connections use it.
-async fn postgres_schema_url() -> Option<String> {
+async fn postgres_schema_url() -> Option<(String, (String, String))> {
     let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
         if std::env::var("CI").is_ok() {
             panic!(
@@ -401,9 +490,8 @@ async fn postgres_schema_url() -> Option<String> {
         .expect("creating test schema");
     let _ = conn.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{base}{separator}options=-c%20search_path%3D{schema}"
-    ))
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    Some((url, (base, schema)))
 }
 
 /// A temporary folder removed when the test ends.
@@ -428,7 +516,10 @@ impl Drop for TempDir {
 /// The checkout signature Razorpay (and the simulated gateway, keyed with `simulated_secret`)
 /// gives for a payment.
 pub fn checkout_signature(gateway_order_id: &str, payment_id: &str) -> String {
-    cartwright::payments::hmac_sha256_hex(b"simulated_secret", format!("{gateway_order_id}|{payment_id}").as_bytes())
+    cartwright::payments::hmac_sha256_hex(
+        b"simulated_secret",
+        format!("{gateway_order_id}|{payment_id}").as_bytes(),
+    )
 }
 
 /// Errors logged by the app (a 500's cause) show in a failing test's captured output.

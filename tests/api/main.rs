@@ -1,15 +1,15 @@
 //! Black-box API tests, each run once on SQLite and once on PostgreSQL.
 
-mod helpers;
 pub mod fake_razorpay;
+mod helpers;
 
-mod auth;
 mod addresses;
-mod products;
-mod razorpay_client;
+mod auth;
 mod cart;
 mod discounts;
-mod orders;
 mod notifications;
-mod reviews;
+mod orders;
+mod products;
+mod razorpay_client;
 mod razorpay_flow;
+mod reviews;
