@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 pub struct FieldError {
     pub field: String,
     pub message: String,
-    #[schema(value_type = Object)]
+    /// The rejected input as sent (any JSON value, `null` when there is none to show).
     pub value: Value,
 }
 

@@ -88,6 +88,75 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Adds the answers that come from the shared extractors and middleware rather than from a
+/// handler, so no operation can forget them: 400 from a rejected path, query or body; 401 from the
+/// bearer check; 413 from the body limit; 409 and 422 from `Idempotency-Key` handling. Operations
+/// that already describe one of these keep their own description.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let params = operation.parameters.as_deref().unwrap_or_default();
+                let has_input = operation.request_body.is_some()
+                    || params
+                        .iter()
+                        .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+                let idempotent = params.iter().any(|p| {
+                    p.parameter_in == ParameterIn::Header
+                        && p.name.eq_ignore_ascii_case(idempotency::HEADER)
+                });
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                if has_input || idempotent {
+                    add("400", "Invalid path, query, header or body");
+                }
+                if secured {
+                    add("401", "No, bad or expired token, or a deactivated account");
+                }
+                if operation.request_body.is_some() {
+                    add("413", "Request body over 1 MiB");
+                }
+                if idempotent {
+                    add(
+                        "409",
+                        "A request with the same Idempotency-Key is still running",
+                    );
+                    add("422", "Idempotency-Key reused with another body");
+                }
+            }
+        }
+    }
+}
+
 /// Every route with its OpenAPI description, from one source.
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -107,7 +176,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
-    let (router, openapi) = api_router().split_for_parts();
+    let (router, mut openapi) = api_router().split_for_parts();
+    CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
     router
         .merge(ops::docs_router(openapi))

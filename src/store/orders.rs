@@ -7,8 +7,9 @@
 //! requests exactly one changes the row and the other sees zero rows affected. On PostgreSQL the
 //! cart row is locked `FOR UPDATE` for the whole checkout; on SQLite the single writer serializes.
 
+use super::cart::{Cart, CartLine, CheckoutCart};
+use super::discounts::DiscountUses;
 use super::{read, transaction, Store};
-use crate::domain::discount::{evaluate, DiscountRule, DiscountType, Rejection};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::order::{transition_conflict, Actor, OrderStatus};
@@ -99,60 +100,6 @@ pub struct LedgerEntry {
     pub created_at: i64,
 }
 
-/// A cart line joined with its product, as checkout reads it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-struct CheckoutLine {
-    product_id: String,
-    quantity: i64,
-    name: String,
-    price: i64,
-    image_urls: String,
-    vendor_id: Option<String>,
-    is_active: bool,
-    available: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-struct CartHead {
-    id: String,
-    discount_code: Option<String>,
-    shipping_address: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-struct DiscountRow {
-    code: String,
-    #[sqlx(rename = "type")]
-    kind: String,
-    value: i64,
-    min_order_amount: i64,
-    max_discount_amount: Option<i64>,
-    starts_at: Option<i64>,
-    ends_at: Option<i64>,
-    usage_limit: Option<i64>,
-    per_user_limit: Option<i64>,
-    used_count: i64,
-    is_active: bool,
-}
-
-impl DiscountRow {
-    fn rule(&self) -> DiscountRule {
-        DiscountRule {
-            code: self.code.clone(),
-            kind: DiscountType::parse(&self.kind).unwrap_or(DiscountType::Fixed),
-            value: self.value,
-            min_order_amount: Money::from_minor(self.min_order_amount),
-            max_discount_amount: self.max_discount_amount.map(Money::from_minor),
-            starts_at: self.starts_at,
-            ends_at: self.ends_at,
-            usage_limit: self.usage_limit,
-            per_user_limit: self.per_user_limit,
-            used_count: self.used_count,
-            is_active: self.is_active,
-        }
-    }
-}
-
 /// One line of an order about to be placed, frozen from the cart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftLine {
@@ -235,15 +182,6 @@ impl OrderSort {
     }
 }
 
-/// A notification written in the same transaction as the event it reports.
-pub struct Notice<'a> {
-    pub user_id: &'a str,
-    pub kind: &'a str,
-    pub title: String,
-    pub message: String,
-    pub order_id: Option<&'a str>,
-}
-
 /// Stats of `GET /orders/admin/stats`, all in minor units.
 #[derive(Debug, Clone, Default)]
 pub struct OrderStats {
@@ -256,19 +194,6 @@ pub struct OrderStats {
     pub breakdown: Vec<(String, i64, i64)>,
 }
 
-const CART_HEAD_SQL: &str =
-    "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1";
-const CART_HEAD_LOCK_SQL: &str =
-    "SELECT id, discount_code, shipping_address FROM carts WHERE user_id = $1 FOR UPDATE";
-const CHECKOUT_LINES_SQL: &str =
-    "SELECT ci.product_id, ci.quantity, p.name, p.price, p.image_urls, p.vendor_id,
-        p.is_active, p.stock - p.reserved AS available
- FROM cart_items ci JOIN products p ON p.id = ci.product_id
- WHERE ci.cart_id = $1 ORDER BY ci.product_id";
-const DISCOUNT_SQL: &str =
-    "SELECT code, type, value, min_order_amount, max_discount_amount, starts_at, ends_at,
-        usage_limit, per_user_limit, used_count, is_active FROM discounts WHERE code = $1";
-const USER_USES_SQL: &str = "SELECT COUNT(*) FROM discount_uses WHERE code = $1 AND user_id = $2";
 const ORDER_SQL: &str = "SELECT * FROM orders WHERE id = $1";
 const ITEMS_SQL: &str =
     "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id";
@@ -323,24 +248,6 @@ macro_rules! release_stock {
     }};
 }
 
-/// Returns a reserved (not yet final) discount use to its code's pool.
-macro_rules! give_back_reserved_use {
-    ($tx:ident, $order_id:expr, $now:expr) => {{
-        let released: Option<(String,)> =
-            sqlx::query_as("DELETE FROM discount_uses WHERE order_id = $1 AND state = 'reserved' RETURNING code")
-                .bind($order_id)
-                .fetch_optional(&mut *$tx)
-                .await?;
-        if let Some((code,)) = released {
-            sqlx::query("UPDATE discounts SET used_count = used_count - 1, updated_at = $2 WHERE code = $1 AND used_count > 0")
-                .bind(code)
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
-}
-
 /// Records a refund to be sent to the gateway, at most once per `$key` (the unique idempotency
 /// key, also sent to the gateway). Evaluates to the ledger id when this call created it.
 macro_rules! insert_refund_request {
@@ -370,86 +277,64 @@ macro_rules! insert_refund_request {
     }};
 }
 
-/// Builds the draft from what was read; shared by the pre-check and the in-transaction re-check so
-/// both apply the same rules.
-fn build_draft(
-    head: Option<CartHead>,
-    lines: Vec<CheckoutLine>,
-    discount: Option<(DiscountRow, i64)>,
+/// Freezes the cart into what the order will hold, checking it can be ordered: not empty, every
+/// product for sale and in stock, an address. Shared by the pre-check and the in-transaction
+/// re-check so both apply the same rules.
+fn draft_from(
+    cart: &Cart,
+    lines: &[CartLine],
+    discount: Money,
     address_override: Option<&str>,
     settings: &PricingSettings,
-    now: i64,
 ) -> Result<CheckoutDraft> {
-    let head = head.ok_or_else(|| Error::bad_request("Your cart is empty"))?;
     if lines.is_empty() {
         return Err(Error::bad_request("Your cart is empty"));
     }
     let mut draft_lines = Vec::with_capacity(lines.len());
-    for line in &lines {
-        if !line.is_active {
+    for line in lines {
+        let product = &line.product;
+        if !product.is_active {
             return Err(Error::Conflict(format!(
                 "{} is no longer available; remove it from your cart",
-                line.name
+                product.name
             )));
         }
-        if line.quantity > line.available {
-            return Err(insufficient_stock(&line.name, line.available));
+        if line.quantity > product.available_stock() {
+            return Err(insufficient_stock(&product.name, product.available_stock()));
         }
-        let price = Money::from_minor(line.price);
-        let total = price
-            .checked_mul(line.quantity)
-            .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
-        let image = serde_json::from_str::<Vec<String>>(&line.image_urls)
-            .ok()
-            .and_then(|urls| urls.into_iter().next());
         draft_lines.push(DraftLine {
-            product_id: line.product_id.clone(),
-            vendor_id: line.vendor_id.clone(),
-            name: line.name.clone(),
-            image,
-            price,
+            product_id: product.id.clone(),
+            vendor_id: product.vendor_id.clone(),
+            name: product.name.clone(),
+            image: product.main_image().map(str::to_string),
+            price: product.price,
             quantity: line.quantity,
-            total,
+            total: line.line_total(),
         });
     }
-    let priced: Vec<Line> = draft_lines
-        .iter()
-        .map(|l| Line {
-            unit_price: l.price,
-            quantity: l.quantity,
-        })
-        .collect();
-    let subtotal = price(&priced, Money::ZERO, settings)
-        .ok_or_else(|| Error::bad_request("Order amount is too large"))?
-        .subtotal;
-    let discount_amount = match (&head.discount_code, discount) {
-        (None, _) => Money::ZERO,
-        (Some(code), found) => {
-            let (rule, user_uses) = match &found {
-                Some((row, uses)) => (Some(row.rule()), *uses),
-                None => (None, 0),
-            };
-            evaluate(code, rule.as_ref(), subtotal, now, user_uses)
-                .map_err(|rejection| discount_conflict(&rejection))?
-        }
-    };
-    let totals = price(&priced, discount_amount, settings)
+    // Products in id order, so concurrent checkouts take product rows in one order (no deadlock).
+    draft_lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    let priced: Vec<Line> = lines.iter().map(CartLine::pricing_line).collect();
+    let totals = price(&priced, discount, settings)
         .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
-    let shipping_address = match address_override {
-        Some(address) => address.to_string(),
-        None => head.shipping_address.clone().ok_or_else(|| {
-            Error::invalid(
+    let shipping_address = match (address_override, &cart.shipping_address) {
+        (Some(address), _) => address.to_string(),
+        (None, Some(address)) => {
+            serde_json::to_string(address).map_err(|e| Error::Internal(e.into()))?
+        }
+        (None, None) => {
+            return Err(Error::invalid(
                 "addressId",
                 "A shipping address is required: set one on the cart or pass addressId",
                 serde_json::Value::Null,
-            )
-        })?,
+            ))
+        }
     };
     Ok(CheckoutDraft {
-        cart_id: head.id,
+        cart_id: cart.id.clone(),
         lines: draft_lines,
         totals,
-        discount_code: head.discount_code,
+        discount_code: cart.discount_code.clone(),
         shipping_address,
     })
 }
@@ -461,58 +346,36 @@ fn insufficient_stock(name: &str, available: i64) -> Error {
     ))
 }
 
-fn discount_conflict(rejection: &Rejection) -> Error {
-    Error::Conflict(format!(
-        "{rejection}; remove the code from your cart to check out"
-    ))
-}
-
 impl Store {
-    /// Prices the caller's cart for checkout and checks it can be ordered, without writing.
+    /// Prices the caller's cart for checkout (as `GET /cart` shows it) and checks it can be
+    /// ordered. When the read had to change the cart (a product gone, a code that stopped
+    /// applying) the customer has not seen the new total yet: that is a 409 saying what changed.
     pub async fn draft_checkout(
         &self,
         user_id: &str,
         address_override: Option<&str>,
         settings: &PricingSettings,
     ) -> Result<CheckoutDraft> {
-        let now = now_millis();
-        read!(self, |pool| {
-            let head: Option<CartHead> = sqlx::query_as(CART_HEAD_SQL)
-                .bind(user_id)
-                .fetch_optional(pool)
-                .await?;
-            let lines: Vec<CheckoutLine> = match &head {
-                Some(h) => {
-                    sqlx::query_as(CHECKOUT_LINES_SQL)
-                        .bind(&h.id)
-                        .fetch_all(pool)
-                        .await?
-                }
-                None => Vec::new(),
-            };
-            let discount = match head.as_ref().and_then(|h| h.discount_code.as_deref()) {
-                Some(code) => {
-                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL)
-                        .bind(code)
-                        .fetch_optional(pool)
-                        .await?;
-                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL)
-                        .bind(code)
-                        .bind(user_id)
-                        .fetch_one(pool)
-                        .await?;
-                    row.map(|r| (r, uses))
-                }
-                None => None,
-            };
-            build_draft(head, lines, discount, address_override, settings, now)
-        })
+        let priced = self.priced_cart(user_id, settings).await?;
+        if !priced.notices.is_empty() {
+            return Err(Error::Conflict(format!(
+                "{} Review your cart and place the order again.",
+                priced.notices.join(" ")
+            )));
+        }
+        draft_from(
+            &priced.cart,
+            &priced.lines,
+            priced.totals.discount,
+            address_override,
+            settings,
+        )
     }
 
     /// Places the order in one transaction: re-reads the cart (locked on PostgreSQL) and refuses if
-    /// it changed since `draft`, reserves every line's stock with a conditional update (or, for cash
-    /// on delivery, takes it), takes a use of the discount code within its limits, writes the order,
-    /// its lines, history and ledger, and empties the cart. Any failure rolls all of it back.
+    /// it changed since `draft`, takes a use of the discount code within its limits, reserves every
+    /// line's stock with a conditional update (or, for cash on delivery, takes it), writes the
+    /// order, its lines, history and ledger, and empties the cart. Any failure rolls all of it back.
     pub async fn place_order(
         &self,
         draft: &CheckoutDraft,
@@ -522,48 +385,36 @@ impl Store {
     ) -> Result<Order> {
         let now = now_millis();
         let cod = place.gateway_order_id.is_none();
-        let head_sql = if self.is_embedded() {
-            CART_HEAD_SQL
-        } else {
-            CART_HEAD_LOCK_SQL
-        };
         transaction!(self, |tx| {
-            let head: Option<CartHead> = sqlx::query_as(head_sql)
-                .bind(place.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let lines: Vec<CheckoutLine> = match &head {
-                Some(h) => {
-                    sqlx::query_as(CHECKOUT_LINES_SQL)
-                        .bind(&h.id)
-                        .fetch_all(&mut *tx)
-                        .await?
-                }
-                None => Vec::new(),
-            };
-            let discount = match head.as_ref().and_then(|h| h.discount_code.as_deref()) {
+            let cart = tx
+                .lock_cart(place.user_id)
+                .await?
+                .ok_or_else(|| Error::bad_request("Your cart is empty"))?;
+            let lines = tx.cart_lines(&cart.id).await?;
+            let subtotal = lines
+                .iter()
+                .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.line_total()))
+                .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
+            let discount = match &cart.discount_code {
                 Some(code) => {
-                    let row: Option<DiscountRow> = sqlx::query_as(DISCOUNT_SQL)
-                        .bind(code)
-                        .fetch_optional(&mut *tx)
+                    let amount = tx
+                        .reserve_discount_use(place.order_id, code, place.user_id, subtotal, now)
                         .await?;
-                    let (uses,): (i64,) = sqlx::query_as(USER_USES_SQL)
-                        .bind(code)
-                        .bind(place.user_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    row.map(|r| (r, uses))
+                    if cod {
+                        // Cash on delivery is confirmed at once, so its use is final at once.
+                        tx.finalize_discount_use(place.order_id, now).await?;
+                    }
+                    amount
                 }
-                None => None,
+                None => Money::ZERO,
             };
-            let fresh = build_draft(head, lines, discount, address_override, settings, now)?;
+            let fresh = draft_from(&cart, &lines, discount, address_override, settings)?;
             if &fresh != draft {
                 return Err(Error::Conflict(
                     "Your cart changed during checkout; review it and place the order again".into(),
                 ));
             }
 
-            // Lines are sorted by product id, so concurrent checkouts lock products in one order.
             for line in &draft.lines {
                 let sql = if cod {
                     "UPDATE products SET stock = stock - $2, updated_at = $3
@@ -586,33 +437,6 @@ impl Store {
                             .await?;
                     return Err(insufficient_stock(&line.name, available));
                 }
-            }
-
-            if let Some(code) = &draft.discount_code {
-                let taken = sqlx::query(
-                    "UPDATE discounts SET used_count = used_count + 1, updated_at = $2
-                     WHERE code = $1 AND is_active AND (usage_limit IS NULL OR used_count < usage_limit)",
-                )
-                .bind(code)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                if taken.rows_affected() != 1 {
-                    return Err(discount_conflict(&Rejection::Exhausted {
-                        code: code.clone(),
-                    }));
-                }
-                sqlx::query(
-                    "INSERT INTO discount_uses (order_id, code, user_id, state, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $5)",
-                )
-                .bind(place.order_id)
-                .bind(code)
-                .bind(place.user_id)
-                .bind(if cod { "final" } else { "reserved" })
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
             }
 
             let totals = &draft.totals;
@@ -709,15 +533,7 @@ impl Store {
                     .await?;
             }
 
-            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
-                .bind(&draft.cart_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE carts SET discount_code = NULL, updated_at = $2 WHERE id = $1")
-                .bind(&draft.cart_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            tx.empty_cart(&draft.cart_id, now).await?;
 
             let order: Order = sqlx::query_as(ORDER_SQL)
                 .bind(place.order_id)
@@ -788,13 +604,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
-                    "UPDATE discount_uses SET state = 'final', updated_at = $2 WHERE order_id = $1",
-                )
-                .bind(order_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                tx.finalize_discount_use(order_id, now).await?;
                 sqlx::query(HISTORY_SQL)
                     .bind(order_id)
                     .bind("confirmed")
@@ -1042,7 +852,7 @@ impl Store {
                 ));
             }
             release_stock!(tx, &order, now);
-            give_back_reserved_use!(tx, order_id, now);
+            tx.release_discount_use(order_id, now).await?;
             sqlx::query(HISTORY_SQL)
                 .bind(order_id)
                 .bind("cancelled")

@@ -1,0 +1,417 @@
+//! Two API processes on one PostgreSQL schema, started at the same moment (so their migrations and
+//! admin bootstrap race too), with the background jobs running on both. The checkout race tests
+//! run with requests alternating between the nodes: nothing that must happen once may happen
+//! twice because two processes, rather than two tasks of one process, got there together.
+
+use crate::fake_razorpay::FakeRazorpay;
+use crate::node::{simulated_signature, Api, Database, Kind, Node, Resp, Sql};
+use reqwest::Method;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Short, so that both nodes' jobs pass several times within a test.
+const JOB_INTERVAL: &str = "1";
+
+struct Cluster {
+    a: Node,
+    b: Node,
+    api: Api,
+    admin: String,
+    sql: Sql,
+    // Dropped last: the nodes are killed before their schema goes.
+    _db: Database,
+}
+
+impl Cluster {
+    /// Two nodes on a fresh schema, or `None` when PostgreSQL is not configured.
+    async fn start(extra: &[(&str, &str)]) -> Option<Cluster> {
+        let db = Database::new(Kind::Postgres).await?;
+        let mut vars = vec![
+            ("JOBS_ENABLED", "true"),
+            ("JOB_INTERVAL_SECONDS", JOB_INTERVAL),
+        ];
+        vars.extend_from_slice(extra);
+        let (a, b) = tokio::join!(Node::start("a", &db, &vars), Node::start("b", &db, &vars));
+        let api = Api::new();
+        let admin = api.admin_token(&a).await;
+        let sql = db.connect().await;
+        Some(Cluster {
+            a,
+            b,
+            api,
+            admin,
+            sql,
+            _db: db,
+        })
+    }
+
+    /// Node A for even `i`, node B for odd.
+    fn node(&self, i: usize) -> &Node {
+        if i % 2 == 0 {
+            &self.a
+        } else {
+            &self.b
+        }
+    }
+
+    async fn history_count(&self, order_id: &str, status: &str) -> i64 {
+        self.sql
+            .count(
+                "SELECT COUNT(*) FROM order_status_history WHERE order_id = $1 AND status = $2",
+                &[order_id, status],
+            )
+            .await
+    }
+
+    async fn notification_count(&self, order_id: &str, kind: &str) -> i64 {
+        self.sql
+            .count(
+                "SELECT COUNT(*) FROM notifications WHERE order_id = $1 AND kind = $2",
+                &[order_id, kind],
+            )
+            .await
+    }
+
+    /// `(stock, reserved)` read from the table, not through either node's view.
+    async fn stock_row(&self, product_id: &str) -> (i64, i64) {
+        let rows = self
+            .sql
+            .rows(
+                "SELECT id, stock, reserved FROM products WHERE id = $1",
+                &[product_id],
+            )
+            .await;
+        (rows[0].1, rows[0].2)
+    }
+}
+
+/// Sends every `(node, path, token, body)` at once; returns the responses in the same order.
+async fn all_at_once(api: &Api, requests: Vec<(String, String, serde_json::Value)>) -> Vec<Resp> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let mut tasks = Vec::new();
+    for (url, token, body) in requests {
+        let api = api.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            api.send(Method::POST, &url, Some(&token), Some(body)).await
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn last_units_across_two_nodes_go_to_exactly_five_buyers() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let product = c.api.product(&c.a, &c.admin, "Two Node Palette", 5).await;
+    let customers = c.api.customers(&[&c.a, &c.b], "Racer", 20).await;
+    for (i, (_, token)) in customers.iter().enumerate() {
+        c.api.add_to_cart(c.node(i), token, &product, 1).await;
+        c.api.set_address(c.node(i + 1), token).await;
+    }
+    let requests = customers
+        .iter()
+        .enumerate()
+        .map(|(i, (_, token))| {
+            let method = if i % 4 < 2 { "cod" } else { "razorpay" };
+            (
+                c.node(i).url("/orders"),
+                token.clone(),
+                json!({"paymentMethod": method}),
+            )
+        })
+        .collect();
+    let responses = all_at_once(&c.api, requests).await;
+    let (mut cod, mut online, mut conflicts) = (0, 0, 0);
+    for resp in &responses {
+        match resp.status {
+            201 if resp.data()["razorpayOrder"].is_null() => cod += 1,
+            201 => online += 1,
+            409 => {
+                conflicts += 1;
+                assert!(
+                    resp.message().contains("Insufficient stock"),
+                    "{}",
+                    resp.body
+                );
+            }
+            other => panic!("unexpected {other}: {}", resp.body),
+        }
+    }
+    assert_eq!((cod + online, conflicts), (5, 15));
+    // Cash-on-delivery orders took their units; online ones hold a reservation.
+    assert_eq!(c.stock_row(&product).await, (5 - cod, online));
+    assert_eq!(c.api.stock(&c.b, &c.admin, &product).await.1, 0);
+    let orders = c
+        .sql
+        .count(
+            "SELECT COUNT(*) FROM order_items WHERE product_id = $1",
+            &[&product],
+        )
+        .await;
+    assert_eq!(orders, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_payment_confirmed_on_both_nodes_at_once_counts_once() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let product = c.api.product(&c.a, &c.admin, "Two Node Cream", 10).await;
+    let (_, token) = c.api.customer(&c.a, "Double").await;
+    let (order_id, gateway_order) = c.api.unpaid_order(&c.a, &token, &product, 3).await;
+    let payment_id = "pay_TwoNodes000001";
+    let signature = simulated_signature(&gateway_order, payment_id);
+    // verify-payment and POST /payments, each sent to both nodes, several times.
+    let requests = (0..8)
+        .map(|i| {
+            let node = c.node(i / 2);
+            if i % 2 == 0 {
+                (
+                    node.url("/orders/verify-payment"),
+                    token.clone(),
+                    json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
+                )
+            } else {
+                (
+                    node.url("/payments"),
+                    token.clone(),
+                    json!({"orderId": order_id, "paymentMethod": "upi", "paymentId": payment_id, "signature": signature}),
+                )
+            }
+        })
+        .collect();
+    for resp in all_at_once(&c.api, requests).await {
+        resp.expect(200);
+    }
+    assert_eq!(c.stock_row(&product).await, (7, 0));
+    assert_eq!(c.history_count(&order_id, "confirmed").await, 1);
+    assert_eq!(c.notification_count(&order_id, "order_confirmed").await, 1);
+    let captures = c
+        .sql
+        .count(
+            "SELECT COUNT(*) FROM payment_transactions WHERE order_id = $1 AND kind = 'payment_captured'",
+            &[&order_id],
+        )
+        .await;
+    assert_eq!(captures, 1);
+    let order = c
+        .api
+        .get(&c.b, &format!("/orders/{order_id}"), &token)
+        .await
+        .expect(200);
+    assert_eq!(order.data()["status"], "confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn last_discount_use_across_two_nodes_goes_to_one_order() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    c.api
+        .post(
+            &c.a,
+            "/admin/discounts",
+            &c.admin,
+            json!({"code": "ONELEFT", "type": "fixed", "value": 5, "minOrderAmount": 0, "usageLimit": 1, "isActive": true}),
+        )
+        .await
+        .expect(201);
+    let product = c.api.product(&c.a, &c.admin, "Two Node Candle", 100).await;
+    let customers = c.api.customers(&[&c.a, &c.b], "Coupon", 10).await;
+    for (i, (_, token)) in customers.iter().enumerate() {
+        c.api.add_to_cart(c.node(i), token, &product, 1).await;
+        c.api.set_address(c.node(i), token).await;
+        c.api
+            .post(
+                c.node(i + 1),
+                "/cart/discount",
+                token,
+                json!({"discountCode": "ONELEFT"}),
+            )
+            .await
+            .expect(200);
+    }
+    let requests = customers
+        .iter()
+        .enumerate()
+        .map(|(i, (_, token))| {
+            let method = if i % 3 == 0 { "cod" } else { "razorpay" };
+            (
+                c.node(i).url("/orders"),
+                token.clone(),
+                json!({"paymentMethod": method}),
+            )
+        })
+        .collect();
+    let mut won = 0;
+    for resp in all_at_once(&c.api, requests).await {
+        match resp.status {
+            201 => {
+                won += 1;
+                assert_eq!(resp.data()["order"]["discount"], json!(5.0));
+            }
+            409 => assert!(resp.message().contains("used up"), "{}", resp.body),
+            other => panic!("unexpected {other}: {}", resp.body),
+        }
+    }
+    assert_eq!(won, 1);
+    let code = c
+        .api
+        .get(&c.b, "/admin/discounts/ONELEFT", &c.admin)
+        .await
+        .expect(200);
+    assert_eq!(code.data()["usedCount"], 1);
+    let uses = c
+        .sql
+        .count(
+            "SELECT COUNT(*) FROM discount_uses WHERE code = $1",
+            &["ONELEFT"],
+        )
+        .await;
+    assert_eq!(uses, 1);
+    let (stock, reserved) = c.stock_row(&product).await;
+    assert_eq!(stock - reserved, 99);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_on_one_node_and_verify_on_the_other_confirm_once() {
+    const KEY_ID: &str = "rzp_test_TwoNodes01";
+    const KEY_SECRET: &str = "two_nodes_key_secret";
+    const WEBHOOK_SECRET: &str = "two_nodes_webhook_secret";
+    let fake = FakeRazorpay::start(KEY_ID, KEY_SECRET, WEBHOOK_SECRET).await;
+    let base = fake.base_url();
+    let Some(c) = Cluster::start(&[
+        ("PAYMENT_GATEWAY", "razorpay"),
+        ("RAZORPAY_KEY_ID", KEY_ID),
+        ("RAZORPAY_KEY_SECRET", KEY_SECRET),
+        ("RAZORPAY_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("RAZORPAY_API_BASE", base.as_str()),
+        ("RAZORPAY_TIMEOUT_MS", "3000"),
+    ])
+    .await
+    else {
+        return;
+    };
+    fake.set_webhook_target(&c.a.url("/webhooks/razorpay"));
+    let product = c.api.product(&c.a, &c.admin, "Two Node Rinse", 20).await;
+    // Several orders, so the webhook and the browser meet in more than one interleaving.
+    let customers = c.api.customers(&[&c.a, &c.b], "Hook", 4).await;
+    let mut orders = Vec::new();
+    for (i, (_, token)) in customers.iter().enumerate() {
+        let (order_id, gateway_order) = c.api.unpaid_order(c.node(i), token, &product, 2).await;
+        orders.push((order_id, gateway_order, token.clone()));
+    }
+    let mut tasks = Vec::new();
+    for (_, gateway_order, token) in &orders {
+        let (payment_id, signature) = fake.pay(gateway_order);
+        let captured = fake.prepare_webhook("payment.captured", &payment_id);
+        let paid = fake.prepare_webhook("order.paid", gateway_order);
+        for webhook in [captured.clone(), paid, captured] {
+            let fake = fake.clone();
+            tasks.push(tokio::spawn(async move { fake.deliver(&webhook).await }));
+        }
+        let api = c.api.clone();
+        let url = c.b.url("/orders/verify-payment");
+        let (token, body) = (
+            token.clone(),
+            json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
+        );
+        tasks.push(tokio::spawn(async move {
+            api.send(Method::POST, &url, Some(&token), Some(body))
+                .await
+                .status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    for (order_id, _, _) in &orders {
+        assert_eq!(
+            c.history_count(order_id, "confirmed").await,
+            1,
+            "{order_id}"
+        );
+        assert_eq!(
+            c.notification_count(order_id, "order_confirmed").await,
+            1,
+            "{order_id}"
+        );
+    }
+    assert_eq!(
+        c.stock_row(&product).await,
+        (20 - 2 * orders.len() as i64, 0)
+    );
+    // Nothing was refunded: each capture is the order's own.
+    assert!(fake.refunds().is_empty(), "{:?}", fake.refunds());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expiry_jobs_on_both_nodes_cancel_an_unpaid_order_once() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let product = c.api.product(&c.a, &c.admin, "Two Node Balm", 30).await;
+    let customers = c.api.customers(&[&c.a, &c.b], "Slow", 6).await;
+    let mut orders = Vec::new();
+    for (i, (_, token)) in customers.iter().enumerate() {
+        orders.push(c.api.unpaid_order(c.node(i), token, &product, 2).await.0);
+    }
+    assert_eq!(c.stock_row(&product).await, (30, 12));
+    // Age the orders past their payment time instead of waiting 30 minutes.
+    let aged = c
+        .sql
+        .execute(
+            "UPDATE orders SET payment_expires_at = 1000 WHERE status = 'pending'",
+            &[],
+        )
+        .await;
+    assert_eq!(aged, orders.len() as u64);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = c
+            .sql
+            .count(
+                "SELECT COUNT(*) FROM orders WHERE status <> 'cancelled'",
+                &[],
+            )
+            .await;
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} orders still not expired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let both nodes' jobs pass a few more times over the cancelled orders.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for order_id in &orders {
+        assert_eq!(
+            c.history_count(order_id, "cancelled").await,
+            1,
+            "{order_id}"
+        );
+        assert_eq!(
+            c.notification_count(order_id, "order_cancelled").await,
+            1,
+            "{order_id}"
+        );
+    }
+    assert_eq!(c.stock_row(&product).await, (30, 0));
+    let released = c
+        .sql
+        .count(
+            "SELECT COUNT(*) FROM orders WHERE stock_state = 'released'",
+            &[],
+        )
+        .await;
+    assert_eq!(released, orders.len() as i64);
+}
