@@ -8,10 +8,29 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Each argon2 computation holds 19 MiB. Running more of them at once than there are cores adds no
+/// throughput, only memory the allocator keeps afterwards (32 registrations at once left the server
+/// at 600+ MB), so they take turns, one per core.
+async fn hashing_turn() -> Result<OwnedSemaphorePermit> {
+    static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Semaphore::new(cores))
+    });
+    turns
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| Error::Internal(e.into()))
+}
 
 pub async fn hash_password(password: String) -> Result<String> {
+    let turn = hashing_turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -25,7 +44,9 @@ pub async fn hash_password(password: String) -> Result<String> {
 /// Checks a password against a stored hash. With no hash (unknown e-mail) it still spends the time
 /// of one verification, so response times do not reveal which e-mails are registered.
 pub async fn verify_password(password: String, stored_hash: Option<String>) -> Result<bool> {
+    let turn = hashing_turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let hash = stored_hash.unwrap_or_else(|| dummy_hash().to_string());
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| Error::Internal(anyhow::anyhow!("stored hash unreadable: {e}")))?;

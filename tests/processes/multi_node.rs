@@ -414,4 +414,12 @@ async fn expiry_jobs_on_both_nodes_cancel_an_unpaid_order_once() {
         )
         .await;
     assert_eq!(released, orders.len() as i64);
+    // Which node did the work depends on timing; shown so a run tells whether both took part.
+    for node in [&c.a, &c.b] {
+        let passes = node
+            .log_text()
+            .matches("cancelled unpaid orders past their payment time")
+            .count();
+        eprintln!("node {} expired orders in {passes} job passes", node.name);
+    }
 }

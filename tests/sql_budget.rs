@@ -1,0 +1,427 @@
+//! SQL statements per request on the hot path: `GET /cart` and `POST /orders` (cash on delivery
+//! and online), counted on SQLite and PostgreSQL and held to a budget.
+//!
+//! sqlx reports every statement it executes as a `tracing` event with target `sqlx::query` (DEBUG
+//! by default; sqlx-core 0.8 `QueryLogger::finish`). A layer installed as the global subscriber of
+//! this test binary counts those events while a request is measured. The binary holds a single
+//! test so nothing else runs statements in the measured window; the app runs in-process with its
+//! background jobs off. Transaction control is logged unevenly by sqlx (PostgreSQL logs COMMIT but
+//! sends BEGIN unlogged; SQLite logs neither), so counts are of data statements plus COMMIT on
+//! PostgreSQL, and each back-end has its own budget.
+
+use cartwright::config::Config;
+use cartwright::Application;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+static RECORDING: AtomicBool = AtomicBool::new(false);
+static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Records the summary of each `sqlx::query` event while `RECORDING` is set.
+struct StatementCounter;
+
+impl<S: tracing::Subscriber> Layer<S> for StatementCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" || !RECORDING.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut summary = Summary(String::new());
+        event.record(&mut summary);
+        STATEMENTS.lock().unwrap().push(summary.0);
+    }
+}
+
+struct Summary(String);
+
+impl Visit for Summary {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = value.to_string();
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+/// The statements one request ran.
+async fn measure(send: impl std::future::Future<Output = reqwest::Response>) -> Vec<String> {
+    STATEMENTS.lock().unwrap().clear();
+    RECORDING.store(true, Ordering::SeqCst);
+    let response = send.await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    RECORDING.store(false, Ordering::SeqCst);
+    assert!(status.is_success(), "{status}: {body}");
+    std::mem::take(&mut *STATEMENTS.lock().unwrap())
+}
+
+/// Per-request budgets. Each is the statement count of the request as written today, itemised so
+/// a new statement on the hot path is a deliberate change to this table, with a line of why.
+struct Budget {
+    get_cart: usize,
+    checkout_cod: usize,
+    checkout_online: usize,
+}
+
+/// The measured cart: two lines and a discount code, so every per-line and per-code statement
+/// shows. Budgets below are for exactly this cart.
+const LINES: usize = 2;
+
+/// `GET /cart`, 2 lines + a code without a per-user limit (no transaction, both back-ends):
+///   1 auth: the caller still exists and is active (`active_user_role`), so deactivation bites
+///   1 the cart row (id, code, address)
+///   1 the lines joined with their products (one query whatever the number of lines)
+///   1 the code's row, re-checked against the subtotal, the clock and its limits
+const GET_CART: usize = 4;
+
+/// `POST /orders`, cash on delivery, 2 lines + a code, SQLite (no COMMIT logged):
+///   1 auth
+///   3 the draft before the transaction (`Store::draft_checkout` -> `priced_cart`): cart, lines,
+///     code. Needed for online orders, whose gateway order (and amount) is created before the
+///     transaction; for cash on delivery it is redundant with the in-transaction re-read (3)
+///   2 in the transaction: the cart (FOR UPDATE on PostgreSQL) and its lines
+///   3 the code (`reserve_discount_use`): conditional used_count UPDATE returning the rule, the
+///     caller's own uses (per-user limit), the discount_uses row
+///   1 cod: `finalize_discount_use` flips the row just inserted to 'final' (could be inserted
+///     final: 1)
+///   2 stock: one conditional UPDATE per line (LINES)
+///   1 the order row
+///   2 its lines, one INSERT per line (LINES)
+///   2 history: pending, confirmed
+///   1 the "order confirmed" notification
+///   2 empty the cart: DELETE lines, clear the code
+///   1 the order read back inside the transaction, then dropped (1)
+///   1 the order read again after commit (`order_by_id`)
+///   2 the response view (`load_order_view`): items and ledger, both just written
+///   = 24, of which 5 (marked) are avoidable
+const CHECKOUT_COD: usize = 24;
+
+/// `POST /orders`, online, same cart, SQLite: the cash-on-delivery list without the discount
+/// finalisation, the confirmed history and the notification (-3), with the gateway_order ledger
+/// row (+1) = 22, of which 1 (the order read inside the transaction) is avoidable.
+const CHECKOUT_ONLINE: usize = 22;
+
+fn budget(postgres: bool) -> Budget {
+    // sqlx logs COMMIT on PostgreSQL only (and BEGIN on neither).
+    let commit = usize::from(postgres);
+    Budget {
+        get_cart: GET_CART,
+        checkout_cod: CHECKOUT_COD + commit,
+        checkout_online: CHECKOUT_ONLINE + commit,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+struct Shop {
+    address: String,
+    client: reqwest::Client,
+    admin: String,
+    _dir: TempDir,
+    pg_schema: Option<(String, String)>,
+}
+
+impl Shop {
+    async fn start(db: Db) -> Option<Shop> {
+        let dir = TempDir::new();
+        let mut pg_schema = None;
+        let database_url = match db {
+            Db::Sqlite => format!("sqlite://{}", dir.0.join("budget.db").display()),
+            Db::Postgres => {
+                let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
+                    if std::env::var("CI").is_ok() {
+                        panic!("CI is set but TEST_DATABASE_URL is not: PostgreSQL tests cannot be skipped in CI");
+                    }
+                    eprintln!("skipping the PostgreSQL budget: TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                use sqlx::Connection;
+                let schema = format!("b_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let _ = conn.close().await;
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                pg_schema = Some((base, schema));
+                url
+            }
+        };
+        let vars: HashMap<String, String> = [
+            ("DATABASE_URL", database_url.as_str()),
+            ("PORT", "0"),
+            ("DATA_DIR", dir.0.to_str().unwrap()),
+            ("JWT_SECRET", "budget-secret-budget-secret-budget-0123"),
+            ("ADMIN_EMAIL", "admin@test.local"),
+            ("ADMIN_PASSWORD", "admin-password-1"),
+            ("DEMO_DATA", "false"),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "100000"),
+            ("JOBS_ENABLED", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let app = Application::build(Config::from_map(&vars).unwrap())
+            .await
+            .expect("application starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(std::future::pending()));
+        let mut shop = Shop {
+            address,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            admin: String::new(),
+            _dir: dir,
+            pg_schema,
+        };
+        shop.admin = shop
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                json!({"email": "admin@test.local", "password": "admin-password-1"}),
+            )
+            .await["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Some(shop)
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut builder = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.address));
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        if method != reqwest::Method::GET {
+            builder = builder.json(&body);
+        }
+        builder
+    }
+
+    /// Sends a request that must succeed; returns its `data`.
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> Value {
+        let response = self
+            .request(method, path, token, body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        body["data"].clone()
+    }
+
+    /// A customer with `LINES` lines, an address and a discount code in the cart.
+    async fn customer_with_cart(&self, products: &[String], n: usize) -> String {
+        let data = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                json!({"name": "Budget", "email": format!("budget{n}-{}@example.com", uuid::Uuid::new_v4().simple()), "password": "password123"}),
+            )
+            .await;
+        let token = data["token"].as_str().unwrap().to_string();
+        self.fill_cart(&token, products).await;
+        token
+    }
+
+    async fn fill_cart(&self, token: &str, products: &[String]) {
+        for product in products {
+            self.call(
+                "POST",
+                "/cart/items",
+                Some(token),
+                json!({"productId": product, "quantity": 1}),
+            )
+            .await;
+        }
+        self.call(
+            "PUT",
+            "/cart/shipping-address",
+            Some(token),
+            json!({"street": "123 Main St", "city": "Mumbai", "state": "Maharashtra", "zipCode": "400001", "phone": "+1234567890"}),
+        )
+        .await;
+        self.call(
+            "POST",
+            "/cart/discount",
+            Some(token),
+            json!({"discountCode": "BUDGET10"}),
+        )
+        .await;
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.pg_schema.take() else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("cartwright-budget-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Counts for one back-end: `(GET /cart, POST /orders cod, POST /orders online)` and their lists.
+async fn count_statements(db: Db) -> Option<[(usize, Vec<String>); 3]> {
+    let shop = Shop::start(db).await?;
+    shop.call(
+        "POST",
+        "/admin/discounts",
+        Some(&shop.admin),
+        json!({"code": "BUDGET10", "type": "percent", "value": 10, "minOrderAmount": 0, "isActive": true}),
+    )
+    .await;
+    let mut products = Vec::new();
+    for i in 0..LINES {
+        let data = shop
+            .call(
+                "POST",
+                "/products",
+                Some(&shop.admin),
+                json!({"name": format!("Budget Item {i}"), "price": 10.0, "stock": 1000, "category": "test", "brand": "TestBrand"}),
+            )
+            .await;
+        products.push(data["_id"].as_str().unwrap().to_string());
+    }
+    // Warm-up: every statement of the measured paths runs once (connections open, statements
+    // prepared) before anything is counted.
+    let warm = shop.customer_with_cart(&products, 0).await;
+    for method in ["cod", "razorpay"] {
+        shop.call("GET", "/cart", Some(&warm), Value::Null).await;
+        shop.call(
+            "POST",
+            "/orders",
+            Some(&warm),
+            json!({"paymentMethod": method}),
+        )
+        .await;
+        shop.fill_cart(&warm, &products).await;
+    }
+
+    let token = shop.customer_with_cart(&products, 1).await;
+    let get_cart = measure(async {
+        shop.request("GET", "/cart", Some(&token), Value::Null)
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+    let cod = measure(async {
+        shop.request(
+            "POST",
+            "/orders",
+            Some(&token),
+            json!({"paymentMethod": "cod"}),
+        )
+        .send()
+        .await
+        .unwrap()
+    })
+    .await;
+    shop.fill_cart(&token, &products).await;
+    let online = measure(async {
+        shop.request(
+            "POST",
+            "/orders",
+            Some(&token),
+            json!({"paymentMethod": "razorpay"}),
+        )
+        .send()
+        .await
+        .unwrap()
+    })
+    .await;
+    Some([
+        (get_cart.len(), get_cart),
+        (cod.len(), cod),
+        (online.len(), online),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_paths_stay_within_their_statement_budget() {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(StatementCounter))
+        .expect("this test binary installs the only subscriber");
+    let mut failures = Vec::new();
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(measured) = count_statements(db).await else {
+            continue;
+        };
+        let budget = budget(db == Db::Postgres);
+        for ((count, statements), (name, limit)) in measured.iter().zip([
+            ("GET /cart", budget.get_cart),
+            ("POST /orders cod", budget.checkout_cod),
+            ("POST /orders online", budget.checkout_online),
+        ]) {
+            eprintln!(
+                "{db:?} {name}: {count} statements (budget {limit})\n  {}",
+                statements.join("\n  ")
+            );
+            if *count < limit {
+                eprintln!("  {db:?} {name} is under budget: lower the budget to {count}");
+            }
+            if *count > limit {
+                failures.push(format!(
+                    "{db:?} {name}: {count} statements, budget {limit}:\n  {}",
+                    statements.join("\n  ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
