@@ -17,7 +17,7 @@ use crate::domain::pricing::PricingSettings;
 use crate::domain::time::now_millis;
 use crate::error::{Error, ErrorBody, Result};
 use crate::payments::refunds::send_refund;
-use crate::payments::CreateOrderRequest;
+use crate::payments::{CreateOrderRequest, GatewayOrder};
 use crate::store::order_queries::Viewer;
 use crate::store::orders::{Confirmation, Order, OrderFilter, OrderSort, PlaceOrder};
 use axum::extract::State;
@@ -323,16 +323,26 @@ async fn confirm_with_signature(
         ));
     }
     metrics::counter!("payments_verifications_total", "outcome" => "verified").increment(1);
-    finish_confirmation(state, &order.id, payment_id, source).await
+    finish_confirmation(state, &order.id, payment_id, source, RefundDispatch::Inline).await
 }
 
-/// Confirms once and turns the outcome into the order or a 409; a refund decided on the way (late
-/// or duplicate capture) is sent before answering.
+/// How a refund decided during confirmation (a late or duplicate capture) is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundDispatch {
+    /// Before answering.
+    Inline,
+    /// In the background, so a webhook answers within Razorpay's 5 s; the refund job retries it
+    /// if that attempt fails.
+    Background,
+}
+
+/// Confirms once and turns the outcome into the order or a 409.
 pub async fn finish_confirmation(
     state: &AppState,
     order_id: &str,
     payment_id: &str,
     source: &str,
+    dispatch: RefundDispatch,
 ) -> Result<Order> {
     match state
         .store
@@ -346,8 +356,21 @@ pub async fn finish_confirmation(
         }
         Confirmation::AlreadyConfirmed(order) => Ok(order),
         Confirmation::Refused { order, refund_id } => {
-            if let Some(refund_id) = refund_id {
-                send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+            match (refund_id, dispatch) {
+                (Some(refund_id), RefundDispatch::Inline) => {
+                    send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+                }
+                (Some(refund_id), RefundDispatch::Background) => {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) =
+                            send_refund(&state.store, state.gateway.as_ref(), &refund_id).await
+                        {
+                            tracing::warn!(refund_id, error = %err, "refund of a refused capture will be retried");
+                        }
+                    });
+                }
+                (None, _) => {}
             }
             Err(Error::Conflict(format!(
                 "Order {} is {} and cannot take this payment; the payment will be refunded",
@@ -422,8 +445,16 @@ async fn pay(
                 if order.status() != OrderStatus::Pending {
                     order
                 } else {
-                    let gateway_order_id = order.gateway_order_id.clone().unwrap_or_default();
-                    let gateway_order = state.gateway.fetch_order(&gateway_order_id).await?;
+                    // The gateway order as this shop recorded it; only the simulated gateway uses it.
+                    let gateway_order = GatewayOrder {
+                        id: order.gateway_order_id.clone().unwrap_or_default(),
+                        amount: order.total_amount,
+                        amount_paid: 0,
+                        currency: order.currency.clone(),
+                        receipt: Some(order.order_number.clone()),
+                        status: "created".into(),
+                        created_at: order.created_at / 1000,
+                    };
                     let (payment_id, signature) = state.gateway.simulate_payment(&gateway_order).await.ok_or_else(|| {
                         Error::invalid(
                             "paymentId",

@@ -4,7 +4,7 @@
 //! customer never came back to verify-payment.
 
 use super::extract::{Envelope, Reply};
-use super::orders::finish_confirmation;
+use super::orders::{finish_confirmation, RefundDispatch};
 use super::AppState;
 use crate::error::{Error, ErrorBody, Result};
 use crate::payments::razorpay::{parse_webhook_event, WebhookEvent};
@@ -115,7 +115,15 @@ async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> 
                     "captured amount differs from the order total; not confirming");
                 return Ok("ignored");
             }
-            match finish_confirmation(state, &order.id, &payment.id, "webhook").await {
+            match finish_confirmation(
+                state,
+                &order.id,
+                &payment.id,
+                "webhook",
+                RefundDispatch::Background,
+            )
+            .await
+            {
                 // A capture for a cancelled order: recorded and refunded by the confirmation.
                 Ok(_) | Err(Error::Conflict(_)) => Ok("processed"),
                 Err(other) => Err(other),

@@ -13,7 +13,7 @@
 use crate::domain::order::Actor;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
-use crate::http::orders::finish_confirmation;
+use crate::http::orders::{finish_confirmation, RefundDispatch};
 use crate::http::AppState;
 use crate::payments::refunds::send_refund;
 use crate::store::orders::Order;
@@ -129,7 +129,15 @@ async fn settle_with_gateway(state: &AppState, order: &Order, now: i64) -> Resul
             "captured amount differs from the order total; left for an operator");
         return Ok(false);
     }
-    match finish_confirmation(state, &order.id, &captured.id, "reconciliation").await {
+    match finish_confirmation(
+        state,
+        &order.id,
+        &captured.id,
+        "reconciliation",
+        RefundDispatch::Inline,
+    )
+    .await
+    {
         Ok(_) => {
             metrics::counter!("payments_reconciled_total", "outcome" => "confirmed").increment(1);
             Ok(true)

@@ -279,7 +279,7 @@ impl Node {
                 ("AUTH_RATE_LIMIT_PER_MINUTE", "100000".into()),
                 ("DATABASE_MAX_CONNECTIONS", "8".into()),
                 ("JOBS_ENABLED", "false".into()),
-                ("LOG_FORMAT", "pretty".into()),
+                ("LOG_FORMAT", "json".into()),
                 ("RUST_LOG", "warn,cartwright=info".into()),
             ]
             .into_iter()
@@ -346,6 +346,15 @@ impl Node {
     /// Everything the node logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The node's log events (JSON lines) whose message is `message`.
+    pub fn log_events(&self, message: &str) -> Vec<Value> {
+        self.log_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|event| event["message"] == message)
+            .collect()
     }
 
     /// The last lines the node logged, for failure messages.
