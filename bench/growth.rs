@@ -99,7 +99,7 @@ async fn prepare(server: &Server) -> anyhow::Result<Target> {
     let customer = api.login("gen0@bench.local", GENERATED_PASSWORD).await?;
     api.set_address(&customer).await?;
     let products = api.get("/products?limit=1", None).await?;
-    let product = products.json()["data"]
+    let product = products.json()["data"]["products"]
         .as_array()
         .and_then(|list| list.first())
         .and_then(|p| p["_id"].as_str())

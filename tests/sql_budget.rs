@@ -98,16 +98,15 @@ const GET_CART: usize = 4;
 ///   2 history: pending, confirmed
 ///   1 the "order confirmed" notification
 ///   2 empty the cart: DELETE lines, clear the code
-///   1 the order read back inside the transaction, then dropped (1)
-///   1 the order read again after commit (`order_by_id`)
+///   1 the order read back inside the transaction (defaults and all), returned as the result
 ///   2 the response view (`load_order_view`): items and ledger, both just written
-///   = 24, of which 5 (marked) are avoidable
-const CHECKOUT_COD: usize = 24;
+///   = 23, of which 4 (marked) are avoidable
+const CHECKOUT_COD: usize = 23;
 
 /// `POST /orders`, online, same cart, SQLite: the cash-on-delivery list without the discount
 /// finalisation, the confirmed history and the notification (-3), with the gateway_order ledger
-/// row (+1) = 22, of which 1 (the order read inside the transaction) is avoidable.
-const CHECKOUT_ONLINE: usize = 22;
+/// row (+1) = 21.
+const CHECKOUT_ONLINE: usize = 21;
 
 fn budget(postgres: bool) -> Budget {
     // sqlx logs COMMIT on PostgreSQL only (and BEGIN on neither).

@@ -1,6 +1,6 @@
 //! Admin order routes: every order with filters, status moves, return decisions and the stats.
 
-use super::extract::{parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
+use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
 use super::idempotency::idempotent;
 use super::order_views::{load_order_list, load_order_view, OrderView};
 use super::orders::{cancel_and_refund, owned_order, parse_sort, parse_status, OrderList};
@@ -114,10 +114,7 @@ async fn all_orders(
     ApiQuery(query): ApiQuery<AdminOrdersQuery>,
 ) -> Result<Reply<OrderList>> {
     caller.require_admin()?;
-    let page = crate::store::PageRequest {
-        page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
-        limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
-    };
+    let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
     let mut filter = base_filter(
         query.user_id.as_deref(),
         query.start_date.as_deref(),

@@ -1,15 +1,14 @@
 //! `GET/POST /admin/users`, `PATCH /admin/users/:id`: admins list accounts, create any role (this
 //! is how vendors are made) and change roles or deactivate (CONTRACT §3).
 
-use super::auth::{check_phone, UserView};
+use super::auth::{create_account, UserView};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::session::AuthUser;
 use super::AppState;
-use crate::auth::hash_password;
 use crate::domain::ids::parse_id;
-use crate::domain::user::{check_name, check_password, normalize_email, Role};
+use crate::domain::user::{check_name, Role};
 use crate::error::{Error, ErrorBody, Result};
-use crate::store::users::{NewUser, UserChanges};
+use crate::store::users::UserChanges;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -102,21 +101,15 @@ async fn create_user(
     ApiJson(body): ApiJson<CreateUserBody>,
 ) -> Result<Reply<UserView>> {
     caller.require_admin()?;
-    let name = check_name("name", &body.name, 100)?;
-    let email = normalize_email(&body.email)?;
-    check_password(&body.password)?;
-    let phone = check_phone(body.phone.as_deref())?;
-    let password_hash = hash_password(body.password).await?;
-    let user = state
-        .store
-        .create_user(NewUser {
-            name: &name,
-            email: &email,
-            phone: phone.as_deref(),
-            password_hash: &password_hash,
-            role: body.role,
-        })
-        .await?;
+    let user = create_account(
+        &state,
+        body.name,
+        body.email,
+        body.password,
+        body.phone,
+        body.role,
+    )
+    .await?;
     Ok(Reply::created("User created successfully", user.into()))
 }
 

@@ -90,6 +90,32 @@ pub fn check_phone(raw: Option<&str>) -> Result<Option<String>> {
     Ok(Some(raw.to_string()))
 }
 
+/// Checks the fields of a new account, hashes its password and stores it; a taken e-mail is a 409.
+pub async fn create_account(
+    state: &AppState,
+    name: String,
+    email: String,
+    password: String,
+    phone: Option<String>,
+    role: Role,
+) -> Result<User> {
+    let name = check_name("name", &name, 100)?;
+    let email = normalize_email(&email)?;
+    check_password(&password)?;
+    let phone = check_phone(phone.as_deref())?;
+    let password_hash = hash_password(password).await?;
+    state
+        .store
+        .create_user(NewUser {
+            name: &name,
+            email: &email,
+            phone: phone.as_deref(),
+            password_hash: &password_hash,
+            role,
+        })
+        .await
+}
+
 /// Register a customer account.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
@@ -104,21 +130,15 @@ async fn register(
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Reply<SessionView>> {
     state.auth_limiter.check(client.ip())?;
-    let name = check_name("name", &body.name, 100)?;
-    let email = normalize_email(&body.email)?;
-    check_password(&body.password)?;
-    let phone = check_phone(body.phone.as_deref())?;
-    let password_hash = hash_password(body.password).await?;
-    let user = state
-        .store
-        .create_user(NewUser {
-            name: &name,
-            email: &email,
-            phone: phone.as_deref(),
-            password_hash: &password_hash,
-            role: Role::Customer,
-        })
-        .await?;
+    let user = create_account(
+        &state,
+        body.name,
+        body.email,
+        body.password,
+        body.phone,
+        Role::Customer,
+    )
+    .await?;
     let token = state.jwt.issue(&user.id, user.role())?;
     Ok(Reply::created(
         "User registered successfully",

@@ -53,18 +53,84 @@ impl<T: Serialize> IntoResponse for Reply<T> {
     }
 }
 
-/// JSON body extractor: wrong content type, malformed JSON, wrong field types and oversized bodies
-/// all become envelope errors.
+/// JSON body extractor: wrong content type, malformed JSON, wrong field types, NUL characters and
+/// oversized bodies all become envelope errors.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let json_content = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !json_content {
+            return Err(Error::bad_request("Content-Type must be application/json"));
         }
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        let value = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        if has_escaped_nul(&bytes) {
+            return Err(nul_error("body"));
+        }
+        Ok(ApiJson(value.0))
+    }
+}
+
+/// `application/json` or any `application/*+json`, parameters (charset) allowed, as axum's `Json`.
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether a JSON text holds the escape `\u0000` (a raw NUL byte is already invalid JSON). A
+/// backslash that is itself escaped (`\\u0000`) is plain text, so the run of backslashes before
+/// `u0000` must be odd.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, window)| {
+        window == b"\\u0000"
+            && json[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// PostgreSQL cannot store U+0000 in text and no field of this API has a use for it, so it is
+/// refused at the edge, the same on both databases, instead of failing inside a query.
+fn nul_error(field: &str) -> Error {
+    Error::invalid(
+        field,
+        "must not contain NUL (U+0000) characters",
+        serde_json::Value::Null,
+    )
+}
+
+/// The raw request body (webhooks verify signatures over exact bytes), with the 413 and unreadable
+/// body rejections in the envelope.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge(MAX_BODY_BYTES)
+                } else {
+                    Error::bad_request(format!(
+                        "Unreadable request body: {}",
+                        rejection.body_text()
+                    ))
+                }
+            })
     }
 }
 
@@ -125,6 +191,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // In a valid query string every `%` starts an escape, so `%00` is exactly a NUL.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(nul_error("query"));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
@@ -149,6 +219,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.path().contains("%00") {
+            return Err(nul_error("path"));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
@@ -170,10 +243,19 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn checked(&self) -> Result<crate::store::PageRequest, Error> {
-        let page = parse_bounded("page", self.page.as_deref(), 1, 1, 1_000_000)?;
-        let limit = parse_bounded("limit", self.limit.as_deref(), 10, 1, 100)?;
-        Ok(crate::store::PageRequest { page, limit })
+        page_request(self.page.as_deref(), self.limit.as_deref())
     }
+}
+
+/// `page` (from 1) and `limit` (1..=100, default 10) from their raw query values.
+pub fn page_request(
+    page: Option<&str>,
+    limit: Option<&str>,
+) -> Result<crate::store::PageRequest, Error> {
+    Ok(crate::store::PageRequest {
+        page: parse_bounded("page", page, 1, 1, 1_000_000)?,
+        limit: parse_bounded("limit", limit, 10, 1, 100)?,
+    })
 }
 
 /// Parses an optional integer query value within bounds; out of range is a 400 naming the field.
@@ -242,5 +324,29 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         ApiJson::<T>::from_request(req, state)
             .await
             .map(|j| OptionalJson(j.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_nul_is_found_unless_its_backslash_is_escaped() {
+        assert!(has_escaped_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(has_escaped_nul(br#"{"a\u0000": 1}"#));
+        assert!(has_escaped_nul(br#"{"name": "\\\u0000"}"#));
+        assert!(!has_escaped_nul(br#"{"name": "a\\u0000b"}"#));
+        assert!(!has_escaped_nul(br#"{"name": "u0000 \u0001"}"#));
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_as_axum_does() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_content_type("application/merge-patch+json"));
+        assert!(!is_json_content_type("text/plain"));
+        assert!(!is_json_content_type("application/jsonx"));
+        assert!(!is_json_content_type("text/json"));
     }
 }

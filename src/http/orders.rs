@@ -2,7 +2,7 @@
 //! my orders, one order, tracking, cancel, received and return.
 
 use super::extract::{
-    parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination, Reply,
+    page_request, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination, Reply,
 };
 use super::idempotency::idempotent;
 use super::order_views::{
@@ -352,7 +352,7 @@ pub async fn finish_confirmation(
         Confirmation::Confirmed(order) => {
             metrics::counter!("orders_confirmed_total", "source" => source.to_string())
                 .increment(1);
-            Ok(state.store.order_by_id(&order.id).await?.unwrap_or(order))
+            Ok(order)
         }
         Confirmation::AlreadyConfirmed(order) => Ok(order),
         Confirmation::Refused { order, refund_id } => {
@@ -594,10 +594,7 @@ async fn my_orders(
     caller: AuthUser,
     ApiQuery(query): ApiQuery<MyOrdersQuery>,
 ) -> Result<Reply<OrderList>> {
-    let page = crate::store::PageRequest {
-        page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
-        limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
-    };
+    let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
     let (sort, descending) =
         parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), false)?;
     let filter = OrderFilter {

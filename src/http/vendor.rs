@@ -2,7 +2,7 @@
 //! its own lines, and moves along the orders whose lines are all its own.
 
 use super::admin_orders::{apply_status, StatusBody};
-use super::extract::{parse_bounded, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
+use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
 use super::order_views::{load_order_list, OrderView};
 use super::orders::{parse_status, OrderList};
 use super::session::AuthUser;
@@ -84,10 +84,7 @@ async fn vendor_orders(
     ApiQuery(query): ApiQuery<VendorOrdersQuery>,
 ) -> Result<Reply<OrderList>> {
     caller.require_any(&[Role::Vendor])?;
-    let page = crate::store::PageRequest {
-        page: parse_bounded("page", query.page.as_deref(), 1, 1, 1_000_000)?,
-        limit: parse_bounded("limit", query.limit.as_deref(), 10, 1, 100)?,
-    };
+    let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
     let status = parse_status(query.status.as_deref())?;
     let (orders, total) = state.store.vendor_orders(&caller.id, status, page).await?;
     let vendor_id = caller.id.clone();

@@ -3,12 +3,11 @@
 //! exactly-once store operation the other paths use. A capture confirms the order even when the
 //! customer never came back to verify-payment.
 
-use super::extract::{Envelope, Reply};
+use super::extract::{Envelope, RawBody, Reply};
 use super::orders::{finish_confirmation, RefundDispatch};
 use super::AppState;
 use crate::error::{Error, ErrorBody, Result};
 use crate::payments::razorpay::{parse_webhook_event, WebhookEvent};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -43,7 +42,7 @@ pub struct WebhookOutcome {
 async fn razorpay_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Reply<WebhookOutcome>> {
     let signature = headers
         .get("x-razorpay-signature")

@@ -10,7 +10,7 @@
 //! sum exactly or fail cleanly; a follow-up read only chooses the error message.
 
 use super::addresses::ShippingAddress;
-use super::products::Product;
+use super::products::{Product, ProductRow};
 use super::{read, transaction, write, Store};
 use crate::domain::discount::evaluate;
 use crate::domain::ids::new_id;
@@ -86,22 +86,8 @@ impl CartLine {
 struct CartLineRow {
     quantity: i64,
     added_at: i64,
-    id: String,
-    name: String,
-    description: String,
-    price: i64,
-    stock: i64,
-    reserved: i64,
-    brand: String,
-    category: String,
-    image_urls: String,
-    sku: Option<String>,
-    is_active: bool,
-    vendor_id: Option<String>,
-    rating_sum: i64,
-    rating_count: i64,
-    created_at: i64,
-    updated_at: i64,
+    #[sqlx(flatten)]
+    product: ProductRow,
 }
 
 impl From<CartLineRow> for CartLine {
@@ -109,25 +95,7 @@ impl From<CartLineRow> for CartLine {
         CartLine {
             quantity: row.quantity,
             added_at: row.added_at,
-            product: Product {
-                id: row.id,
-                name: row.name,
-                description: row.description,
-                price: Money::from_minor(row.price),
-                stock: row.stock,
-                reserved: row.reserved,
-                brand: row.brand,
-                category: row.category,
-                // The catalog writes the column, always as a JSON array of strings.
-                image_urls: serde_json::from_str(&row.image_urls).unwrap_or_default(),
-                sku: row.sku,
-                is_active: row.is_active,
-                vendor_id: row.vendor_id,
-                rating_sum: row.rating_sum,
-                rating_count: row.rating_count,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            },
+            product: row.product.into(),
         }
     }
 }

@@ -207,6 +207,36 @@ const LEDGER_SQL: &str = "INSERT INTO payment_transactions
  (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 
+/// Appends a line to an order's status history (what tracking shows):
+/// `(order_id, status, description, actor_id, now)`.
+macro_rules! record_history {
+    ($tx:ident, $($arg:expr),+ $(,)?) => {{
+        let query = sqlx::query(HISTORY_SQL);
+        $(let query = query.bind($arg);)+
+        query.execute(&mut *$tx).await?;
+    }};
+}
+
+/// Writes a notification in the same transaction as the event it reports:
+/// `(id, user_id, kind, title, message, order_id, now)`.
+macro_rules! notify {
+    ($tx:ident, $($arg:expr),+ $(,)?) => {{
+        let query = sqlx::query(NOTICE_SQL);
+        $(let query = query.bind($arg);)+
+        query.execute(&mut *$tx).await?;
+    }};
+}
+
+/// Adds a row to the payments ledger:
+/// `(id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, now)`.
+macro_rules! record_ledger {
+    ($tx:ident, $($arg:expr),+ $(,)?) => {{
+        let query = sqlx::query(LEDGER_SQL);
+        $(let query = query.bind($arg);)+
+        query.execute(&mut *$tx).await?;
+    }};
+}
+
 // Steps shared by several transactions. They are macros rather than functions because each
 // expands inside both arms of `transaction!`, where `$tx` is a SQLite or a PostgreSQL connection.
 
@@ -385,7 +415,7 @@ impl Store {
     ) -> Result<Order> {
         let now = now_millis();
         let cod = place.gateway_order_id.is_none();
-        transaction!(self, |tx| {
+        let order = transaction!(self, |tx| {
             let cart = tx
                 .lock_cart(place.user_id)
                 .await?
@@ -487,50 +517,50 @@ impl Store {
                 .await?;
             }
 
-            sqlx::query(HISTORY_SQL)
-                .bind(place.order_id)
-                .bind("pending")
-                .bind(OrderStatus::Pending.description())
-                .bind(place.user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            record_history!(
+                tx,
+                place.order_id,
+                "pending",
+                OrderStatus::Pending.description(),
+                place.user_id,
+                now
+            );
             if cod {
-                sqlx::query(HISTORY_SQL)
-                    .bind(place.order_id)
-                    .bind("confirmed")
-                    .bind("Order confirmed: cash on delivery")
-                    .bind(Option::<String>::None)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(NOTICE_SQL)
-                    .bind(new_id())
-                    .bind(place.user_id)
-                    .bind("order_confirmed")
-                    .bind("Order confirmed")
-                    .bind(format!(
+                record_history!(
+                    tx,
+                    place.order_id,
+                    "confirmed",
+                    "Order confirmed: cash on delivery",
+                    Option::<String>::None,
+                    now
+                );
+                notify!(
+                    tx,
+                    new_id(),
+                    place.user_id,
+                    "order_confirmed",
+                    "Order confirmed",
+                    format!(
                         "Your order {} is confirmed; pay on delivery.",
                         place.order_number
-                    ))
-                    .bind(place.order_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    ),
+                    place.order_id,
+                    now
+                );
             }
             if let Some(gateway_order_id) = place.gateway_order_id {
-                sqlx::query(LEDGER_SQL)
-                    .bind(new_id())
-                    .bind(place.order_id)
-                    .bind("gateway_order")
-                    .bind(gateway_order_id)
-                    .bind(totals.total.minor())
-                    .bind("created")
-                    .bind(Option::<String>::None)
-                    .bind(Option::<String>::None)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                record_ledger!(
+                    tx,
+                    new_id(),
+                    place.order_id,
+                    "gateway_order",
+                    gateway_order_id,
+                    totals.total.minor(),
+                    "created",
+                    Option::<String>::None,
+                    Option::<String>::None,
+                    now
+                );
             }
 
             tx.empty_cart(&draft.cart_id, now).await?;
@@ -541,9 +571,7 @@ impl Store {
                 .await?;
             order
         });
-        self.order_by_id(place.order_id)
-            .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("order vanished after commit")))
+        Ok(order)
     }
 
     /// Confirms a paid order exactly once, whichever path (verify-payment, `POST /payments`,
@@ -605,27 +633,27 @@ impl Store {
                     .await?;
                 }
                 tx.finalize_discount_use(order_id, now).await?;
-                sqlx::query(HISTORY_SQL)
-                    .bind(order_id)
-                    .bind("confirmed")
-                    .bind(format!("Order confirmed: payment {payment_id} received"))
-                    .bind(Option::<String>::None)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(NOTICE_SQL)
-                    .bind(new_id())
-                    .bind(&order.user_id)
-                    .bind("order_confirmed")
-                    .bind("Order confirmed")
-                    .bind(format!(
+                record_history!(
+                    tx,
+                    order_id,
+                    "confirmed",
+                    format!("Order confirmed: payment {payment_id} received"),
+                    Option::<String>::None,
+                    now
+                );
+                notify!(
+                    tx,
+                    new_id(),
+                    &order.user_id,
+                    "order_confirmed",
+                    "Order confirmed",
+                    format!(
                         "Payment received; your order {} is confirmed.",
                         order.order_number
-                    ))
-                    .bind(order_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    ),
+                    order_id,
+                    now
+                );
                 Confirmation::Confirmed(order)
             } else if order.payment_status == "completed"
                 || order.payment_status == "refunded"
@@ -715,27 +743,20 @@ impl Store {
                 }
                 _ => to.description().to_string(),
             };
-            sqlx::query(HISTORY_SQL)
-                .bind(&order.id)
-                .bind(to.as_str())
-                .bind(&description)
-                .bind(actor_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            record_history!(tx, &order.id, to.as_str(), &description, actor_id, now);
             if to == OrderStatus::Delivered && order.payment_method == "cod" {
-                sqlx::query(LEDGER_SQL)
-                    .bind(new_id())
-                    .bind(&order.id)
-                    .bind("payment_captured")
-                    .bind(format!("cod-{}", order.order_number))
-                    .bind(order.total_amount)
-                    .bind("captured")
-                    .bind(Option::<String>::None)
-                    .bind("cash collected on delivery")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                record_ledger!(
+                    tx,
+                    new_id(),
+                    &order.id,
+                    "payment_captured",
+                    format!("cod-{}", order.order_number),
+                    order.total_amount,
+                    "captured",
+                    Option::<String>::None,
+                    "cash collected on delivery",
+                    now
+                );
             }
             if let Some((kind, title)) = match to {
                 OrderStatus::Shipped => Some(("order_shipped", "Order shipped")),
@@ -749,16 +770,16 @@ impl Store {
                     (OrderStatus::Delivered, _) => format!("Your order {} was delivered. Enjoy, and tell others what you think with a review.", order.order_number),
                     _ => format!("Your order {} is being prepared.", order.order_number),
                 };
-                sqlx::query(NOTICE_SQL)
-                    .bind(new_id())
-                    .bind(&order.user_id)
-                    .bind(kind)
-                    .bind(title)
-                    .bind(message)
-                    .bind(&order.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                notify!(
+                    tx,
+                    new_id(),
+                    &order.user_id,
+                    kind,
+                    title,
+                    message,
+                    &order.id,
+                    now
+                );
             }
         });
         self.order_by_id(&order.id)
@@ -790,14 +811,14 @@ impl Store {
                     }
                 )));
             }
-            sqlx::query(HISTORY_SQL)
-                .bind(&order.id)
-                .bind("delivered")
-                .bind("Order received by the customer")
-                .bind(&order.user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            record_history!(
+                tx,
+                &order.id,
+                "delivered",
+                "Order received by the customer",
+                &order.user_id,
+                now
+            );
         });
         self.order_by_id(&order.id)
             .await?
@@ -853,27 +874,24 @@ impl Store {
             }
             release_stock!(tx, &order, now);
             tx.release_discount_use(order_id, now).await?;
-            sqlx::query(HISTORY_SQL)
-                .bind(order_id)
-                .bind("cancelled")
-                .bind(format!("Order cancelled: {reason}"))
-                .bind(actor_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(NOTICE_SQL)
-                .bind(new_id())
-                .bind(&order.user_id)
-                .bind("order_cancelled")
-                .bind("Order cancelled")
-                .bind(format!(
-                    "Your order {} was cancelled: {reason}",
-                    order.order_number
-                ))
-                .bind(order_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            record_history!(
+                tx,
+                order_id,
+                "cancelled",
+                format!("Order cancelled: {reason}"),
+                actor_id,
+                now
+            );
+            notify!(
+                tx,
+                new_id(),
+                &order.user_id,
+                "order_cancelled",
+                "Order cancelled",
+                format!("Your order {} was cancelled: {reason}", order.order_number),
+                order_id,
+                now
+            );
             let refund_id = match (&order.gateway_payment_id, order.payment_status.as_str()) {
                 (Some(payment_id), "completed") => {
                     insert_refund_request!(
@@ -949,27 +967,27 @@ impl Store {
                     ))
                 });
             }
-            sqlx::query(HISTORY_SQL)
-                .bind(&order.id)
-                .bind(order.status.as_str())
-                .bind(format!("Return requested: {reason}"))
-                .bind(&order.user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(NOTICE_SQL)
-                .bind(new_id())
-                .bind(&order.user_id)
-                .bind("return_requested")
-                .bind("Return requested")
-                .bind(format!(
+            record_history!(
+                tx,
+                &order.id,
+                order.status.as_str(),
+                format!("Return requested: {reason}"),
+                &order.user_id,
+                now
+            );
+            notify!(
+                tx,
+                new_id(),
+                &order.user_id,
+                "return_requested",
+                "Return requested",
+                format!(
                     "We received your return request for order {}.",
                     order.order_number
-                ))
-                .bind(&order.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                ),
+                &order.id,
+                now
+            );
         });
         self.order_by_id(&order.id)
             .await?
@@ -1050,24 +1068,24 @@ impl Store {
                     ),
                 ),
             };
-            sqlx::query(HISTORY_SQL)
-                .bind(order_id)
-                .bind(order.status.as_str())
-                .bind(&description)
-                .bind(admin_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(NOTICE_SQL)
-                .bind(new_id())
-                .bind(&order.user_id)
-                .bind(format!("return_{to}"))
-                .bind(title)
-                .bind(message)
-                .bind(order_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            record_history!(
+                tx,
+                order_id,
+                order.status.as_str(),
+                &description,
+                admin_id,
+                now
+            );
+            notify!(
+                tx,
+                new_id(),
+                &order.user_id,
+                format!("return_{to}"),
+                title,
+                message,
+                order_id,
+                now
+            );
             if action == ReturnAction::Complete {
                 release_stock!(tx, &order, now);
                 let paid_ref = match (order.payment_method.as_str(), &order.gateway_payment_id) {
@@ -1201,16 +1219,16 @@ impl Store {
                         ),
                     )
                 };
-                sqlx::query(NOTICE_SQL)
-                    .bind(new_id())
-                    .bind(&order.user_id)
-                    .bind(kind)
-                    .bind(title)
-                    .bind(message)
-                    .bind(&order.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                notify!(
+                    tx,
+                    new_id(),
+                    &order.user_id,
+                    kind,
+                    title,
+                    message,
+                    &order.id,
+                    now
+                );
             }
         });
         Ok(())

@@ -53,9 +53,10 @@ impl Product {
     }
 }
 
-/// The row as the database holds it; `image_urls` is a JSON array in a TEXT column.
+/// The row as the database holds it; `image_urls` is a JSON array in a TEXT column. Other stores
+/// that join products (the cart) flatten it into their own rows.
 #[derive(sqlx::FromRow)]
-struct ProductRow {
+pub(crate) struct ProductRow {
     id: String,
     name: String,
     description: String,

@@ -26,6 +26,7 @@ api_tests!(
     two_mib_bodies_are_413_on_every_kind_of_route,
     wrong_content_type_is_400,
     error_responses_are_envelopes_with_request_ids,
+    openapi_documents_the_refusals_every_operation_can_give,
 );
 
 const INJECTIONS: &[&str] = &[
@@ -87,6 +88,33 @@ async fn raw(
         builder = builder.header("content-type", content_type);
     }
     read(builder.send().await.expect("request sent")).await
+}
+
+/// Sends an oversized body. The server may answer 413 and close the connection before the client
+/// has finished writing, which the client can see as a broken pipe; that attempt is repeated.
+async fn send_big(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Resp {
+    let mut last_error = None;
+    for _ in 0..5 {
+        let mut builder = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        match builder.send().await {
+            Ok(response) => return read(response).await,
+            Err(err) => last_error = Some(err),
+        }
+    }
+    panic!("{method} {path}: no answer to an oversized body: {last_error:?}");
 }
 
 /// A GET with query parameters, percent-encoded by the client.
@@ -1304,7 +1332,7 @@ async fn deactivated_accounts_tokens_are_401_on_every_route_kind(app: TestApp) {
     }
     // Logging in again does not bring a deactivated account back.
     let me = app
-        .get(&format!("/admin/users?limit=100"), Some(&admin))
+        .get("/admin/users?limit=100", Some(&admin))
         .await
         .expect(200);
     let users = me.data()["users"].as_array().unwrap();
@@ -1364,15 +1392,7 @@ async fn two_mib_bodies_are_413_on_every_kind_of_route(app: TestApp) {
         (Method::POST, "/webhooks/razorpay".into(), None),
     ];
     for (method, path, token) in routes {
-        let resp = raw(
-            &app,
-            method.clone(),
-            &path,
-            token,
-            Some("application/json"),
-            big.clone(),
-        )
-        .await;
+        let resp = send_big(&app, method.clone(), &path, token, &big).await;
         refused(&resp, &[413], &format!("2 MiB {method} {path}"));
     }
     let order = app
@@ -1604,4 +1624,55 @@ async fn order_data(app: &TestApp, token: &str, order_id: &str) -> Value {
         .expect(200)
         .data()
         .clone()
+}
+
+/// What schemathesis found undocumented: every operation documents the refusals of the shared
+/// extractors and middleware, and a field error's `value` may be any JSON value.
+async fn openapi_documents_the_refusals_every_operation_can_give(app: TestApp) {
+    let doc = app.get("/openapi.json", None).await.body;
+    let value = &doc["components"]["schemas"]["FieldError"]["properties"]["value"];
+    assert!(value.get("type").is_none(), "FieldError.value: {value}");
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let has = |status: &str| responses.contains_key(status);
+            let what = format!("{method} {path}");
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let secured = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if secured {
+                assert!(has("401"), "{what} lacks 401");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(has("400") && has("413"), "{what} lacks 400 or 413");
+            }
+            if params
+                .iter()
+                .any(|p| p["in"] == "path" || p["in"] == "query")
+            {
+                assert!(has("400"), "{what} lacks 400");
+            }
+            if params.iter().any(|p| {
+                p["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+            }) {
+                assert!(has("409") && has("422"), "{what} lacks 409 or 422");
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(
+                        schema,
+                        &json!("#/components/schemas/ErrorBody"),
+                        "{what} {status}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "{checked} operations");
 }

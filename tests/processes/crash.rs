@@ -154,7 +154,12 @@ async fn kill_9_mid_checkout(kind: Kind) {
         }));
     }
 
+    // On a slow machine, wait a little longer so the kill lands in a load that is really going.
     tokio::time::sleep(LOAD_BEFORE_KILL).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ledger.lock().unwrap().acknowledged.len() < 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let in_flight_at_kill = in_flight.load(Ordering::SeqCst);
     node.kill9();
     let killed_at = Instant::now();
