@@ -10,7 +10,7 @@ use cartwright::domain::order::new_order_number;
 use cartwright::domain::pricing::PricingSettings;
 use cartwright::domain::time::now_millis;
 use cartwright::error::Error;
-use cartwright::store::orders::PlaceOrder;
+use cartwright::store::orders::{PlaceOrder, Placed};
 use cartwright::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -710,7 +710,7 @@ async fn storage_phase(
                     }
                     .await;
                     rec.record(STORAGE_CHECKOUT, started, outcome(&placed));
-                    if let Ok(order) = placed {
+                    if let Ok(Placed::Order(order)) = placed {
                         let started = Instant::now();
                         let payment_id =
                             format!("pay_bench{}", hex::encode(rand::random::<[u8; 8]>()));

@@ -153,12 +153,21 @@ pub fn is_online_method(method: &str) -> bool {
     ONLINE_METHODS.contains(&method)
 }
 
-/// `ORD` + 13 digits: the millisecond clock keeps numbers rising; the low digits are random so
-/// two nodes creating orders in the same millisecond rarely collide (a unique index catches the rest).
+/// `ORD` + 13 digits: 10 of the millisecond clock, so numbers rise, and 3 of a per-process
+/// sequence, so one process never repeats a number unless it makes over 1000 orders in one
+/// millisecond. The sequence starts at a random point, so two nodes rarely step on each other in
+/// the same millisecond; when they do, the unique index refuses the second and checkout picks a
+/// new number (`Placed::NumberTaken`).
 pub fn new_order_number(now_millis: i64) -> String {
-    let random: u32 = rand::random::<u32>() % 1000;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static SEQUENCE: OnceLock<AtomicU32> = OnceLock::new();
+    let sequence = SEQUENCE
+        .get_or_init(|| AtomicU32::new(rand::random::<u32>() % 1000))
+        .fetch_add(1, Ordering::Relaxed)
+        % 1000;
     let clock = now_millis.rem_euclid(10_000_000_000);
-    format!("ORD{clock:010}{random:03}")
+    format!("ORD{clock:010}{sequence:03}")
 }
 
 #[cfg(test)]
@@ -205,6 +214,14 @@ mod tests {
         );
         let err = Cancelled.check_transition(Confirmed, Admin).unwrap_err();
         assert!(err.to_string().ends_with("allowed next states: none"));
+    }
+
+    #[test]
+    fn order_numbers_made_in_one_millisecond_do_not_repeat() {
+        let numbers: std::collections::HashSet<String> = (0..1000)
+            .map(|_| new_order_number(1_705_312_800_123))
+            .collect();
+        assert_eq!(numbers.len(), 1000);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::payments::refunds::send_refund;
 use crate::payments::{CreateOrderRequest, GatewayOrder};
 use crate::store::order_queries::Viewer;
-use crate::store::orders::{Confirmation, Order, OrderFilter, OrderSort, PlaceOrder};
+use crate::store::orders::{Confirmation, Order, OrderFilter, OrderSort, PlaceOrder, Placed};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -163,50 +163,70 @@ async fn place_order(
         }
     }
 
-    let now = now_millis();
-    let order_id = new_id();
-    let order_number = new_order_number(now);
-    let gateway_order = if online {
-        let created = state
-            .gateway
-            .create_order(CreateOrderRequest {
-                amount: draft.totals.total,
-                currency: state.config.currency.clone(),
-                receipt: order_number.clone(),
-                notes: vec![
-                    ("order_id".into(), order_id.clone()),
-                    ("user_id".into(), caller.id.clone()),
-                ],
-            })
+    // Two nodes may pick the same order number in the same millisecond; the loser writes nothing
+    // and tries again with a new number (and, for online payments, a new gateway order, since
+    // its receipt is the order number; the unused one simply expires at the gateway).
+    let mut attempts = 0;
+    let (order, gateway_order) = loop {
+        attempts += 1;
+        let now = now_millis();
+        let order_id = new_id();
+        let order_number = new_order_number(now);
+        let gateway_order = if online {
+            let created = state
+                .gateway
+                .create_order(CreateOrderRequest {
+                    amount: draft.totals.total,
+                    currency: state.config.currency.clone(),
+                    receipt: order_number.clone(),
+                    notes: vec![
+                        ("order_id".into(), order_id.clone()),
+                        ("user_id".into(), caller.id.clone()),
+                    ],
+                })
+                .await;
+            metrics::counter!("orders_gateway_orders_total", "outcome" => if created.is_ok() { "created" } else { "failed" })
+                .increment(1);
+            Some(created?)
+        } else {
+            None
+        };
+        let timeout_ms = state.config.order_payment_timeout_minutes * 60 * 1000;
+        let placed = state
+            .store
+            .place_order(
+                &draft,
+                PlaceOrder {
+                    order_id: &order_id,
+                    order_number: &order_number,
+                    user_id: &caller.id,
+                    payment_method: &method,
+                    notes: notes.as_deref(),
+                    currency: &state.config.currency,
+                    gateway_order_id: gateway_order.as_ref().map(|g| g.id.as_str()),
+                    payment_expires_at: online.then_some(now + timeout_ms),
+                },
+                address.as_deref(),
+                &settings,
+            )
             .await;
-        metrics::counter!("orders_gateway_orders_total", "outcome" => if created.is_ok() { "created" } else { "failed" })
+        let outcome = match &placed {
+            Ok(Placed::Order(_)) => "placed",
+            Ok(Placed::NumberTaken) => "number_taken",
+            Err(_) => "refused",
+        };
+        metrics::counter!("orders_placed_total", "outcome" => outcome, "method" => if online { "online" } else { "cod" })
             .increment(1);
-        Some(created?)
-    } else {
-        None
+        match placed? {
+            Placed::Order(order) => break (order, gateway_order),
+            Placed::NumberTaken if attempts < 5 => continue,
+            Placed::NumberTaken => {
+                return Err(Error::ServiceUnavailable(
+                    "Could not allocate an order number; please retry".into(),
+                ))
+            }
+        }
     };
-    let timeout_ms = state.config.order_payment_timeout_minutes * 60 * 1000;
-    let order = state
-        .store
-        .place_order(
-            &draft,
-            PlaceOrder {
-                order_id: &order_id,
-                order_number: &order_number,
-                user_id: &caller.id,
-                payment_method: &method,
-                notes: notes.as_deref(),
-                currency: &state.config.currency,
-                gateway_order_id: gateway_order.as_ref().map(|g| g.id.as_str()),
-                payment_expires_at: online.then_some(now + timeout_ms),
-            },
-            address.as_deref(),
-            &settings,
-        )
-        .await;
-    metrics::counter!("orders_placed_total", "outcome" => if order.is_ok() { "placed" } else { "refused" }, "method" => if online { "online" } else { "cod" })
-        .increment(1);
-    let order = order?;
     let status = order.status();
     let view = load_order_view(&state.store, order).await?;
     let created = CreatedOrder {

@@ -136,6 +136,15 @@ pub struct PlaceOrder<'a> {
     pub payment_expires_at: Option<i64>,
 }
 
+/// How placing an order ended.
+#[derive(Debug)]
+pub enum Placed {
+    Order(Order),
+    /// Another order took this order number first (two nodes in the same millisecond); nothing
+    /// was written, and the caller tries again with a new number.
+    NumberTaken,
+}
+
 /// How a confirmation attempt ended.
 pub enum Confirmation {
     /// This call confirmed the order.
@@ -412,7 +421,7 @@ impl Store {
         place: PlaceOrder<'_>,
         address_override: Option<&str>,
         settings: &PricingSettings,
-    ) -> Result<Order> {
+    ) -> Result<Placed> {
         let now = now_millis();
         let cod = place.gateway_order_id.is_none();
         let order = transaction!(self, |tx| {
@@ -470,7 +479,7 @@ impl Store {
             }
 
             let totals = &draft.totals;
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
                     shipping_charges, tax, total_amount, currency, shipping_address, notes, payment_method,
                     payment_status, gateway_order_id, stock_state, payment_expires_at, confirmed_at,
@@ -498,7 +507,13 @@ impl Store {
             .bind(if cod { Some(now) } else { None })
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await;
+            match inserted {
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    return Ok(Placed::NumberTaken);
+                }
+                other => other?,
+            };
 
             for line in &draft.lines {
                 sqlx::query(
@@ -571,7 +586,7 @@ impl Store {
                 .await?;
             order
         });
-        Ok(order)
+        Ok(Placed::Order(order))
     }
 
     /// Confirms a paid order exactly once, whichever path (verify-payment, `POST /payments`,

@@ -26,6 +26,7 @@ api_tests!(
     my_orders_filters_sorts_and_paginates,
     checkout_validates_its_input,
     vendor_sees_only_its_lines_and_cannot_move_shared_orders,
+    a_taken_order_number_writes_nothing,
 );
 
 fn id(resp: &Value) -> String {
@@ -1501,4 +1502,78 @@ async fn gateway_down_at_checkout_leaves_nothing_behind() {
     );
     let cart = app.get("/cart/summary", Some(&token)).await.expect(200);
     assert_eq!(cart.data()["totalItems"], 2);
+}
+
+/// Regression: two checkouts picking the same order number (two nodes, one millisecond) once
+/// surfaced as a failed checkout; now the second writes nothing and checkout picks a new number.
+async fn a_taken_order_number_writes_nothing(app: TestApp) {
+    use cartwright::domain::pricing::PricingSettings;
+    use cartwright::store::orders::{PlaceOrder, Placed};
+    let product_id = app.product("Numbered Nail Polish", 10.0, 10).await;
+    let (_, first) = app.customer("First").await;
+    let (second_id, second) = app.customer("Second").await;
+    let taken = app
+        .checkout(&first, &product_id, 1, "cod")
+        .await
+        .expect(201);
+    let number = taken.data()["order"]["orderNumber"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.add_to_cart(&second, &product_id, 2).await;
+    app.set_address(&second).await;
+
+    let store = &app.state.store;
+    let settings = PricingSettings::from_config(&app.config);
+    let draft = store
+        .draft_checkout(&second_id, None, &settings)
+        .await
+        .unwrap();
+    let order_id = cartwright::domain::ids::new_id();
+    let placed = store
+        .place_order(
+            &draft,
+            PlaceOrder {
+                order_id: &order_id,
+                order_number: &number,
+                user_id: &second_id,
+                payment_method: "cod",
+                notes: None,
+                currency: "INR",
+                gateway_order_id: None,
+                payment_expires_at: None,
+            },
+            None,
+            &settings,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(placed, Placed::NumberTaken), "{placed:?}");
+    // Nothing of the refused order remains: no order, stock untouched, cart intact.
+    let mine = app
+        .get("/orders/my-orders", Some(&second))
+        .await
+        .expect(200);
+    assert_eq!(mine.data()["pagination"]["totalOrders"], 0);
+    let product = app.product_json(&product_id).await;
+    assert_eq!(
+        (
+            product["stock"].as_i64(),
+            product["availableStock"].as_i64()
+        ),
+        (Some(9), Some(9))
+    );
+    assert_eq!(
+        app.get("/cart/summary", Some(&second))
+            .await
+            .expect(200)
+            .data()["totalItems"],
+        2
+    );
+    // Through the API the same cart checks out with a number of its own.
+    let placed = app
+        .post("/orders", Some(&second), json!({"paymentMethod": "cod"}))
+        .await
+        .expect(201);
+    assert_ne!(placed.data()["order"]["orderNumber"], json!(number));
 }
