@@ -218,7 +218,7 @@ async fn place_order(
         metrics::counter!("orders_placed_total", "outcome" => outcome, "method" => if online { "online" } else { "cod" })
             .increment(1);
         match placed? {
-            Placed::Order(order) => break (order, gateway_order),
+            Placed::Order(order) => break (*order, gateway_order),
             Placed::NumberTaken if attempts < 5 => continue,
             Placed::NumberTaken => {
                 return Err(Error::ServiceUnavailable(

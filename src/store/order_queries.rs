@@ -44,6 +44,34 @@ where
     }
 }
 
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Orders in one (status, payment status): how many, their total amount and the revenue kept.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StateTotals {
+    pub status: String,
+    pub payment_status: String,
+    pub orders: i64,
+    pub amount: i64,
+    pub revenue: i64,
+}
+
+fn merge_totals(into: &mut Vec<StateTotals>, more: Vec<StateTotals>) {
+    for t in more {
+        match into
+            .iter_mut()
+            .find(|i| i.status == t.status && i.payment_status == t.payment_status)
+        {
+            Some(existing) => {
+                existing.orders += t.orders;
+                existing.amount += t.amount;
+                existing.revenue += t.revenue;
+            }
+            None => into.push(t),
+        }
+    }
+}
+
 impl Store {
     pub async fn order_by_id(&self, id: &str) -> Result<Option<Order>> {
         Ok(read!(self, |pool| {
@@ -144,7 +172,7 @@ impl Store {
         page: PageRequest,
     ) -> Result<(Vec<Order>, i64)> {
         let direction = if filter.descending { "DESC" } else { "ASC" };
-        Ok(read!(self, |pool| {
+        let orders: Vec<Order> = read!(self, |pool| {
             let mut query = QueryBuilder::new("SELECT * FROM orders");
             push_filter(&mut query, filter);
             query
@@ -155,12 +183,23 @@ impl Store {
                 .push_bind(page.limit)
                 .push(" OFFSET ")
                 .push_bind(page.offset());
-            let orders: Vec<Order> = query.build_query_as().fetch_all(pool).await?;
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM orders");
-            push_filter(&mut count, filter);
-            let (total,): (i64,) = count.build_query_as().fetch_one(pool).await?;
-            (orders, total)
-        }))
+            query.build_query_as().fetch_all(pool).await?
+        });
+        // The total comes from the per-state totals, which stay cheap at any table size.
+        let total = self
+            .state_totals(filter)
+            .await?
+            .iter()
+            .filter(|t| filter.status.is_none_or(|s| s.as_str() == t.status))
+            .filter(|t| {
+                filter
+                    .payment_status
+                    .as_ref()
+                    .is_none_or(|p| *p == t.payment_status)
+            })
+            .map(|t| t.orders)
+            .sum();
+        Ok((orders, total))
     }
 
     /// Orders a vendor fulfils: confirmed at some point (paid or cash on delivery) and holding at
@@ -195,35 +234,113 @@ impl Store {
         }))
     }
 
-    /// `GET /orders/admin/stats`, aggregated in the database: the overview in one pass and the
-    /// per-status breakdown in one grouped query.
+    /// `GET /orders/admin/stats` from the per-state totals (see `state_totals`).
     pub async fn order_stats(&self, filter: &OrderFilter) -> Result<OrderStats> {
+        let totals = self.state_totals(filter).await?;
+        let count_of = |status: &str| -> i64 {
+            totals
+                .iter()
+                .filter(|t| t.status == status)
+                .map(|t| t.orders)
+                .sum()
+        };
+        let mut by_status: Vec<(String, i64, i64)> = Vec::new();
+        for t in &totals {
+            match by_status
+                .iter_mut()
+                .find(|(status, _, _)| *status == t.status)
+            {
+                Some(entry) => {
+                    entry.1 += t.orders;
+                    entry.2 += t.amount;
+                }
+                None => by_status.push((t.status.clone(), t.orders, t.amount)),
+            }
+        }
+        by_status.retain(|(_, count, _)| *count > 0);
+        by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(OrderStats {
+            total_orders: totals.iter().map(|t| t.orders).sum(),
+            total_revenue: totals.iter().map(|t| t.revenue).sum(),
+            pending_orders: count_of("pending"),
+            completed_orders: count_of("delivered"),
+            cancelled_orders: count_of("cancelled"),
+            breakdown: by_status,
+        })
+    }
+
+    /// Orders, amounts and kept revenue per (status, payment status) for the filter's user and
+    /// date range (status filters are left to the caller). Without a user, whole days come from
+    /// `order_daily_totals` (kept by triggers) and only the partial days at the edges of the range
+    /// are read from `orders`, so the cost follows the number of days, not of orders. A user's
+    /// orders are read directly through the `(user_id, created_at)` index.
+    pub async fn state_totals(&self, filter: &OrderFilter) -> Result<Vec<StateTotals>> {
+        let (from, to) = (filter.created_from, filter.created_to);
+        if filter.user_id.is_some() {
+            return self
+                .raw_state_totals(filter.user_id.as_deref(), from, to)
+                .await;
+        }
+        // Whole days inside [from, to]: [first_day, end_day).
+        let first_day = from.map_or(i64::MIN, |f| {
+            f.div_euclid(DAY_MS) + i64::from(f.rem_euclid(DAY_MS) != 0)
+        });
+        let end_day = to.map_or(i64::MAX, |t| (t + 1).div_euclid(DAY_MS));
+        if first_day >= end_day {
+            return self.raw_state_totals(None, from, to).await;
+        }
+        let mut totals: Vec<StateTotals> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT status, payment_status, CAST(SUM(orders) AS BIGINT) AS orders,
+                        CAST(SUM(amount) AS BIGINT) AS amount, CAST(SUM(revenue) AS BIGINT) AS revenue
+                 FROM order_daily_totals WHERE day >= $1 AND day < $2 GROUP BY status, payment_status",
+            )
+            .bind(first_day)
+            .bind(end_day)
+            .fetch_all(pool)
+            .await?
+        });
+        if let Some(from) = from.filter(|_| first_day != i64::MIN) {
+            merge_totals(
+                &mut totals,
+                self.raw_state_totals(None, Some(from), Some(first_day * DAY_MS - 1))
+                    .await?,
+            );
+        }
+        if let Some(to) = to.filter(|_| end_day != i64::MAX) {
+            merge_totals(
+                &mut totals,
+                self.raw_state_totals(None, Some(end_day * DAY_MS), Some(to))
+                    .await?,
+            );
+        }
+        Ok(totals)
+    }
+
+    /// `state_totals` read straight from `orders`.
+    async fn raw_state_totals(
+        &self,
+        user_id: Option<&str>,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Vec<StateTotals>> {
+        let filter = OrderFilter {
+            user_id: user_id.map(str::to_string),
+            created_from: from,
+            created_to: to,
+            ..OrderFilter::default()
+        };
         Ok(read!(self, |pool| {
-            let mut overview = QueryBuilder::new(
-                // PostgreSQL sums BIGINT into NUMERIC; the casts keep both back-ends on BIGINT.
-                "SELECT COUNT(*),
-                        CAST(COALESCE(SUM(CASE WHEN payment_status = 'completed' THEN total_amount - refunded_amount ELSE 0 END), 0) AS BIGINT),
-                        CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT),
-                        CAST(COALESCE(SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT),
-                        CAST(COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS BIGINT)
+            // PostgreSQL sums BIGINT into NUMERIC; the casts keep both back-ends on BIGINT.
+            let mut query = QueryBuilder::new(
+                "SELECT status, payment_status, COUNT(*) AS orders,
+                        CAST(COALESCE(SUM(total_amount), 0) AS BIGINT) AS amount,
+                        CAST(COALESCE(SUM(CASE WHEN payment_status = 'completed' THEN total_amount - refunded_amount ELSE 0 END), 0) AS BIGINT) AS revenue
                  FROM orders",
             );
-            push_filter(&mut overview, filter);
-            let (total_orders, total_revenue, pending_orders, completed_orders, cancelled_orders): (i64, i64, i64, i64, i64) =
-                overview.build_query_as().fetch_one(pool).await?;
-            let mut breakdown = QueryBuilder::new("SELECT status, COUNT(*), CAST(COALESCE(SUM(total_amount), 0) AS BIGINT) FROM orders");
-            push_filter(&mut breakdown, filter);
-            breakdown.push(" GROUP BY status ORDER BY COUNT(*) DESC, status");
-            let breakdown: Vec<(String, i64, i64)> =
-                breakdown.build_query_as().fetch_all(pool).await?;
-            OrderStats {
-                total_orders,
-                total_revenue,
-                pending_orders,
-                completed_orders,
-                cancelled_orders,
-                breakdown,
-            }
+            push_filter(&mut query, &filter);
+            query.push(" GROUP BY status, payment_status");
+            query.build_query_as().fetch_all(pool).await?
         }))
     }
 

@@ -139,7 +139,7 @@ pub struct PlaceOrder<'a> {
 /// How placing an order ended.
 #[derive(Debug)]
 pub enum Placed {
-    Order(Order),
+    Order(Box<Order>),
     /// Another order took this order number first (two nodes in the same millisecond); nothing
     /// was written, and the caller tries again with a new number.
     NumberTaken,
@@ -586,7 +586,7 @@ impl Store {
                 .await?;
             order
         });
-        Ok(Placed::Order(order))
+        Ok(Placed::Order(Box::new(order)))
     }
 
     /// Confirms a paid order exactly once, whichever path (verify-payment, `POST /payments`,

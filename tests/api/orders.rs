@@ -27,6 +27,7 @@ api_tests!(
     checkout_validates_its_input,
     vendor_sees_only_its_lines_and_cannot_move_shared_orders,
     a_taken_order_number_writes_nothing,
+    stats_over_date_ranges_count_whole_and_partial_days,
 );
 
 fn id(resp: &Value) -> String {
@@ -1576,4 +1577,99 @@ async fn a_taken_order_number_writes_nothing(app: TestApp) {
         .await
         .expect(201);
     assert_ne!(placed.data()["order"]["orderNumber"], json!(number));
+}
+
+/// Admin stats and list totals over a range that starts and ends inside days: whole days come from
+/// the daily totals, the partial days at the edges from the orders themselves.
+async fn stats_over_date_ranges_count_whole_and_partial_days(app: TestApp) {
+    let product_id = app.product("Dated Diffuser", 100.0, 100).await;
+    let (_, token) = app.customer("Dated").await;
+    let hour = 60 * 60 * 1000;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(app.cod_order(&token, &product_id, 1).await);
+    }
+    // Ages: 10 days, 2 days + 1 hour, 26 hours, now.
+    for (id, age) in ids.iter().zip([240 * hour, 49 * hour, 26 * hour]) {
+        app.exec_sql(
+            "UPDATE orders SET created_at = $2 WHERE id = $1",
+            id,
+            now - age,
+        )
+        .await;
+    }
+    app.admin_status(&ids[3], json!({"status": "shipped"}))
+        .await
+        .expect(200);
+    let at = |ms: i64| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    for (from, to, expected) in [
+        (now - 72 * hour, now + hour, 3),
+        (now - 50 * hour, now - 25 * hour, 2),
+        (now - 30 * hour, now - 20 * hour, 1),
+        (now - 300 * hour, now + hour, 4),
+        (now - 20 * hour, now + 48 * hour, 1),
+        (now - 239 * hour, now - 27 * hour, 1),
+    ] {
+        let query = format!("startDate={}&endDate={}", at(from), at(to));
+        let stats = app
+            .get(
+                &format!("/orders/admin/stats?{query}"),
+                Some(&app.admin_token),
+            )
+            .await
+            .expect(200);
+        assert_eq!(stats.data()["overview"]["totalOrders"], expected, "{query}");
+        assert_eq!(
+            stats.data()["overview"]["totalRevenue"],
+            json!(0.0),
+            "cash orders are unpaid until delivery"
+        );
+        let list = app
+            .get(
+                &format!("/orders/admin/all?{query}&limit=100"),
+                Some(&app.admin_token),
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            list.data()["pagination"]["totalOrders"],
+            expected,
+            "{query}"
+        );
+        assert_eq!(
+            list.data()["orders"].as_array().unwrap().len() as i64,
+            expected,
+            "{query}"
+        );
+    }
+    let shipped = app
+        .get(
+            &format!(
+                "/orders/admin/all?status=shipped&startDate={}",
+                at(now - hour)
+            ),
+            Some(&app.admin_token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(shipped.data()["pagination"]["totalOrders"], 1);
+    let all = app
+        .get("/orders/admin/stats", Some(&app.admin_token))
+        .await
+        .expect(200);
+    let breakdown = all.data()["statusBreakdown"].as_array().unwrap().clone();
+    assert_eq!(breakdown.len(), 2, "{breakdown:?}");
+    assert_eq!(
+        (breakdown[0]["_id"].as_str(), breakdown[0]["count"].as_i64()),
+        (Some("confirmed"), Some(3))
+    );
+    assert_eq!(
+        (breakdown[1]["_id"].as_str(), breakdown[1]["count"].as_i64()),
+        (Some("shipped"), Some(1))
+    );
 }
