@@ -270,16 +270,24 @@ impl Store {
     }
 
     /// Orders, amounts and kept revenue per (status, payment status) for the filter's user and
-    /// date range (status filters are left to the caller). Without a user, whole days come from
-    /// `order_daily_totals` (kept by triggers) and only the partial days at the edges of the range
-    /// are read from `orders`, so the cost follows the number of days, not of orders. A user's
-    /// orders are read directly through the `(user_id, created_at)` index.
+    /// date range (status filters are left to the caller). Without a user, all-time figures come
+    /// from `order_state_totals` and date ranges from `order_daily_totals` (both kept by triggers),
+    /// with only the partial days at the edges of a range read from `orders`, so the cost follows
+    /// the number of days, not of orders. A user's orders are read directly through the
+    /// `(user_id, created_at)` index.
     pub async fn state_totals(&self, filter: &OrderFilter) -> Result<Vec<StateTotals>> {
         let (from, to) = (filter.created_from, filter.created_to);
         if filter.user_id.is_some() {
             return self
                 .raw_state_totals(filter.user_id.as_deref(), from, to)
                 .await;
+        }
+        if from.is_none() && to.is_none() {
+            return Ok(read!(self, |pool| {
+                sqlx::query_as("SELECT status, payment_status, orders, amount, revenue FROM order_state_totals")
+                    .fetch_all(pool)
+                    .await?
+            }));
         }
         // Whole days inside [from, to]: [first_day, end_day).
         let first_day = from.map_or(i64::MIN, |f| {
