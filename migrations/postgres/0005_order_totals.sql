@@ -72,3 +72,12 @@ CREATE CONSTRAINT TRIGGER order_totals_update AFTER UPDATE OF status, payment_st
 CREATE CONSTRAINT TRIGGER order_totals_delete AFTER DELETE ON orders
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION order_totals_trigger();
+
+-- Order lists sort by (column, id): with id in the index the first page is read in index order,
+-- without sorting the matching orders.
+DROP INDEX orders_created;
+CREATE INDEX orders_created ON orders (created_at, id);
+DROP INDEX orders_status_created;
+CREATE INDEX orders_status_created ON orders (status, created_at, id);
+DROP INDEX orders_user_created;
+CREATE INDEX orders_user_created ON orders (user_id, created_at, id);

@@ -87,3 +87,12 @@ BEGIN
     ON CONFLICT (day, status, payment_status) DO UPDATE SET
         orders = orders + excluded.orders, amount = amount + excluded.amount, revenue = revenue + excluded.revenue;
 END;
+
+-- Order lists sort by (column, id): with id in the index the first page is read in index order,
+-- without sorting the matching orders.
+DROP INDEX orders_created;
+CREATE INDEX orders_created ON orders (created_at, id);
+DROP INDEX orders_status_created;
+CREATE INDEX orders_status_created ON orders (status, created_at, id);
+DROP INDEX orders_user_created;
+CREATE INDEX orders_user_created ON orders (user_id, created_at, id);
