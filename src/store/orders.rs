@@ -386,6 +386,13 @@ fn insufficient_stock(name: &str, available: i64) -> Error {
 }
 
 impl Store {
+    /// The order as it is after a change just committed.
+    async fn reload_order(&self, order_id: &str) -> Result<Order> {
+        self.order_by_id(order_id)
+            .await?
+            .ok_or_else(|| Error::not_found("Order"))
+    }
+
     /// Prices the caller's cart for checkout (as `GET /cart` shows it) and checks it can be
     /// ordered. When the read had to change the cart (a product gone, a code that stopped
     /// applying) the customer has not seen the new total yet: that is a 409 saying what changed.
@@ -797,9 +804,7 @@ impl Store {
                 );
             }
         });
-        self.order_by_id(&order.id)
-            .await?
-            .ok_or_else(|| Error::not_found("Order"))
+        self.reload_order(&order.id).await
     }
 
     /// Sets `receivedAt` on an order a vendor or admin already marked delivered (the customer's
@@ -835,9 +840,7 @@ impl Store {
                 now
             );
         });
-        self.order_by_id(&order.id)
-            .await?
-            .ok_or_else(|| Error::not_found("Order"))
+        self.reload_order(&order.id).await
     }
 
     /// Cancels an order: releases its reservation (unpaid) or puts its sold units back (paid),
@@ -922,11 +925,7 @@ impl Store {
             };
             refund_id
         });
-        let order = self
-            .order_by_id(order_id)
-            .await?
-            .ok_or_else(|| Error::not_found("Order"))?;
-        Ok((order, refund_id))
+        Ok((self.reload_order(order_id).await?, refund_id))
     }
 }
 
@@ -1004,9 +1003,7 @@ impl Store {
                 now
             );
         });
-        self.order_by_id(&order.id)
-            .await?
-            .ok_or_else(|| Error::not_found("Order"))
+        self.reload_order(&order.id).await
     }
 
     /// An admin's decision on a return. `Complete` restocks and requests the refund; the ledger id
@@ -1125,11 +1122,7 @@ impl Store {
                 None
             }
         });
-        let order = self
-            .order_by_id(order_id)
-            .await?
-            .ok_or_else(|| Error::not_found("Order"))?;
-        Ok((order, refund_id))
+        Ok((self.reload_order(order_id).await?, refund_id))
     }
 
     /// A requested refund with its order, if it is still waiting to be sent to the gateway.
