@@ -229,7 +229,8 @@ pub fn build_router(state: AppState) -> Router {
 /// Drops what a write served by this node may have made stale before its response leaves, so a
 /// client always reads its own writes here at once; other nodes (and this one, for the background
 /// jobs) hear of the change through the feed of `crate::app::events`. Coarse on purpose: a path
-/// that is not known to leave products and accounts alone flushes the catalog.
+/// that is not known to leave products and accounts alone flushes the catalog and every cart, and
+/// any write drops the caller's own cart.
 async fn flush_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<axum::body::Body>,
@@ -248,12 +249,20 @@ async fn flush_after_writes(
         || ["/cart", "/addresses", "/notifications", "/auth"]
             .iter()
             .any(|prefix| path.starts_with(prefix)));
+    let caller = session::CallerSlot::default();
+    let mut request = request;
+    request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
     if accounts {
         state.live.accounts.flush();
     }
     if catalog {
+        // Carts show products' prices and stock and codes' rules.
         state.live.catalog.flush();
+        state.live.carts.flush();
+    }
+    if let Some(user) = caller.0.get() {
+        state.live.carts.invalidate(user);
     }
     response
 }
