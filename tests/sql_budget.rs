@@ -32,9 +32,10 @@ impl<S: tracing::Subscriber> Layer<S> for StatementCounter {
         }
         let mut summary = Summary(String::new());
         event.record(&mut summary);
-        // The SQLite change feed reads (and trims) its log on its own clock, not per request (sqlx
+        // The change feed reads (and trims) its log on its own clock, not per request (sqlx
         // summaries are cut after a few words, hence the prefixes).
         if summary.0.starts_with("SELECT seq, payload FROM")
+            || summary.0.starts_with("SELECT pg_snapshot_xmin")
             || summary.0.starts_with("DELETE FROM change_log")
         {
             return;
