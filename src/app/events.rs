@@ -197,6 +197,10 @@ async fn postgres_feed(live: &Live, store: &Store, pool: PgPool) {
     let mut from: Option<String> = None;
     let mut last_read = tokio::time::Instant::now();
     let mut last_trim = tokio::time::Instant::now();
+    // What this node had read, sampled at each trim: rows older than a sample a minute old are
+    // deleted.
+    let mut read_marks: std::collections::VecDeque<(tokio::time::Instant, String)> =
+        std::collections::VecDeque::new();
     let mut ticker = tokio::time::interval(POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -249,14 +253,24 @@ async fn postgres_feed(live: &Live, store: &Store, pool: PgPool) {
         }
         if last_trim.elapsed() >= TRIM_EVERY {
             last_trim = tokio::time::Instant::now();
-            let trim = sqlx::query(
-                "DELETE FROM change_log WHERE created_at < now() - make_interval(secs => $1)",
-            )
-            .bind(LOG_RETENTION.as_secs_f64())
-            .execute(&pool)
-            .await;
-            if let Err(err) = trim {
-                tracing::warn!(error = %err, "change feed: trimming the change log");
+            if let Some(from) = &from {
+                read_marks.push_back((last_trim, from.clone()));
+            }
+            let mut cutoff = None;
+            while read_marks
+                .front()
+                .is_some_and(|(at, _)| at.elapsed() >= LOG_RETENTION)
+            {
+                cutoff = read_marks.pop_front().map(|(_, mark)| mark);
+            }
+            if let Some(cutoff) = cutoff {
+                let trim = sqlx::query("DELETE FROM change_log WHERE xid < $1::xid8")
+                    .bind(&cutoff)
+                    .execute(&pool)
+                    .await;
+                if let Err(err) = trim {
+                    tracing::warn!(error = %err, "change feed: trimming the change log");
+                }
             }
         }
     }
