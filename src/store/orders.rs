@@ -99,6 +99,7 @@ pub struct LedgerEntry {
     pub payment_ref: Option<String>,
     pub detail: Option<String>,
     pub created_at: i64,
+    pub updated_at: i64,
     /// Refunds: gateway calls made so far, when the next is due, and the last error.
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,

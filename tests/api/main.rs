@@ -8,6 +8,7 @@ mod auth;
 mod cart;
 mod contention;
 mod discounts;
+mod money_path;
 mod notifications;
 mod openapi;
 mod orders;
