@@ -47,6 +47,8 @@ pub struct RefundView {
     pub payment_id: Option<String>,
     /// The gateway's refund id, once it accepted the refund.
     pub gateway_refund_id: Option<String>,
+    /// Why the refund was made (a capture of another amount is flagged "NEEDS REVIEW").
+    pub reason: Option<String>,
     /// Gateway calls made so far.
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -66,6 +68,7 @@ impl RefundView {
             status: entry.status,
             payment_id: entry.payment_ref,
             gateway_refund_id: entry.gateway_ref,
+            reason: entry.detail,
             attempts: entry.attempts,
             last_error: entry.last_error,
             next_attempt_at: entry.next_attempt_at.map(to_rfc3339),

@@ -240,6 +240,22 @@ async fn payment_of_another_order_or_amount_confirms_nothing(db: Db) {
         "pending"
     );
     assert_eq!(refunds_of(&fake, &short_payment), 1);
+    // The admin sees the refund flagged for review.
+    let listed = app
+        .get("/admin/refunds?status=processed", Some(&app.admin_token))
+        .await
+        .expect(200);
+    let flagged = listed.data()["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["paymentId"] == json!(short_payment))
+        .cloned()
+        .expect("the refund is listed");
+    assert!(
+        flagged["reason"].as_str().unwrap().contains("NEEDS REVIEW"),
+        "{flagged}"
+    );
     // Reconciliation sees the same capture again and refunds nothing more.
     let later = chrono::Utc::now().timestamp_millis() + 10 * 60 * 1000;
     cartwright::jobs::run_once(&app.state, later).await.unwrap();
