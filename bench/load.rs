@@ -324,7 +324,7 @@ async fn seed_hot_products(admin: &Api, token: &str) -> anyhow::Result<Vec<Strin
         "Hot Xylo Brush",
         "Hot Willow Comb",
     ] {
-        let body = json!({"name": name, "price": 149, "stock": 100_000_000, "category": "hot", "brand": "BenchBrand"});
+        let body = json!({"name": name, "price": 149, "stock": 1_000_000, "category": "hot", "brand": "BenchBrand"});
         let reply = admin.post("/products", Some(token), &body).await?;
         if reply.status != 201 {
             bail!(
