@@ -284,7 +284,12 @@ impl Store {
         }
         if from.is_none() && to.is_none() {
             return Ok(read!(self, |pool| {
-                sqlx::query_as("SELECT status, payment_status, orders, amount, revenue FROM order_state_totals")
+                // Summed over the shards PostgreSQL keeps (migration 0007); SQLite has one row each.
+                sqlx::query_as(
+                    "SELECT status, payment_status, CAST(SUM(orders) AS BIGINT) AS orders,
+                            CAST(SUM(amount) AS BIGINT) AS amount, CAST(SUM(revenue) AS BIGINT) AS revenue
+                     FROM order_state_totals GROUP BY status, payment_status",
+                )
                     .fetch_all(pool)
                     .await?
             }));
@@ -368,14 +373,16 @@ impl Store {
     }
 
     /// Refunds recorded but not yet accepted by the gateway (a call failed or the process stopped
-    /// between commit and call), oldest first.
-    pub async fn unsent_refunds(&self, limit: i64) -> Result<Vec<String>> {
+    /// between commit and call) whose next attempt is due at `now`, oldest first.
+    pub async fn unsent_refunds(&self, now: i64, limit: i64) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = read!(self, |pool| {
             sqlx::query_as(
                 "SELECT id FROM payment_transactions WHERE kind = 'refund' AND status = 'requested'
+                   AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
                  ORDER BY created_at LIMIT $1",
             )
             .bind(limit)
+            .bind(now)
             .fetch_all(pool)
             .await?
         });
