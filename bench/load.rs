@@ -131,9 +131,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "cart" => vec![Mix::Cart],
         "products" => vec![Mix::Products],
         "reads" => vec![Mix::Cart, Mix::Products],
-        other => bail!(
-            "--mix {other}: expected all, full, read, checkout, hot, cart, products or reads"
-        ),
+        other => {
+            bail!("--mix {other}: expected all, full, read, checkout, hot, cart, products or reads")
+        }
     };
     let dir = TempDir::new("run")?;
     let mut db = None;
