@@ -16,11 +16,11 @@ macro_rules! db_tests {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name(crate::helpers::Db::Sqlite).await;
+                    super::$name($crate::helpers::Db::Sqlite).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    super::$name(crate::helpers::Db::Postgres).await;
+                    super::$name($crate::helpers::Db::Postgres).await;
                 }
             }
         )*
