@@ -9,6 +9,7 @@ pub mod cart;
 pub mod discounts;
 pub mod extract;
 pub mod idempotency;
+pub mod limits;
 pub mod notifications;
 pub mod ops;
 pub mod order_views;
@@ -176,6 +177,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
+    let request_timeout = state.config.request_timeout();
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
@@ -195,6 +197,10 @@ pub fn build_router(state: AppState) -> Router {
         })
         .with_state(state)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            limits::request_timeout(request_timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(limits::uri_limit))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
