@@ -438,6 +438,51 @@ async fn idempotency_claim_still_inside_the_request_timeout_is_a_conflict(app: T
 }
 
 async fn login_limit_answers_429_with_retry_after_in_the_envelope(app: TestApp) {
-    let _ = &app;
-    todo!()
+    let app = TestApp::spawn_with(app.db, &[("AUTH_RATE_LIMIT_PER_MINUTE", "10")])
+        .await
+        .unwrap();
+    wait_for_a_fresh_window().await;
+    let attempt = || {
+        app.post(
+            "/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "password123"}),
+        )
+    };
+    // The harness's own admin login may fall in the previous window, so count up to the refusal.
+    let mut refused = None;
+    for n in 1..=11 {
+        let resp = attempt().await;
+        if resp.status == 429 {
+            refused = Some((n, resp));
+            break;
+        }
+        resp.expect(401);
+    }
+    let (n, resp) = refused.expect("the 11th attempt is refused");
+    assert!((10..=11).contains(&n), "refused at attempt {n}");
+    let retry_after: u64 = resp.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    resp.expect(429);
+    // Registration shares the limit.
+    app.post(
+        "/auth/register",
+        None,
+        json!({"name": "Late", "email": "late@example.com", "password": "password123"}),
+    )
+    .await
+    .expect(429);
+}
+
+/// The shared limit counts per fixed minute: start a run of attempts early in a minute so it
+/// cannot straddle two windows.
+pub async fn wait_for_a_fresh_window() {
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
 }
