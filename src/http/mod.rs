@@ -91,8 +91,9 @@ impl Modify for BearerAuth {
 
 /// Adds the answers that come from the shared extractors and middleware rather than from a
 /// handler, so no operation can forget them: 400 from a rejected path, query or body; 401 from the
-/// bearer check; 413 from the body limit; 409 and 422 from `Idempotency-Key` handling. Operations
-/// that already describe one of these keep their own description.
+/// bearer check; 413 from the body limit; 414 from the URI limit; 409 and 422 from
+/// `Idempotency-Key` handling. Operations that already describe one of these keep their own
+/// description.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -139,6 +140,9 @@ impl Modify for CommonResponses {
                 };
                 if has_input || idempotent {
                     add("400", "Invalid path, query, header or body");
+                }
+                if has_input {
+                    add("414", "Request URI over 8 KiB");
                 }
                 if secured {
                     add("401", "No, bad or expired token, or a deactivated account");
