@@ -3,6 +3,7 @@
 //! idempotency claims of crashed requests and shared login limits.
 
 use crate::api_tests;
+use crate::fake_razorpay::FakeRazorpay;
 use crate::helpers::{Db, TestApp};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -18,6 +19,7 @@ api_tests!(
     hyper_rejections_come_in_the_envelope_with_a_request_id,
     idempotency_claim_of_a_request_that_cannot_be_running_is_reclaimed,
     idempotency_claim_still_inside_the_request_timeout_is_a_conflict,
+    request_past_the_timeout_is_stopped_and_its_key_freed_after_the_bound,
     login_limit_answers_429_with_retry_after_in_the_envelope,
 );
 
@@ -435,6 +437,74 @@ async fn idempotency_claim_still_inside_the_request_timeout_is_a_conflict(app: T
     abandon_claim(&app, &key, 1_000).await;
     app.add_to_cart(&token, &product, 1).await;
     keyed_order(&app, &token, &key).await.expect(409);
+}
+
+async fn request_past_the_timeout_is_stopped_and_its_key_freed_after_the_bound(app: TestApp) {
+    let fake = FakeRazorpay::start(
+        "rzp_test_GuardSlow01",
+        "slow_key_secret",
+        "slow_hook_secret",
+    )
+    .await;
+    let base = fake.base_url();
+    let app = TestApp::spawn_with(
+        app.db,
+        &[
+            ("PAYMENT_GATEWAY", "razorpay"),
+            ("RAZORPAY_KEY_ID", "rzp_test_GuardSlow01"),
+            ("RAZORPAY_KEY_SECRET", "slow_key_secret"),
+            ("RAZORPAY_WEBHOOK_SECRET", "slow_hook_secret"),
+            ("RAZORPAY_API_BASE", base.as_str()),
+            ("RAZORPAY_TIMEOUT_MS", "20000"),
+            ("REQUEST_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .await
+    .unwrap();
+    let product = app.product("Slow Gateway Item", 10.0, 10).await;
+    let (_, token) = app.customer("Patient").await;
+    app.add_to_cart(&token, &product, 1).await;
+    app.set_address(&token).await;
+    fake.hang_next_on("POST", "/orders", 1, std::time::Duration::from_secs(8));
+    let key = format!("slow-{}", crate::helpers::unique());
+    let started = std::time::Instant::now();
+    let checkout = || {
+        app.client
+            .post(app.url("/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", &key)
+            .json(&json!({"paymentMethod": "razorpay"}))
+            .send()
+    };
+    let stopped = checkout().await.unwrap();
+    assert!(stopped.headers().get("x-request-id").is_some());
+    let stopped = crate::helpers::read(stopped).await.expect(503);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped by the 1 s request timeout, not the gateway's answer: {:?}",
+        started.elapsed()
+    );
+    assert!(stopped.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("too long"));
+    // The stopped request left nothing behind: the cart is intact.
+    let cart = app.get("/cart", Some(&token)).await.expect(200);
+    assert_eq!(
+        cart.data()["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        cart.body
+    );
+    // Past the bound (1 s timeout + 2 s margin) the same key and body run.
+    let bound = std::time::Duration::from_millis(3_500);
+    if let Some(wait) = bound.checked_sub(started.elapsed()) {
+        tokio::time::sleep(wait).await;
+    }
+    let placed = crate::helpers::read(checkout().await.unwrap())
+        .await
+        .expect(201);
+    assert!(placed.data()["order"]["_id"].is_string());
 }
 
 async fn login_limit_answers_429_with_retry_after_in_the_envelope(app: TestApp) {
