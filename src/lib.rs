@@ -3,6 +3,7 @@
 //! `Application::build` turns a `Config` into a bound, ready server; `main.rs` and the black-box
 //! tests both start the shop through it.
 
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;

@@ -46,6 +46,16 @@ pub struct AppState {
     pub gateway: Arc<dyn crate::payments::PaymentGateway>,
 }
 
+impl AppState {
+    /// The payment workflows over this state's store and gateway.
+    pub fn payments(&self) -> crate::app::payments::Payments {
+        crate::app::payments::Payments {
+            store: self.store.clone(),
+            gateway: self.gateway.clone(),
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

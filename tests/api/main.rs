@@ -6,6 +6,7 @@ mod helpers;
 mod addresses;
 mod auth;
 mod cart;
+mod contention;
 mod discounts;
 mod guard;
 mod notifications;
