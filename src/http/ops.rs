@@ -28,9 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 static OPENAPI_JSON: OnceLock<String> = OnceLock::new();
 
-/// What the Swagger UI page may load: its own scripts and styles and this API, nothing inline
-/// but styles (the UI sets element styles), nothing from elsewhere, and it may not be framed.
-/// The vendored page has no inline script: its configuration is the file `swagger-initializer.js`.
+/// What the Swagger UI page may load: its own scripts and styles and this API, nothing from
+/// elsewhere, and it may not be framed. No inline script runs: the vendored page loads its
+/// configuration from the file `swagger-initializer.js`. Inline styles are allowed because the UI
+/// injects some (under `style-src 'self'` Chromium blocks them and the layout breaks).
 pub const DOCS_CSP: &str =
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
