@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod admin_orders;
+pub mod admin_refunds;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
@@ -177,6 +178,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(admin_users::router())
+        .merge(admin_refunds::router())
         .merge(products::router())
         .merge(addresses::router())
         .merge(cart::router())

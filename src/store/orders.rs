@@ -99,6 +99,7 @@ pub struct LedgerEntry {
     pub payment_ref: Option<String>,
     pub detail: Option<String>,
     pub created_at: i64,
+    pub updated_at: i64,
     /// Refunds: gateway calls made so far, when the next is due, and the last error.
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
@@ -185,6 +186,18 @@ impl Refusal {
     /// One refund per extra capture, ever: the key is the captured payment's id.
     fn refund_key(self, payment_id: &str) -> String {
         format!("capture-{payment_id}")
+    }
+
+    /// Why the refund exists, as the ledger and the admin's refund list show it. A capture of
+    /// another amount is flagged: the gateway took money the shop never asked for.
+    fn ledger_note(self) -> &'static str {
+        match self {
+            Refusal::NotPayable => "capture for an order cancelled or expired before payment",
+            Refusal::AlreadyPaid => "second payment for an order already paid",
+            Refusal::AmountMismatch => {
+                "NEEDS REVIEW: captured amount or currency differs from the order total"
+            }
+        }
     }
 
     pub fn explain(self, order_number: &str, status: &str) -> String {
@@ -338,7 +351,7 @@ macro_rules! release_stock {
 /// Records a refund to be sent to the gateway, at most once per `$key` (the unique idempotency
 /// key, also sent to the gateway). Evaluates to the ledger id when this call created it.
 macro_rules! insert_refund_request {
-    ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $now:expr) => {{
+    ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $detail:expr, $now:expr) => {{
         let order: &Order = $order;
         let amount: i64 = $amount;
         if amount <= 0 {
@@ -347,8 +360,8 @@ macro_rules! insert_refund_request {
             let id = new_id();
             let inserted = sqlx::query(
                 "INSERT INTO payment_transactions
-                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, created_at, updated_at)
-                 VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $6, $6)
+                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, detail, created_at, updated_at)
+                 VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $7, $6, $6)
                  ON CONFLICT DO NOTHING",
             )
             .bind(&id)
@@ -357,6 +370,7 @@ macro_rules! insert_refund_request {
             .bind($key)
             .bind($payment_id)
             .bind($now)
+            .bind($detail)
             .execute(&mut *$tx)
             .await?;
             (inserted.rows_affected() == 1).then_some(id)
@@ -772,6 +786,7 @@ impl Store {
                         payment_id,
                         payment.amount.minor(),
                         refund_capture(Refusal::AmountMismatch),
+                        Refusal::AmountMismatch.ledger_note(),
                         now
                     )
                 } else {
@@ -842,6 +857,7 @@ impl Store {
                         payment_id,
                         payment.amount.minor(),
                         refund_capture(reason),
+                        reason.ledger_note(),
                         now
                     )
                 } else {
@@ -1060,6 +1076,7 @@ impl Store {
                         payment_id,
                         order.total_amount - order.refunded_amount,
                         format!("cancel-{order_id}"),
+                        "order cancelled",
                         now
                     )
                 }
@@ -1255,6 +1272,7 @@ impl Store {
                             payment_ref,
                             order.total_amount - order.refunded_amount,
                             format!("return-{order_id}"),
+                            "return completed",
                             now
                         )
                     }

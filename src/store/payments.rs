@@ -108,6 +108,26 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// One refund with its order number.
+    pub async fn refund_by_id(&self, ledger_id: &str) -> Result<Option<(LedgerEntry, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            entry: LedgerEntry,
+            order_number: String,
+        }
+        let row: Option<Row> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.*, o.order_number FROM payment_transactions t JOIN orders o ON o.id = t.order_id
+                 WHERE t.id = $1 AND t.kind = 'refund'",
+            )
+            .bind(ledger_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|r| (r.entry, r.order_number)))
+    }
+
     /// Refunds in one status, newest first, with their order numbers, and how many there are.
     pub async fn refunds_with_status(
         &self,

@@ -9,6 +9,7 @@ mod cart;
 mod contention;
 mod discounts;
 mod guard;
+mod money_path;
 mod notifications;
 mod openapi;
 mod orders;

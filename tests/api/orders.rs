@@ -1474,6 +1474,7 @@ async fn gateway_down_at_checkout_leaves_nothing_behind() {
             ("PAYMENT_GATEWAY", "razorpay"),
             ("RAZORPAY_KEY_ID", "rzp_test_down"),
             ("RAZORPAY_KEY_SECRET", "secret"),
+            ("RAZORPAY_WEBHOOK_SECRET", "webhook-secret"),
             ("RAZORPAY_API_BASE", "http://127.0.0.1:9/v1"),
             ("RAZORPAY_TIMEOUT_MS", "500"),
         ],
