@@ -9,13 +9,26 @@ use super::refunds::send_refund;
 use crate::domain::money::Money;
 use crate::error::{Error, Result};
 use crate::payments::{
-    is_gateway_id, is_signature_shape, GatewayError, GatewayPayment, PaymentGateway,
+    is_gateway_id, is_signature_shape, GatewayError, GatewayOrder, GatewayPayment, PaymentGateway,
 };
 use crate::store::orders::{CapturedPayment, Confirmation, Order};
 use crate::store::payments::CaptureClaim;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The gateway order as this shop recorded it at checkout.
+pub fn recorded_gateway_order(order: &Order, gateway_order_id: &str) -> GatewayOrder {
+    GatewayOrder {
+        id: gateway_order_id.to_string(),
+        amount: order.total_amount,
+        amount_paid: 0,
+        currency: order.currency.clone(),
+        receipt: Some(order.order_number.clone()),
+        status: "created".into(),
+        created_at: order.created_at / 1000,
+    }
+}
 
 /// Which path reported the payment (recorded in the ledger and the metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +92,8 @@ impl Payments {
                 payment_id.chars().take(64).collect::<String>(),
             ));
         }
+        self.gateway
+            .recall_order(&recorded_gateway_order(order, gateway_order_id));
         if !is_signature_shape(signature)
             || !self
                 .gateway

@@ -11,14 +11,14 @@ use super::order_views::{
 };
 use super::session::AuthUser;
 use super::AppState;
-use crate::app::payments::PaymentSource;
+use crate::app::payments::{recorded_gateway_order, PaymentSource};
 use crate::app::refunds::send_refund;
 use crate::domain::ids::{new_id, parse_id};
 use crate::domain::order::{is_online_method, new_order_number, Actor, OrderStatus};
 use crate::domain::pricing::PricingSettings;
 use crate::domain::time::now_millis;
 use crate::error::{Error, ErrorBody, Result};
-use crate::payments::{CreateOrderRequest, GatewayOrder};
+use crate::payments::CreateOrderRequest;
 use crate::store::order_queries::Viewer;
 use crate::store::orders::{Order, OrderFilter, OrderSort, PlaceOrder, Placed, Settlement};
 use axum::extract::State;
@@ -412,16 +412,8 @@ async fn pay(
                 if order.status() != OrderStatus::Pending {
                     order
                 } else {
-                    // The gateway order as this shop recorded it; only the simulated gateway uses it.
-                    let gateway_order = GatewayOrder {
-                        id: order.gateway_order_id.clone().unwrap_or_default(),
-                        amount: order.total_amount,
-                        amount_paid: 0,
-                        currency: order.currency.clone(),
-                        receipt: Some(order.order_number.clone()),
-                        status: "created".into(),
-                        created_at: order.created_at / 1000,
-                    };
+                    // Only the simulated gateway can pay by itself.
+                    let gateway_order = recorded_gateway_order(&order, order.gateway_order_id.as_deref().unwrap_or_default());
                     let (payment_id, signature) = state.gateway.simulate_payment(&gateway_order).await.ok_or_else(|| {
                         Error::invalid(
                             "paymentId",

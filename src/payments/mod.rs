@@ -147,6 +147,11 @@ pub trait PaymentGateway: Send + Sync {
         None
     }
 
+    /// The simulated gateway keeps its orders in the process; one created by another API node is
+    /// recalled from the shop's own record before a payment of it is checked. Real gateways hold
+    /// their own state and ignore this.
+    fn recall_order(&self, _order: &GatewayOrder) {}
+
     fn verify_payment_signature(
         &self,
         gateway_order_id: &str,

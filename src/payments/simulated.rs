@@ -176,6 +176,14 @@ impl PaymentGateway for SimulatedGateway {
         Ok(payment.clone())
     }
 
+    fn recall_order(&self, order: &GatewayOrder) {
+        self.orders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(order.id.clone())
+            .or_insert_with(|| order.clone());
+    }
+
     /// Razorpay test mode as a browser would meet it: a payment id that Checkout handed over with
     /// a valid signature is, at that moment, a captured payment of that gateway order. The payment
     /// is bound to the first order it is presented with, so it can never pay a second one.
@@ -233,11 +241,7 @@ impl PaymentGateway for SimulatedGateway {
     async fn simulate_payment(&self, order: &GatewayOrder) -> Option<(String, String)> {
         let payment_id = razorpay_like_id("pay");
         let payment = captured_payment(&payment_id, order);
-        self.orders
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(order.id.clone())
-            .or_insert_with(|| order.clone());
+        self.recall_order(order);
         self.payments
             .lock()
             .unwrap_or_else(|e| e.into_inner())

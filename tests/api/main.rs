@@ -16,5 +16,6 @@ mod orders;
 mod products;
 mod razorpay_client;
 mod razorpay_flow;
+mod razorpay_shop;
 mod reviews;
 mod security;
