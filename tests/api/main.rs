@@ -8,6 +8,7 @@ mod auth;
 mod cart;
 mod contention;
 mod discounts;
+mod guard;
 mod live;
 mod money_path;
 mod notifications;
