@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover - reported by the skip below
 def _binary():
     explicit = os.environ.get("CARTWRIGHT_BIN")
     if explicit:
-        return Path(explicit)
+        return Path(explicit).resolve()
     candidates = [ROOT / "target" / kind / "cartwright" for kind in ("release", "debug")]
     existing = [c for c in candidates if c.exists()]
     if not existing:

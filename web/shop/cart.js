@@ -109,7 +109,7 @@ export async function renderCart(main) {
     }
     const input = h('input', { name: 'discountCode', maxlength: 20, autocomplete: 'off' });
     const apply = h('button', { type: 'submit' }, 'Apply code');
-    const form = h('form', { class: 'card inline-form', 'aria-label': 'Discount code' }, field('Discount code', input), apply, error);
+    const form = h('form', { class: 'card inline-form', 'aria-label': 'Apply a discount code' }, field('Discount code', input), apply, error);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       busy(apply, error, async () => {
