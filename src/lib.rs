@@ -3,6 +3,7 @@
 //! `Application::build` turns a `Config` into a bound, ready server; `main.rs` and the black-box
 //! tests both start the shop through it.
 
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;
@@ -64,6 +65,7 @@ impl Application {
             )),
             gateway: payments::gateway_for(&config)?,
             config: Arc::new(config),
+            live: app::Live::new(),
         };
         http::ops::metrics_handle();
         Ok(Application { listener, state })
@@ -89,12 +91,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         let store = state.store.clone();
+        let feed = app::events::spawn_feed(state.live.clone(), store.clone());
         let jobs = state.config.jobs_enabled.then(|| {
             jobs::spawn(
                 state.clone(),
                 Duration::from_secs(state.config.job_interval_secs),
             )
         });
+        let live = state.live.clone();
         let router = http::build_router(state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
@@ -104,6 +108,7 @@ impl Application {
         .with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("shutting down: finishing requests in flight");
+            live.close_streams();
             let _ = stopping_tx.send(());
         });
         let grace = async {
@@ -118,6 +123,7 @@ impl Application {
             jobs.abort();
         }
         store.close().await;
+        feed.abort();
         Ok(())
     }
 }

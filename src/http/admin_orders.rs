@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(all_orders))
         .routes(routes!(stats))
+        .routes(routes!(daily_stats))
         .routes(routes!(update_status))
         .routes(routes!(process_return))
 }
@@ -450,4 +451,153 @@ async fn process_return(
         },
     )
     .await
+}
+
+/// The longest range `GET /orders/admin/stats/daily` answers for.
+pub const MAX_DAILY_RANGE_DAYS: i64 = 366;
+/// Days shown when no range is given: the last 30, today included.
+const DEFAULT_DAILY_RANGE_DAYS: i64 = 30;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DailyStatsQuery {
+    /// First day, `YYYY-MM-DD` (UTC). Default: 29 days before `to`.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (UTC), included. Default: today. At most 366 days after `from`.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayFigures {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// Orders placed that day, of any status.
+    pub orders: i64,
+    /// Kept revenue of that day's orders, counted as `overview.totalRevenue` of
+    /// `GET /orders/admin/stats` counts it: payments completed, minus refunds.
+    pub revenue: Money,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyTotalsView {
+    pub orders: i64,
+    pub revenue: Money,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyStatsView {
+    pub from: String,
+    pub to: String,
+    /// Every day of the range, oldest first, days without orders included as zeros.
+    pub days: Vec<DayFigures>,
+    /// Orders and their summed totals per status over the range (statuses with orders only).
+    pub status_breakdown: Vec<StatusCount>,
+    pub totals: DailyTotalsView,
+}
+
+fn parse_day(field: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.len() == 10)
+            .map(Some)
+            .ok_or_else(|| Error::invalid(field, "must be a date (YYYY-MM-DD)", text)),
+    }
+}
+
+/// Orders and revenue per day (admin), from the per-day totals the database keeps, with every day
+/// of the range present.
+#[utoipa::path(get, path = "/orders/admin/stats/daily", tag = "admin-orders", security(("bearer" = [])),
+    params(DailyStatsQuery),
+    responses(
+        (status = 200, description = "Figures per day", body = Envelope<DailyStatsView>),
+        (status = 400, description = "Bad date, `from` after `to`, or a range over 366 days", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+async fn daily_stats(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<DailyStatsQuery>,
+) -> Result<Reply<DailyStatsView>> {
+    caller.require_admin()?;
+    let to = parse_day("to", query.to.as_deref())?
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = parse_day("from", query.from.as_deref())?.unwrap_or_else(|| {
+        to - chrono::Duration::days(DEFAULT_DAILY_RANGE_DAYS - 1)
+    });
+    if from > to {
+        return Err(Error::invalid(
+            "to",
+            "must not be before from",
+            to.format("%Y-%m-%d").to_string(),
+        ));
+    }
+    let span = (to - from).num_days() + 1;
+    if span > MAX_DAILY_RANGE_DAYS {
+        return Err(Error::invalid(
+            "to",
+            "the range may cover at most 366 days",
+            to.format("%Y-%m-%d").to_string(),
+        ));
+    }
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date");
+    let first_day = (from - epoch).num_days();
+    let rows = state
+        .store
+        .daily_order_totals(first_day, first_day + span - 1)
+        .await?;
+    let mut days: Vec<DayFigures> = Vec::with_capacity(span as usize);
+    let (mut orders, mut revenue) = (vec![0i64; span as usize], vec![0i64; span as usize]);
+    let mut by_status: Vec<(String, i64, i64)> = Vec::new();
+    for row in &rows {
+        let Some(index) = usize::try_from(row.day - first_day)
+            .ok()
+            .filter(|i| *i < orders.len())
+        else {
+            continue;
+        };
+        orders[index] += row.orders;
+        revenue[index] += row.revenue;
+        match by_status.iter_mut().find(|(status, _, _)| *status == row.status) {
+            Some(entry) => {
+                entry.1 += row.orders;
+                entry.2 += row.amount;
+            }
+            None => by_status.push((row.status.clone(), row.orders, row.amount)),
+        }
+    }
+    for (index, (count, kept)) in orders.iter().zip(&revenue).enumerate() {
+        let date = from + chrono::Duration::days(index as i64);
+        days.push(DayFigures {
+            date: date.format("%Y-%m-%d").to_string(),
+            orders: *count,
+            revenue: Money::from_minor(*kept),
+        });
+    }
+    // As `GET /orders/admin/stats` orders its breakdown.
+    by_status.retain(|(_, count, _)| *count > 0);
+    by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(Reply::ok(
+        "Daily order statistics retrieved successfully",
+        DailyStatsView {
+            from: from.format("%Y-%m-%d").to_string(),
+            to: to.format("%Y-%m-%d").to_string(),
+            days,
+            status_breakdown: by_status
+                .into_iter()
+                .map(|(status, count, total)| StatusCount {
+                    id: status,
+                    count,
+                    total_amount: Money::from_minor(total),
+                })
+                .collect(),
+            totals: DailyTotalsView {
+                orders: orders.iter().sum(),
+                revenue: Money::from_minor(revenue.iter().sum()),
+            },
+        },
+    ))
 }

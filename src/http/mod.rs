@@ -7,6 +7,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod cart;
 pub mod discounts;
+pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod notifications;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub auth_limiter: Arc<rate_limit::RateLimiter>,
     pub gateway: Arc<dyn crate::payments::PaymentGateway>,
+    /// The change feed of this node and the caches it keeps (`crate::app`).
+    pub live: Arc<crate::app::Live>,
 }
 
 #[derive(OpenApi)]
@@ -66,6 +69,7 @@ pub struct AppState {
         (name = "vendor", description = "Fulfilment of a vendor's own orders"),
         (name = "notifications", description = "The caller's notifications about their orders"),
         (name = "reviews", description = "Product reviews by customers who received the product"),
+        (name = "events", description = "Live updates of the caller's orders and notifications (Server-Sent Events)"),
         (name = "webhooks", description = "Payment gateway callbacks"),
         (name = "ops", description = "Health, readiness, metrics and this document"),
     )
@@ -173,6 +177,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(notifications::router())
         .merge(reviews::router())
+        .merge(events::router())
         .merge(ops::router())
 }
 
@@ -196,7 +201,11 @@ pub fn build_router(state: AppState) -> Router {
             )
                 .into_response()
         })
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            flush_after_writes,
+        ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -214,4 +223,36 @@ pub fn build_router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Drops what a write served by this node may have made stale before its response leaves, so a
+/// client always reads its own writes here at once; other nodes (and this one, for the background
+/// jobs) hear of the change through the feed of `crate::app::events`. Coarse on purpose: a path
+/// that is not known to leave products and accounts alone flushes the catalog.
+async fn flush_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let path = request.uri().path();
+    let accounts = path.starts_with("/admin/users");
+    let catalog = !(accounts
+        || ["/cart", "/addresses", "/notifications", "/auth"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix)));
+    let response = next.run(request).await;
+    if accounts {
+        state.live.accounts.flush();
+    }
+    if catalog {
+        state.live.catalog.flush();
+    }
+    response
 }

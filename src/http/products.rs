@@ -4,6 +4,7 @@
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::session::{AuthUser, MaybeAuthUser};
 use super::AppState;
+use crate::app::cache::{page_key, CatalogPage};
 use crate::domain::ids::parse_id;
 use crate::domain::money::{Money, MAX_AMOUNT};
 use crate::domain::time::to_rfc3339;
@@ -12,8 +13,10 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::store::products::{
     Editor, NewProduct, Product, ProductChanges, ProductFilter, ProductSort,
 };
+use crate::store::PageRequest;
 use axum::extract::State;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -451,14 +454,46 @@ async fn list_products(
 ) -> Result<Reply<ProductList>> {
     let page = page.checked()?;
     let filter = query.checked()?;
-    let (products, total) = state.store.list_products(&filter, page).await?;
+    let listed = catalog_page(&state, &filter, page).await?;
     Ok(Reply::ok(
         "Products retrieved successfully",
         ProductList {
-            products: products.into_iter().map(ProductView::from).collect(),
-            pagination: Pagination::new(page, total),
+            products: listed.0.iter().cloned().map(ProductView::from).collect(),
+            pagination: Pagination::new(page, listed.1),
         },
     ))
+}
+
+/// A catalog page from the catalog cache of `crate::app::cache`, or read and remembered.
+async fn catalog_page(
+    state: &AppState,
+    filter: &ProductFilter,
+    page: PageRequest,
+) -> Result<CatalogPage> {
+    let connected = state.live.is_connected();
+    let key = page_key(filter, page);
+    if let Some(listed) = state.live.catalog.page(&key, connected) {
+        return Ok(listed);
+    }
+    let fill = state.live.catalog.begin_page(connected);
+    let listed = Arc::new(state.store.list_products(filter, page).await?);
+    state.live.catalog.put_page(key, listed.clone(), fill);
+    Ok(listed)
+}
+
+/// A product, active or not, from the catalog cache or read and remembered.
+async fn catalog_product(state: &AppState, id: &str) -> Result<Option<Arc<Product>>> {
+    let connected = state.live.is_connected();
+    if let Some(product) = state.live.catalog.product(id, connected) {
+        return Ok(Some(product));
+    }
+    let fill = state.live.catalog.begin_product(connected);
+    let Some(product) = state.store.product_by_id(id).await? else {
+        return Ok(None);
+    };
+    let product = Arc::new(product);
+    state.live.catalog.put_product(product.clone(), fill);
+    Ok(Some(product))
 }
 
 /// One product. An inactive product is visible only to admins and its vendor.
@@ -476,10 +511,9 @@ async fn get_product(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Reply<ProductView>> {
     let id = parse_id("id", &id)?;
-    let product = state
-        .store
-        .product_by_id(&id)
+    let product = catalog_product(&state, &id)
         .await?
+        .map(|p| (*p).clone())
         .filter(|p| {
             p.is_active
                 || caller

@@ -1,5 +1,7 @@
 //! Who is calling: the bearer token checked for signature, expiry and algorithm, and the user it
-//! names still present and active (so deactivation takes effect at once).
+//! names still present and active. The account check is answered from `app::cache::AccountCache`
+//! when it can be (kept by the change feed on every node, so deactivation and role changes bite
+//! within a second everywhere, at once on the node that made them), else by one query.
 
 use super::AppState;
 use crate::domain::user::Role;
@@ -57,18 +59,27 @@ impl FromRequestParts<AppState> for AuthUser {
                 Error::Unauthorized("Authorization header must be 'Bearer <token>'".into())
             })?;
         let claims = state.jwt.verify(token)?;
-        let role = state
-            .store
-            .active_user_role(&claims.sub)
-            .await?
-            .ok_or_else(|| {
-                Error::Unauthorized("Account is deactivated or no longer exists".into())
-            })?;
+        let role = active_role(state, &claims.sub).await?.ok_or_else(|| {
+            Error::Unauthorized("Account is deactivated or no longer exists".into())
+        })?;
         Ok(AuthUser {
             id: claims.sub,
             role,
         })
     }
+}
+
+/// The role of an active account, `None` when it is deactivated or gone: from the account cache
+/// when it holds a fresh answer, else read and remembered.
+pub async fn active_role(state: &AppState, user_id: &str) -> Result<Option<Role>> {
+    let connected = state.live.is_connected();
+    if let Some(role) = state.live.accounts.get(user_id, connected) {
+        return Ok(role);
+    }
+    let fill = state.live.accounts.begin(connected);
+    let role = state.store.active_user_role(user_id).await?;
+    state.live.accounts.put(user_id, role, fill);
+    Ok(role)
 }
 
 /// The caller when a token is present, `None` when not; a bad token is still a 401.

@@ -50,6 +50,8 @@ pub async fn run_once(state: &AppState, now: i64) -> Result<usize> {
     reconcile_payments(state, now).await?;
     let expired = expire_unpaid_orders(state, now).await?;
     resend_refunds(state).await?;
+    // Stock moved here is visible on this node at once, not only when the change feed delivers.
+    state.live.catalog.flush();
     Ok(expired)
 }
 

@@ -109,6 +109,152 @@ const LINES_SQL: &str = "SELECT ci.quantity, ci.added_at, p.id, p.name, p.descri
      WHERE ci.cart_id = $1
      ORDER BY ci.added_at, ci.product_id";
 
+/// A cart read for pricing, in one statement: the cart row, one row per line (with its product),
+/// the code's row and, when the code has a per-user limit, the user's uses of it. A cart without
+/// lines gives one row with the line and product columns NULL. Products are joined to their
+/// lines by a foreign key, so a line always has its product.
+const CART_READ_SQL: &str = "SELECT c.id, c.user_id, c.discount_code, c.shipping_address,
+        c.created_at, c.updated_at, ci.quantity, ci.added_at,
+        p.id AS p_id, p.name AS p_name, p.description AS p_description, p.price AS p_price,
+        p.stock AS p_stock, p.reserved AS p_reserved, p.brand AS p_brand, p.category AS p_category,
+        p.image_urls AS p_image_urls, p.sku AS p_sku, p.is_active AS p_is_active,
+        p.vendor_id AS p_vendor_id, p.rating_sum AS p_rating_sum, p.rating_count AS p_rating_count,
+        p.created_at AS p_created_at, p.updated_at AS p_updated_at,
+        d.code AS d_code, d.type AS d_kind, d.value AS d_value,
+        d.min_order_amount AS d_min_order_amount, d.max_discount_amount AS d_max_discount_amount,
+        d.starts_at AS d_starts_at, d.ends_at AS d_ends_at, d.usage_limit AS d_usage_limit,
+        d.per_user_limit AS d_per_user_limit, d.used_count AS d_used_count,
+        d.is_active AS d_is_active, d.created_at AS d_created_at, d.updated_at AS d_updated_at,
+        CASE WHEN d.per_user_limit IS NULL THEN 0
+             ELSE (SELECT COUNT(*) FROM discount_uses u WHERE u.code = c.discount_code AND u.user_id = c.user_id)
+        END AS user_uses
+     FROM carts c
+     LEFT JOIN cart_items ci ON ci.cart_id = c.id
+     LEFT JOIN products p ON p.id = ci.product_id
+     LEFT JOIN discounts d ON d.code = c.discount_code
+     WHERE c.user_id = $1
+     ORDER BY ci.added_at, ci.product_id";
+
+#[derive(sqlx::FromRow)]
+struct CartReadRow {
+    id: String,
+    user_id: String,
+    discount_code: Option<String>,
+    shipping_address: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    quantity: Option<i64>,
+    added_at: Option<i64>,
+    p_id: Option<String>,
+    p_name: Option<String>,
+    p_description: Option<String>,
+    p_price: Option<i64>,
+    p_stock: Option<i64>,
+    p_reserved: Option<i64>,
+    p_brand: Option<String>,
+    p_category: Option<String>,
+    p_image_urls: Option<String>,
+    p_sku: Option<String>,
+    p_is_active: Option<bool>,
+    p_vendor_id: Option<String>,
+    p_rating_sum: Option<i64>,
+    p_rating_count: Option<i64>,
+    p_created_at: Option<i64>,
+    p_updated_at: Option<i64>,
+    d_code: Option<String>,
+    d_kind: Option<String>,
+    d_value: Option<i64>,
+    d_min_order_amount: Option<i64>,
+    d_max_discount_amount: Option<i64>,
+    d_starts_at: Option<i64>,
+    d_ends_at: Option<i64>,
+    d_usage_limit: Option<i64>,
+    d_per_user_limit: Option<i64>,
+    d_used_count: Option<i64>,
+    d_is_active: Option<bool>,
+    d_created_at: Option<i64>,
+    d_updated_at: Option<i64>,
+    user_uses: i64,
+}
+
+/// What `CART_READ_SQL` gives, assembled.
+struct CartRead {
+    cart: Cart,
+    lines: Vec<CartLine>,
+    rule: Option<crate::domain::discount::DiscountRule>,
+    user_uses: i64,
+}
+
+impl CartRead {
+    fn from_rows(rows: Vec<CartReadRow>) -> Option<CartRead> {
+        let first = rows.first()?;
+        let cart = Cart::from(CartRow {
+            id: first.id.clone(),
+            user_id: first.user_id.clone(),
+            discount_code: first.discount_code.clone(),
+            shipping_address: first.shipping_address.clone(),
+            created_at: first.created_at,
+            updated_at: first.updated_at,
+        });
+        let rule = match (&first.d_code, &first.d_kind) {
+            (Some(code), Some(kind)) => Some(
+                super::discounts::Discount {
+                    code: code.clone(),
+                    kind: kind.clone(),
+                    value: first.d_value.unwrap_or_default(),
+                    min_order_amount: first.d_min_order_amount.unwrap_or_default(),
+                    max_discount_amount: first.d_max_discount_amount,
+                    starts_at: first.d_starts_at,
+                    ends_at: first.d_ends_at,
+                    usage_limit: first.d_usage_limit,
+                    per_user_limit: first.d_per_user_limit,
+                    used_count: first.d_used_count.unwrap_or_default(),
+                    is_active: first.d_is_active.unwrap_or(false),
+                    created_at: first.d_created_at.unwrap_or_default(),
+                    updated_at: first.d_updated_at.unwrap_or_default(),
+                }
+                .rule(),
+            ),
+            _ => None,
+        };
+        let user_uses = first.user_uses;
+        let lines = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(CartLine {
+                    quantity: row.quantity?,
+                    added_at: row.added_at?,
+                    product: Product {
+                        id: row.p_id?,
+                        name: row.p_name?,
+                        description: row.p_description?,
+                        price: Money::from_minor(row.p_price?),
+                        stock: row.p_stock?,
+                        reserved: row.p_reserved?,
+                        brand: row.p_brand?,
+                        category: row.p_category?,
+                        // Only the products store writes the column, always from a `Vec<String>`.
+                        image_urls: serde_json::from_str(&row.p_image_urls?).unwrap_or_default(),
+                        sku: row.p_sku,
+                        is_active: row.p_is_active?,
+                        vendor_id: row.p_vendor_id,
+                        rating_sum: row.p_rating_sum?,
+                        rating_count: row.p_rating_count?,
+                        created_at: row.p_created_at?,
+                        updated_at: row.p_updated_at?,
+                    },
+                })
+            })
+            .collect();
+        Some(CartRead {
+            cart,
+            lines,
+            rule,
+            user_uses,
+        })
+    }
+}
+
 /// Creates the user's cart or, when it exists, touches it; either way returns its id. On
 /// PostgreSQL the row stays locked until the transaction ends, serializing changes to one cart.
 const TOUCH_CART_SQL: &str = "INSERT INTO carts (id, user_id, created_at, updated_at)
@@ -208,13 +354,31 @@ impl Store {
     /// - totals come from `domain::pricing` with `settings`.
     ///
     /// Reads go to the read pool; the writer is used only when something has to be cleaned up.
+    ///
+    /// The cart, its lines with their products, its code's rule and the caller's uses of the code
+    /// come from one statement (`CART_READ_SQL`); only a user's first read, which makes the cart,
+    /// takes more.
     pub async fn priced_cart(
         &self,
         user_id: &str,
         settings: &PricingSettings,
     ) -> Result<PricedCart> {
-        let mut cart = self.ensure_cart(user_id).await?;
-        let mut lines = self.cart_lines(&cart.id).await?;
+        let mut read = self.read_cart(user_id).await?;
+        if read.is_none() {
+            self.ensure_cart(user_id).await?;
+            read = self.read_cart(user_id).await?;
+        }
+        let Some(CartRead {
+            mut cart,
+            mut lines,
+            rule,
+            user_uses,
+        }) = read
+        else {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "the cart just made cannot be read"
+            )));
+        };
         let mut notices = Vec::new();
 
         let gone: Vec<String> = lines
@@ -245,7 +409,9 @@ impl Store {
         let subtotal = pricing::subtotal(&priced).ok_or_else(overflow)?;
         let mut discount = Money::ZERO;
         if let Some(code) = cart.discount_code.clone() {
-            match self.check_cart_discount(&code, user_id, subtotal).await? {
+            let checked = evaluate(&code, rule.as_ref(), subtotal, now_millis(), user_uses)
+                .map_err(|rejection| rejection.to_string());
+            match checked {
                 Ok(amount) => discount = amount,
                 Err(reason) => {
                     // Conditional on the same code, so a code applied meanwhile is kept.
@@ -272,6 +438,16 @@ impl Store {
             totals,
             notices,
         })
+    }
+
+    /// The user's cart with everything pricing needs, in one statement; `None` when the user has
+    /// no cart yet.
+    async fn read_cart(&self, user_id: &str) -> Result<Option<CartRead>> {
+        let rows: Vec<CartReadRow> = read!(self, |pool| sqlx::query_as(CART_READ_SQL)
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?);
+        Ok(CartRead::from_rows(rows))
     }
 
     /// Whether `code` applies to a cart of `subtotal` for this user now: the amount off, or the

@@ -382,3 +382,53 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 }
+
+/// One day's orders of one status, from `order_daily_totals` (kept by triggers, migration 0005).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DailyStatusTotals {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub status: String,
+    pub orders: i64,
+    /// Sum of the orders' totals, minor units.
+    pub amount: i64,
+    /// What completed payments kept (total minus refunded), minor units: the revenue of
+    /// `GET /orders/admin/stats`.
+    pub revenue: i64,
+}
+
+impl Store {
+    /// The vendors with lines in an order.
+    pub async fn order_vendor_ids(&self, order_id: &str) -> Result<Vec<String>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT vendor_id FROM order_items
+                 WHERE order_id = $1 AND vendor_id IS NOT NULL ORDER BY vendor_id",
+            )
+            .bind(order_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Per day and status, the order figures of the whole days `first_day..=last_day` (days since
+    /// the epoch, UTC). Days without orders have no rows.
+    pub async fn daily_order_totals(
+        &self,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<DailyStatusTotals>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT day, status, CAST(SUM(orders) AS BIGINT) AS orders,
+                        CAST(SUM(amount) AS BIGINT) AS amount, CAST(SUM(revenue) AS BIGINT) AS revenue
+                 FROM order_daily_totals WHERE day >= $1 AND day <= $2
+                 GROUP BY day, status ORDER BY day, status",
+            )
+            .bind(first_day)
+            .bind(last_day)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}

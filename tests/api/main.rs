@@ -7,6 +7,7 @@ mod addresses;
 mod auth;
 mod cart;
 mod discounts;
+mod live;
 mod notifications;
 mod openapi;
 mod orders;

@@ -70,6 +70,24 @@ async fn set_reserved(app: &TestApp, product_id: &str, reserved: i64) {
         }
     }
     store.close().await;
+    // Written by another connection, as another node would: this node hears of it through the
+    // change feed, within the one second CONTRACT §4 allows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let product = app.product_json(product_id).await;
+        let (stock, available) = (
+            product["stock"].as_i64().unwrap(),
+            product["availableStock"].as_i64().unwrap(),
+        );
+        if available == (stock - reserved).max(0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reserved = {reserved} not seen within 1 s: {product}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 async fn admin_creates_reads_replaces_patches_and_deletes_a_product(app: TestApp) {

@@ -147,7 +147,12 @@ async fn last_units_across_two_nodes_go_to_exactly_five_buyers() {
     assert_eq!((cod + online, conflicts), (5, 15));
     // Cash-on-delivery orders took their units; online ones hold a reservation.
     assert_eq!(c.stock_row(&product).await, (5 - cod, online));
-    assert_eq!(c.api.stock(&c.b, &c.admin, &product).await.1, 0);
+    // Node B serves the catalog from memory: the checkouts A committed reach it through the change
+    // feed, within the one second CONTRACT §4 allows.
+    within_a_second("B sees no stock left", || async {
+        c.api.stock(&c.b, &c.admin, &product).await.1 == 0
+    })
+    .await;
     let orders = c
         .sql
         .count(
@@ -431,4 +436,206 @@ async fn expiry_jobs_on_both_nodes_cancel_an_unpaid_order_once() {
         total += expired.iter().sum::<i64>();
     }
     assert_eq!(total, orders.len() as i64);
+}
+
+/// Polls `check` until it holds, failing when that takes a second or more. Returns how long it
+/// took.
+async fn within_a_second<F, Fut>(what: &str, check: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{what}: not seen within one second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deactivation_and_role_change_on_one_node_bite_on_the_other_within_a_second() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let (user_id, token) = c.api.customer(&c.a, "Changing").await;
+    // Node B has the account cached as a customer: vendor routes are refused.
+    c.api.get(&c.b, "/vendor/orders", &token).await.expect(403);
+    c.api.get(&c.b, "/cart", &token).await.expect(200);
+    c.api
+        .send(
+            Method::PATCH,
+            &c.a.url(&format!("/admin/users/{user_id}")),
+            Some(&c.admin),
+            Some(json!({"role": "vendor"})),
+        )
+        .await
+        .expect(200);
+    let took = within_a_second("the role change on B", || async {
+        c.api.get(&c.b, "/vendor/orders", &token).await.status == 200
+    })
+    .await;
+    eprintln!("role change seen by B after {took:?}");
+    c.api
+        .send(
+            Method::PATCH,
+            &c.a.url(&format!("/admin/users/{user_id}")),
+            Some(&c.admin),
+            Some(json!({"isActive": false})),
+        )
+        .await
+        .expect(200);
+    let took = within_a_second("the deactivation on B", || async {
+        c.api.get(&c.b, "/cart", &token).await.status == 401
+    })
+    .await;
+    eprintln!("deactivation seen by B after {took:?}");
+    // And it stays refused on both.
+    c.api.get(&c.a, "/cart", &token).await.expect(401);
+    c.api.get(&c.b, "/vendor/orders", &token).await.expect(401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_price_edit_and_a_stock_move_on_one_node_show_on_the_other_within_a_second() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let product = c.api.product(&c.a, &c.admin, "Two Node Tonic", 10).await;
+    let path = format!("/products/{product}");
+    let page = "/products?limit=10&search=two%20node%20tonic";
+    let seen_on_b = |path: String| {
+        let c = &c;
+        async move { c.api.get(&c.b, &path, &c.admin).await.expect(200) }
+    };
+    // B reads (and caches) the product and a page holding it.
+    assert_eq!(seen_on_b(path.clone()).await.data()["price"], json!(10.0));
+    assert_eq!(
+        seen_on_b(page.to_string()).await.data()["products"][0]["price"],
+        json!(10.0)
+    );
+    c.api
+        .send(
+            Method::PATCH,
+            &c.a.url(&path),
+            Some(&c.admin),
+            Some(json!({"price": 12.5})),
+        )
+        .await
+        .expect(200);
+    let took = within_a_second("the price edit on B", || async {
+        seen_on_b(path.clone()).await.data()["price"] == json!(12.5)
+            && seen_on_b(page.to_string()).await.data()["products"][0]["price"] == json!(12.5)
+    })
+    .await;
+    eprintln!("price edit seen by B after {took:?}");
+
+    // A checkout on A takes 3 units; B shows the stock it has left.
+    let (_, token) = c.api.customer(&c.a, "Buyer").await;
+    c.api.add_to_cart(&c.a, &token, &product, 3).await;
+    c.api.set_address(&c.a, &token).await;
+    assert_eq!(seen_on_b(path.clone()).await.data()["availableStock"], 10);
+    c.api
+        .post(&c.a, "/orders", &token, json!({"paymentMethod": "cod"}))
+        .await
+        .expect(201);
+    let took = within_a_second("the checkout's stock move on B", || async {
+        let product = seen_on_b(path.clone()).await;
+        let listed = seen_on_b(page.to_string()).await;
+        product.data()["stock"] == 7
+            && product.data()["availableStock"] == 7
+            && listed.data()["products"][0]["availableStock"] == 7
+    })
+    .await;
+    eprintln!("stock move seen by B after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_on_one_node_never_lets_the_other_sell_the_last_unit() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    for round in 0..3 {
+        let product = c
+            .api
+            .product(&c.a, &c.admin, &format!("Last Unit {round}"), 1)
+            .await;
+        let (_, first) = c.api.customer(&c.a, "First").await;
+        let (_, second) = c.api.customer(&c.b, "Second").await;
+        c.api.add_to_cart(&c.a, &first, &product, 1).await;
+        c.api.set_address(&c.a, &first).await;
+        c.api.add_to_cart(&c.b, &second, &product, 1).await;
+        c.api.set_address(&c.b, &second).await;
+        // B has the product cached with one unit available.
+        assert_eq!(c.api.stock(&c.b, &c.admin, &product).await, (1, 1));
+        c.api
+            .post(&c.a, "/orders", &first, json!({"paymentMethod": "cod"}))
+            .await
+            .expect(201);
+        // At once, before B can have heard of it: B's checkout is decided by the database.
+        let refused = c
+            .api
+            .post(&c.b, "/orders", &second, json!({"paymentMethod": "razorpay"}))
+            .await
+            .expect(409);
+        assert!(refused.message().contains("Insufficient stock"), "{}", refused.body);
+        let again = c
+            .api
+            .post(
+                &c.b,
+                "/cart/items",
+                &second,
+                json!({"productId": product, "quantity": 1}),
+            )
+            .await;
+        assert!(again.status == 409 || again.status == 404, "{}", again.body);
+        assert_eq!(c.stock_row(&product).await, (0, 0));
+        let sold = c
+            .sql
+            .count(
+                "SELECT COUNT(*) FROM order_items WHERE product_id = $1",
+                &[&product],
+            )
+            .await;
+        assert_eq!(sold, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_whose_feed_reconnects_forgets_what_it_cached() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let product = c.api.product(&c.a, &c.admin, "Reconnect Rinse", 10).await;
+    let path = format!("/products/{product}");
+    assert_eq!(
+        c.api.get(&c.b, &path, &c.admin).await.expect(200).data()["price"],
+        json!(10.0)
+    );
+    // Cut both nodes' LISTEN connections, then change the price behind their backs while they are
+    // reconnecting: the notification is lost, the caches must not outlive it.
+    let schema = c._db.schema().unwrap();
+    let cut = c
+        .sql
+        .count(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'",
+            &[&schema],
+        )
+        .await;
+    assert_eq!(cut, 2);
+    c.sql
+        .execute(
+            "UPDATE products SET price = 1500 WHERE id = $1",
+            &[&product],
+        )
+        .await;
+    within_a_second("the price written while B was deaf", || async {
+        c.api.get(&c.b, &path, &c.admin).await.expect(200).data()["price"] == json!(15.0)
+    })
+    .await;
 }

@@ -1,0 +1,225 @@
+//! Read caches kept honest by the change feed (`super::events`): the account check every
+//! authenticated request makes, and the catalog's product pages and products.
+//!
+//! Three rules keep them exact enough for the one-second promise of CONTRACT §3 and §4:
+//! - every committed change is heard through the feed and drops what it makes stale, on every
+//!   node; while the feed is not connected the caches neither answer nor fill;
+//! - an entry filled by a read that raced an invalidation is not kept: a fill carries the cache's
+//!   generation from before its read, and any invalidation since then makes it a no-op;
+//! - as a safety net for a change the feed did not deliver, an entry is served for at most `TTL`
+//!   after its read *started*, so whatever committed before that read began is seen within `TTL`.
+//!
+//! They only ever answer reads. Decisions about money and stock are made by conditional SQL in the
+//! database, never from here.
+
+use crate::domain::user::Role;
+use crate::store::products::{Product, ProductFilter};
+use crate::store::PageRequest;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// The longest an entry is served after its read began, whatever the feed says.
+pub const TTL: Duration = Duration::from_millis(900);
+/// Above this many entries a cache drops its expired ones (and everything, if still full), so a
+/// stream of distinct keys cannot grow it without bound.
+const MAX_ENTRIES: usize = 50_000;
+
+/// A ticket for one fill: taken before the read, redeemed after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    generation: u64,
+    started: Instant,
+    allowed: bool,
+}
+
+/// A map whose fills are void when an invalidation came between their read and their insert.
+struct Cache<K, V> {
+    entries: RwLock<HashMap<K, (V, Instant)>>,
+    generation: AtomicU64,
+}
+
+impl<K, V> Default for Cache<K, V> {
+    fn default() -> Self {
+        Cache {
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+    fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(_, started)| started.elapsed() < TTL)
+            .map(|(value, _)| value.clone())
+    }
+
+    fn begin(&self, allowed: bool) -> Fill {
+        Fill {
+            generation: self.generation.load(Ordering::SeqCst),
+            started: Instant::now(),
+            allowed,
+        }
+    }
+
+    fn put(&self, key: K, value: V, fill: Fill) {
+        if !fill.allowed {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Checked under the write lock, which every invalidation also takes.
+        if self.generation.load(Ordering::SeqCst) != fill.generation {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, (_, started)| started.elapsed() < TTL);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (value, fill.started));
+    }
+
+    fn remove<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.remove(key);
+    }
+
+    fn clear(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+    }
+}
+
+/// Who may still act: the role of each active account, `None` for one deactivated or gone.
+#[derive(Default)]
+pub struct AccountCache {
+    roles: Cache<String, Option<Role>>,
+}
+
+impl AccountCache {
+    /// The cached answer for this account, if there is a fresh one.
+    pub fn get(&self, user_id: &str, connected: bool) -> Option<Option<Role>> {
+        connected.then(|| self.roles.get(user_id)).flatten()
+    }
+
+    pub fn begin(&self, connected: bool) -> Fill {
+        self.roles.begin(connected)
+    }
+
+    pub fn put(&self, user_id: &str, role: Option<Role>, fill: Fill) {
+        self.roles.put(user_id.to_string(), role, fill);
+    }
+
+    pub fn invalidate(&self, user_id: &str) {
+        self.roles.remove(user_id);
+    }
+
+    pub fn flush(&self) {
+        self.roles.clear();
+    }
+}
+
+/// A catalog page: its products and how many match in all.
+pub type CatalogPage = Arc<(Vec<Product>, i64)>;
+
+/// Products by id and catalog pages by their filter and page. Any product change drops the
+/// product and every page (a page may gain, lose or reorder products through any edit).
+#[derive(Default)]
+pub struct CatalogCache {
+    products: Cache<String, Arc<Product>>,
+    pages: Cache<String, CatalogPage>,
+}
+
+/// The key of a page: everything that selects and orders it.
+pub fn page_key(filter: &ProductFilter, page: PageRequest) -> String {
+    format!("{filter:?}|{}|{}", page.page, page.limit)
+}
+
+impl CatalogCache {
+    pub fn product(&self, id: &str, connected: bool) -> Option<Arc<Product>> {
+        connected.then(|| self.products.get(id)).flatten()
+    }
+
+    pub fn begin_product(&self, connected: bool) -> Fill {
+        self.products.begin(connected)
+    }
+
+    pub fn put_product(&self, product: Arc<Product>, fill: Fill) {
+        self.products.put(product.id.clone(), product, fill);
+    }
+
+    pub fn page(&self, key: &str, connected: bool) -> Option<CatalogPage> {
+        connected.then(|| self.pages.get(key)).flatten()
+    }
+
+    pub fn begin_page(&self, connected: bool) -> Fill {
+        self.pages.begin(connected)
+    }
+
+    pub fn put_page(&self, key: String, page: CatalogPage, fill: Fill) {
+        self.pages.put(key, page, fill);
+    }
+
+    pub fn invalidate(&self, product_id: &str) {
+        self.products.remove(product_id);
+        self.pages.clear();
+    }
+
+    pub fn flush(&self) {
+        self.products.clear();
+        self.pages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_not_kept() {
+        let cache = AccountCache::default();
+        let fill = cache.begin(true);
+        cache.invalidate("u1");
+        cache.put("u1", Some(Role::Admin), fill);
+        assert_eq!(cache.get("u1", true), None);
+        let fill = cache.begin(true);
+        cache.put("u1", Some(Role::Customer), fill);
+        assert_eq!(cache.get("u1", true), Some(Some(Role::Customer)));
+    }
+
+    #[test]
+    fn nothing_is_served_or_filled_while_the_feed_is_down() {
+        let cache = AccountCache::default();
+        let fill = cache.begin(false);
+        cache.put("u1", Some(Role::Admin), fill);
+        assert_eq!(cache.get("u1", true), None);
+        let fill = cache.begin(true);
+        cache.put("u1", Some(Role::Admin), fill);
+        assert_eq!(cache.get("u1", false), None);
+        assert_eq!(cache.get("u1", true), Some(Some(Role::Admin)));
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl_from_their_read() {
+        let cache = AccountCache::default();
+        let mut fill = cache.begin(true);
+        fill.started -= TTL;
+        cache.put("u1", None, fill);
+        assert_eq!(cache.get("u1", true), None);
+    }
+}

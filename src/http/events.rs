@@ -1,0 +1,127 @@
+//! `GET /events`: the caller's live updates as Server-Sent Events (CONTRACT §8), fed by the change
+//! feed of `crate::app::events`, so a change made through any node reaches streams on every node.
+//!
+//! Events: `ready` (data `{}`) once connected; `order` (`{"orderId", "orderNumber", "status"}`)
+//! to the order's customer and to the vendors with lines in it, whenever an order is placed or its
+//! status moves; `notification` (`{"notificationId", "orderId"}`) to its user. A comment every
+//! 15 s keeps proxies from closing an idle stream. The stream of an account that is deactivated
+//! ends.
+
+use super::session::{active_role, AuthUser};
+use super::AppState;
+use crate::app::Change;
+use crate::error::ErrorBody;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::Stream;
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
+}
+
+struct Listening {
+    state: AppState,
+    caller: AuthUser,
+    changes: tokio::sync::broadcast::Receiver<Arc<Change>>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    ready_sent: bool,
+}
+
+impl Listening {
+    /// The next event for this caller, or `None` when the stream must end.
+    async fn next_event(&mut self) -> Option<Event> {
+        if !self.ready_sent {
+            self.ready_sent = true;
+            return Some(Event::default().event("ready").data("{}"));
+        }
+        loop {
+            let received = tokio::select! {
+                received = self.changes.recv() => received,
+                _ = self.closing.wait_for(|closing| *closing) => return None,
+            };
+            let change = match received {
+                Ok(change) => change,
+                // Changes were dropped for this slow stream; what they said cannot be replayed, but
+                // the account must still be checked.
+                Err(RecvError::Lagged(_)) => Arc::new(Change::Resync),
+                Err(RecvError::Closed) => return None,
+            };
+            match &*change {
+                Change::Order {
+                    id,
+                    number,
+                    user,
+                    status,
+                    vendors,
+                } if *user == self.caller.id || vendors.contains(&self.caller.id) => {
+                    let data = json!({"orderId": id, "orderNumber": number, "status": status});
+                    return Some(Event::default().event("order").data(data.to_string()));
+                }
+                Change::Notification { id, user, order } if *user == self.caller.id => {
+                    let data = json!({"notificationId": id, "orderId": order});
+                    return Some(Event::default().event("notification").data(data.to_string()));
+                }
+                Change::User { id } if *id == self.caller.id => {
+                    if !self.still_active().await {
+                        return None;
+                    }
+                }
+                Change::Resync => {
+                    if !self.still_active().await {
+                        return None;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn still_active(&mut self) -> bool {
+        match active_role(&self.state, &self.caller.id).await {
+            Ok(Some(role)) => {
+                self.caller.role = role;
+                true
+            }
+            Ok(None) => false,
+            // The database is unreachable for now: keep the stream; the next change checks again.
+            Err(_) => true,
+        }
+    }
+}
+
+/// Live updates of the caller's orders and notifications (`text/event-stream`).
+#[utoipa::path(get, path = "/events", tag = "events", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A stream of Server-Sent Events: `ready` (data `{}`) on connect; \
+            `order` (data `{\"orderId\", \"orderNumber\", \"status\"}`) to the order's customer and its vendors \
+            when an order is placed or its status moves; `notification` (data `{\"notificationId\", \"orderId\"}`) \
+            to its user; a comment every 15 s. The stream ends when the account is deactivated.",
+            content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+async fn events(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let listening = Listening {
+        changes: state.live.subscribe(),
+        closing: state.live.closing(),
+        state,
+        caller,
+        ready_sent: false,
+    };
+    let stream = futures_util::stream::unfold(listening, |mut listening| async move {
+        let event = listening.next_event().await?;
+        Some((Ok(event), listening))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
