@@ -192,7 +192,8 @@ const CATALOG: &[DemoProduct] = &[
     },
     DemoProduct {
         name: "Ten-Piece Makeup Brush Set",
-        description: "Soft synthetic brushes for powder, blush, contour and eyes, with a travel roll.",
+        description:
+            "Soft synthetic brushes for powder, blush, contour and eyes, with a travel roll.",
         price: 2499,
         stock: 30,
         brand: "StyleCraft",

@@ -523,11 +523,10 @@ async fn daily_stats(
     ApiQuery(query): ApiQuery<DailyStatsQuery>,
 ) -> Result<Reply<DailyStatsView>> {
     caller.require_admin()?;
-    let to = parse_day("to", query.to.as_deref())?
-        .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let from = parse_day("from", query.from.as_deref())?.unwrap_or_else(|| {
-        to - chrono::Duration::days(DEFAULT_DAILY_RANGE_DAYS - 1)
-    });
+    let to =
+        parse_day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = parse_day("from", query.from.as_deref())?
+        .unwrap_or_else(|| to - chrono::Duration::days(DEFAULT_DAILY_RANGE_DAYS - 1));
     if from > to {
         return Err(Error::invalid(
             "to",
@@ -561,7 +560,10 @@ async fn daily_stats(
         };
         orders[index] += row.orders;
         revenue[index] += row.revenue;
-        match by_status.iter_mut().find(|(status, _, _)| *status == row.status) {
+        match by_status
+            .iter_mut()
+            .find(|(status, _, _)| *status == row.status)
+        {
             Some(entry) => {
                 entry.1 += row.orders;
                 entry.2 += row.amount;

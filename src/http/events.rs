@@ -68,7 +68,11 @@ impl Listening {
                 }
                 Change::Notification { id, user, order } if *user == self.caller.id => {
                     let data = json!({"notificationId": id, "orderId": order});
-                    return Some(Event::default().event("notification").data(data.to_string()));
+                    return Some(
+                        Event::default()
+                            .event("notification")
+                            .data(data.to_string()),
+                    );
                 }
                 Change::User { id } if *id == self.caller.id => {
                     if !self.still_active().await {

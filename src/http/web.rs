@@ -73,7 +73,9 @@ fn content_type(path: &str) -> &'static str {
 }
 
 fn compressible(content_type: &str) -> bool {
-    content_type.starts_with("text/") || content_type.contains("svg") || content_type.contains("json")
+    content_type.starts_with("text/")
+        || content_type.contains("svg")
+        || content_type.contains("json")
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {
@@ -262,9 +264,11 @@ pub fn router(config: &Config) -> Router<AppState> {
     };
     let assets = {
         let site = site.clone();
-        get(move |Path(path): Path<String>, headers: HeaderMap| async move {
-            site.asset(&path, &headers)
-        })
+        get(
+            move |Path(path): Path<String>, headers: HeaderMap| async move {
+                site.asset(&path, &headers)
+            },
+        )
     };
     Router::new()
         .route("/", page("shop/index.html"))

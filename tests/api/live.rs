@@ -313,12 +313,18 @@ async fn daily_stats_reject_bad_ranges(app: TestApp) {
     }
     // 366 days is the longest range.
     let longest = app
-        .get("/orders/admin/stats/daily?from=2023-01-01&to=2024-01-01", admin)
+        .get(
+            "/orders/admin/stats/daily?from=2023-01-01&to=2024-01-01",
+            admin,
+        )
         .await
         .expect(200);
     assert_eq!(longest.data()["days"].as_array().unwrap().len(), 366);
     // By default: the last 30 days, today included.
-    let recent = app.get("/orders/admin/stats/daily", admin).await.expect(200);
+    let recent = app
+        .get("/orders/admin/stats/daily", admin)
+        .await
+        .expect(200);
     let days = recent.data()["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();

@@ -579,10 +579,19 @@ async fn a_checkout_on_one_node_never_lets_the_other_sell_the_last_unit() {
         // At once, before B can have heard of it: B's checkout is decided by the database.
         let refused = c
             .api
-            .post(&c.b, "/orders", &second, json!({"paymentMethod": "razorpay"}))
+            .post(
+                &c.b,
+                "/orders",
+                &second,
+                json!({"paymentMethod": "razorpay"}),
+            )
             .await
             .expect(409);
-        assert!(refused.message().contains("Insufficient stock"), "{}", refused.body);
+        assert!(
+            refused.message().contains("Insufficient stock"),
+            "{}",
+            refused.body
+        );
         let again = c
             .api
             .post(

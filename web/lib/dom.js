@@ -117,7 +117,7 @@ export function showError(el, err) {
     return;
   }
   el.hidden = false;
-  const fields = (err.errors || []).filter((e) => e && e.message && e.field);
+  const fields = (err.errors || []).filter((e) => e && e.message && e.field && !String(err.message).includes(e.message));
   el.textContent = fields.length
     ? `${err.message}: ${fields.map((e) => `${e.field} ${e.message}`).join('; ')}`
     : err.message || String(err);

@@ -121,14 +121,14 @@ function actionButton(text, cls, work) {
   button.addEventListener('click', () => {
     busy(button, error, work);
   });
-  return h('div', { class: 'action' }, button, error);
+  return h('div', { class: 'action card' }, button, error);
 }
 
 function cancelForm(order, reload) {
   const reason = h('input', { name: 'reason', maxlength: 200 });
   const error = errorArea();
   const submit = h('button', { type: 'submit', class: 'danger' }, 'Cancel order');
-  const form = h('form', { class: 'inline-form', 'aria-label': 'Cancel order' }, field('Reason (optional)', reason), submit, error);
+  const form = h('form', { class: 'card inline-form', 'aria-label': 'Cancel this order' }, field('Reason (optional)', reason), submit, error);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     busy(submit, error, async () => {
@@ -143,7 +143,7 @@ function returnForm(order, reload) {
   const reason = h('input', { name: 'reason', required: true, maxlength: 200 });
   const error = errorArea();
   const submit = h('button', { type: 'submit' }, 'Request a return');
-  const form = h('form', { class: 'inline-form', 'aria-label': 'Request a return' }, field('Why are you returning it?', reason), submit, error);
+  const form = h('form', { class: 'card inline-form', 'aria-label': 'Return this order' }, field('Why are you returning it?', reason), submit, error);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     busy(submit, error, async () => {
