@@ -43,7 +43,8 @@ pub struct RunArgs {
     /// Seconds run before each phase's measuring window, not recorded.
     #[arg(long, default_value_t = 3)]
     pub warmup: u64,
-    /// all | full | read | checkout | cart. The /health and storage baselines always run.
+    /// all | full | read | checkout | cart | products | reads (cart and products). The bare-axum,
+    /// /health and storage baselines always run.
     #[arg(long, default_value = "all")]
     pub mix: String,
     /// Products seeded before the run.
@@ -71,8 +72,10 @@ pub struct RunArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mix {
+    Bare,
     Health,
     Cart,
+    Products,
     Read,
     Checkout,
     Full,
@@ -81,8 +84,10 @@ enum Mix {
 impl Mix {
     fn label(self) -> &'static str {
         match self {
+            Mix::Bare => "baseline: GET /health of a bare axum handler (no middleware)",
             Mix::Health => "baseline: GET /health (HTTP ceiling)",
             Mix::Cart => "cart: GET /cart only",
+            Mix::Products => "products: GET /products?limit=10 only",
             Mix::Read => "read: list, search, get product, GET /cart",
             Mix::Checkout => "checkout: add line, POST /orders, POST /payments",
             Mix::Full => "full: browse, search, add 1-4 lines, cart, code, order, pay, my orders",
@@ -106,12 +111,22 @@ struct Phase {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mixes: Vec<Mix> = match args.mix.as_str() {
-        "all" => vec![Mix::Cart, Mix::Read, Mix::Checkout, Mix::Full],
+        "all" => vec![
+            Mix::Cart,
+            Mix::Products,
+            Mix::Read,
+            Mix::Checkout,
+            Mix::Full,
+        ],
         "full" => vec![Mix::Full],
         "read" => vec![Mix::Read],
         "checkout" => vec![Mix::Checkout],
         "cart" => vec![Mix::Cart],
-        other => bail!("--mix {other}: expected all, full, read, checkout or cart"),
+        "products" => vec![Mix::Products],
+        "reads" => vec![Mix::Cart, Mix::Products],
+        other => {
+            bail!("--mix {other}: expected all, full, read, checkout, cart, products or reads")
+        }
     };
     let dir = TempDir::new("run")?;
     let mut db = None;
@@ -197,10 +212,13 @@ async fn run_phases(
 
     let pid = server.map(|s| s.pid);
     let mut phases = Vec::new();
+    let bare = crate::bare::BareServer::spawn().await?;
+    phases.push(http_phase(Mix::Bare, args, &bare.base, &customers, &products, None).await);
+    bare.stop().await;
     phases.push(http_phase(Mix::Health, args, base, &customers, &products, pid).await);
     for mix in mixes {
         reset_carts(base, &customers).await?;
-        if *mix == Mix::Cart || *mix == Mix::Read {
+        if *mix == Mix::Cart || *mix == Mix::Read || *mix == Mix::Products {
             fill_carts(base, &customers, &products).await?;
         }
         phases.push(http_phase(*mix, args, base, &customers, &products, pid).await);
@@ -245,7 +263,16 @@ fn print_ratios(args: &RunArgs, phases: &[Phase]) {
     println!("| measure | value | target | verdict |");
     println!("| --- | ---: | ---: | --- |");
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let bare = find(phases, Mix::Bare, "GET /health").map(|(_, r)| r.per_second);
     let health = find(phases, Mix::Health, "GET /health").map(|(_, r)| r.per_second);
+    if let (Some(bare), Some(health)) = (bare, health) {
+        let ratio = health / bare;
+        println!(
+            "| GET /health req/s ÷ bare axum handler req/s | {health:.0} / {bare:.0} = {:.1} % | ≥ 60 % | {} |",
+            ratio * 100.0,
+            verdict(ratio >= 0.60)
+        );
+    }
     let cart = find(phases, Mix::Cart, "GET /cart").map(|(_, r)| r.per_second);
     if let (Some(health), Some(cart)) = (health, cart) {
         let ratio = cart / health;
@@ -253,6 +280,15 @@ fn print_ratios(args: &RunArgs, phases: &[Phase]) {
             "| GET /cart req/s ÷ GET /health req/s | {cart:.0} / {health:.0} = {:.1} % | ≥ 40 % | {} |",
             ratio * 100.0,
             verdict(ratio >= 0.40)
+        );
+    }
+    let list = find(phases, Mix::Products, "GET /products?limit=10").map(|(_, r)| r.per_second);
+    if let (Some(health), Some(list)) = (health, list) {
+        let ratio = list / health;
+        println!(
+            "| GET /products?limit=10 req/s ÷ GET /health req/s | {list:.0} / {health:.0} = {:.1} % | ≥ 25 % | {} |",
+            ratio * 100.0,
+            verdict(ratio >= 0.25)
         );
     }
     let storage = phases
@@ -513,9 +549,19 @@ impl Vu {
     async fn iteration(&mut self, mix: Mix, rec: &mut Recorder) {
         use reqwest::Method;
         match mix {
-            Mix::Health => {
+            Mix::Health | Mix::Bare => {
                 self.call(rec, "GET /health", Method::GET, "/health", None)
                     .await;
+            }
+            Mix::Products => {
+                self.call(
+                    rec,
+                    "GET /products?limit=10",
+                    Method::GET,
+                    "/products?limit=10",
+                    None,
+                )
+                .await;
             }
             Mix::Cart => {
                 self.call(rec, "GET /cart", Method::GET, "/cart", None)

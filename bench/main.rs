@@ -2,6 +2,7 @@
 //! docs/BENCHMARKS.md. Every figure it prints is meant to be read against a baseline measured in
 //! the same run, because the machine it runs on is shared.
 
+mod bare;
 mod generate;
 mod growth;
 mod load;
@@ -29,6 +30,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measures checkout and the order reads at two database sizes, side by side.
     Growth(growth::GrowthArgs),
+    /// Serves a bare axum handler answering `/health` with the same JSON as Cartwright's, and
+    /// nothing else: the ceiling Cartwright's own `/health` is measured against. `run` starts it.
+    Bare(bare::BareArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +45,7 @@ fn main() -> anyhow::Result<()> {
             Command::Run(args) => load::run(args).await,
             Command::Generate(args) => generate::run(args).await,
             Command::Growth(args) => growth::run(args).await,
+            Command::Bare(args) => bare::serve(args).await,
         }
     })
 }

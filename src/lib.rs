@@ -58,7 +58,7 @@ impl Application {
             .with_context(|| format!("binding {address}"))?;
         let state = AppState {
             store,
-            jwt: JwtKeys::new(&secret, config.jwt_ttl_minutes),
+            jwt: Arc::new(JwtKeys::new(&secret, config.jwt_ttl_minutes)),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth_rate_limit_per_minute,
                 Duration::from_secs(60),

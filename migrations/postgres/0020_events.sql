@@ -61,3 +61,39 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER cw_product_change AFTER INSERT OR UPDATE OR DELETE ON products
     FOR EACH ROW EXECUTE FUNCTION cw_notify_product();
+
+-- Carts (the cart cache): a cart row, its lines, and the user's uses of discount codes (which a
+-- per-user limit counts) name the user whose cart changed; a code's row changing (an admin edit,
+-- a use taken or given back) may change every cart holding it.
+CREATE FUNCTION cw_notify_cart() RETURNS trigger AS $$
+DECLARE
+    owner TEXT;
+    r RECORD;
+BEGIN
+    IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+    IF TG_TABLE_NAME = 'cart_items' THEN
+        SELECT user_id INTO owner FROM carts WHERE id = r.cart_id;
+    ELSE
+        owner := r.user_id;
+    END IF;
+    PERFORM pg_notify(cw_channel(TG_TABLE_SCHEMA), json_build_object('k', 'cart', 'user', owner)::text);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER cw_cart_change AFTER INSERT OR UPDATE OR DELETE ON carts
+    FOR EACH ROW EXECUTE FUNCTION cw_notify_cart();
+CREATE TRIGGER cw_cart_item_change AFTER INSERT OR UPDATE OR DELETE ON cart_items
+    FOR EACH ROW EXECUTE FUNCTION cw_notify_cart();
+CREATE TRIGGER cw_discount_use_change AFTER INSERT OR UPDATE OR DELETE ON discount_uses
+    FOR EACH ROW EXECUTE FUNCTION cw_notify_cart();
+
+CREATE FUNCTION cw_notify_discount() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify(cw_channel(TG_TABLE_SCHEMA), '{"k":"discount"}');
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER cw_discount_change AFTER INSERT OR UPDATE OR DELETE ON discounts
+    FOR EACH ROW EXECUTE FUNCTION cw_notify_discount();

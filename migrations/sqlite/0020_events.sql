@@ -46,3 +46,46 @@ END;
 CREATE TRIGGER cw_product_delete AFTER DELETE ON products BEGIN
     INSERT INTO change_log (payload) VALUES (json_object('k', 'product', 'id', OLD.id));
 END;
+
+-- Carts (the cart cache): a cart row, its lines, and the user's uses of discount codes (which a
+-- per-user limit counts) name the user whose cart changed; a code's row changing may change every
+-- cart holding it.
+CREATE TRIGGER cw_cart_insert AFTER INSERT ON carts BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', NEW.user_id));
+END;
+CREATE TRIGGER cw_cart_update AFTER UPDATE ON carts BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', NEW.user_id));
+END;
+CREATE TRIGGER cw_cart_delete AFTER DELETE ON carts BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', OLD.user_id));
+END;
+CREATE TRIGGER cw_cart_item_insert AFTER INSERT ON cart_items BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user',
+        (SELECT user_id FROM carts WHERE id = NEW.cart_id)));
+END;
+CREATE TRIGGER cw_cart_item_update AFTER UPDATE ON cart_items BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user',
+        (SELECT user_id FROM carts WHERE id = NEW.cart_id)));
+END;
+CREATE TRIGGER cw_cart_item_delete AFTER DELETE ON cart_items BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user',
+        (SELECT user_id FROM carts WHERE id = OLD.cart_id)));
+END;
+CREATE TRIGGER cw_discount_use_insert AFTER INSERT ON discount_uses BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', NEW.user_id));
+END;
+CREATE TRIGGER cw_discount_use_update AFTER UPDATE ON discount_uses BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', NEW.user_id));
+END;
+CREATE TRIGGER cw_discount_use_delete AFTER DELETE ON discount_uses BEGIN
+    INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', OLD.user_id));
+END;
+CREATE TRIGGER cw_discount_insert AFTER INSERT ON discounts BEGIN
+    INSERT INTO change_log (payload) VALUES ('{"k":"discount"}');
+END;
+CREATE TRIGGER cw_discount_update AFTER UPDATE ON discounts BEGIN
+    INSERT INTO change_log (payload) VALUES ('{"k":"discount"}');
+END;
+CREATE TRIGGER cw_discount_delete AFTER DELETE ON discounts BEGIN
+    INSERT INTO change_log (payload) VALUES ('{"k":"discount"}');
+END;

@@ -1,5 +1,6 @@
 //! Read caches kept honest by the change feed (`super::events`): the account check every
-//! authenticated request makes, and the catalog's product pages and products.
+//! authenticated request makes, the catalog's product pages and products, and each user's cart
+//! as stored (priced on every read, so the clock and the code's dates are always current).
 //!
 //! Three rules keep them exact enough for the one-second promise of CONTRACT §3 and §4:
 //! - every committed change is heard through the feed and drops what it makes stale, on every
@@ -12,9 +13,12 @@
 //! They only ever answer reads. Decisions about money and stock are made by conditional SQL in the
 //! database, never from here.
 
+use crate::domain::pricing::PricingSettings;
 use crate::domain::user::Role;
+use crate::error::Result;
+use crate::store::cart::{CartSnapshot, PricedCart};
 use crate::store::products::{Product, ProductFilter};
-use crate::store::PageRequest;
+use crate::store::{PageRequest, Store};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -184,6 +188,53 @@ impl CatalogCache {
         self.products.clear();
         self.pages.clear();
     }
+}
+
+/// Each user's cart as stored, with its products, its code's rule and the user's uses of it.
+/// Dropped for a user on any change to their cart or code uses, and for everyone on any product or
+/// discount code change.
+#[derive(Default)]
+pub struct CartCache {
+    carts: Cache<String, Arc<CartSnapshot>>,
+}
+
+impl CartCache {
+    pub fn invalidate(&self, user_id: &str) {
+        self.carts.remove(user_id);
+    }
+
+    pub fn flush(&self) {
+        self.carts.clear();
+    }
+}
+
+/// The user's priced cart (`Store::priced_cart`), from the cart cache when it holds a fresh
+/// snapshot. A read that had to clean the cart up (a line of a product no longer for sale, a code
+/// that stopped applying) wrote to it, so the snapshot is dropped.
+pub async fn cached_priced_cart(
+    live: &super::Live,
+    store: &Store,
+    user_id: &str,
+    settings: &PricingSettings,
+) -> Result<PricedCart> {
+    let connected = live.is_connected();
+    let cached = connected.then(|| live.carts.carts.get(user_id)).flatten();
+    let snapshot = match cached {
+        Some(snapshot) => snapshot,
+        None => {
+            let fill = live.carts.carts.begin(connected);
+            let snapshot = Arc::new(store.cart_snapshot(user_id).await?);
+            live.carts
+                .carts
+                .put(user_id.to_string(), snapshot.clone(), fill);
+            snapshot
+        }
+    };
+    let priced = store.price_snapshot((*snapshot).clone(), settings).await?;
+    if !priced.notices.is_empty() {
+        live.carts.invalidate(user_id);
+    }
+    Ok(priced)
 }
 
 #[cfg(test)]

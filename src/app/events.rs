@@ -1,5 +1,6 @@
 //! The change feed: what the database committed (an order's status, a new notification, an
-//! account's role or activation, a product edit or stock move), told to every part of every node
+//! account's role or activation, a product edit or stock move, a cart or discount code change),
+//! told to every part of every node
 //! that cares: the read caches (`super::cache`) and the live streams of `GET /events`.
 //!
 //! The changes are written by database triggers (migration 0020), not by calls in the Rust code,
@@ -19,7 +20,7 @@
 //! (`crate::http::flush_after_writes`), so a client always reads its own writes; the feed covers
 //! other nodes and the background jobs.
 
-use super::cache::{AccountCache, CatalogCache};
+use super::cache::{AccountCache, CartCache, CatalogCache};
 use crate::store::{Backend, SqliteBackend, Store};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -61,6 +62,10 @@ pub enum Change {
     User { id: String },
     /// A product was created, edited or deleted, or its stock moved.
     Product { id: String },
+    /// A user's cart, its lines or the user's uses of discount codes changed.
+    Cart { user: Option<String> },
+    /// A discount code changed (an admin edit, a use taken or given back).
+    Discount,
     /// Changes may have been missed (the feed lost its connection): nothing cached can be trusted.
     #[serde(skip)]
     Resync,
@@ -74,6 +79,7 @@ pub struct Live {
     closing: tokio::sync::watch::Sender<bool>,
     pub accounts: AccountCache,
     pub catalog: CatalogCache,
+    pub carts: CartCache,
 }
 
 impl Default for Live {
@@ -84,6 +90,7 @@ impl Default for Live {
             closing: tokio::sync::watch::channel(false).0,
             accounts: AccountCache::default(),
             catalog: CatalogCache::default(),
+            carts: CartCache::default(),
         }
     }
 }
@@ -126,10 +133,17 @@ impl Live {
     pub fn apply(&self, change: Change) {
         match &change {
             Change::User { id } => self.accounts.invalidate(id),
-            Change::Product { id } => self.catalog.invalidate(id),
+            Change::Product { id } => {
+                self.catalog.invalidate(id);
+                // Carts show their products' prices and stock.
+                self.carts.flush();
+            }
+            Change::Cart { user: Some(user) } => self.carts.invalidate(user),
+            Change::Cart { user: None } | Change::Discount => self.carts.flush(),
             Change::Resync => {
                 self.accounts.flush();
                 self.catalog.flush();
+                self.carts.flush();
             }
             Change::Order { .. } | Change::Notification { .. } => {}
         }

@@ -2,13 +2,16 @@
 //! `GET /cart/summary`, `POST /cart/items`, `PUT`/`PATCH`/`DELETE /cart/items/:productId`,
 //! `DELETE /cart`, `POST`/`DELETE /cart/discount`, `PUT /cart/shipping-address`.
 //!
-//! Every answer that shows the cart shows it as `Store::priced_cart` left it: lines of products no
+//! `GET /cart` and `GET /cart/summary` price the snapshot the cart cache of `crate::app` holds (one
+//! statement to fill it); the writes read the cart afresh. Every answer that shows the cart shows
+//! it as `Store::priced_cart` left it: lines of products no
 //! longer for sale dropped, current prices, the discount re-checked; what that changed is appended
 //! to `message`.
 
 use super::extract::{ApiJson, ApiPath, Envelope, Reply};
 use super::session::AuthUser;
 use super::AppState;
+use crate::app::cache::cached_priced_cart;
 use crate::domain::discount::normalize_code;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
@@ -289,7 +292,12 @@ async fn cart_reply(state: &AppState, user_id: &str, base: &str) -> Result<Reply
         (status = 401, description = "No, bad or expired token", body = ErrorBody),
     ))]
 async fn get_cart(State(state): State<AppState>, caller: AuthUser) -> Result<Reply<CartView>> {
-    cart_reply(&state, &caller.id, "Cart retrieved successfully").await
+    let settings = PricingSettings::from_config(&state.config);
+    let priced = cached_priced_cart(&state.live, &state.store, &caller.id, &settings).await?;
+    Ok(Reply::ok(
+        message("Cart retrieved successfully", &priced),
+        CartView::from(&priced),
+    ))
 }
 
 /// The cart's amounts without the lines.
@@ -303,7 +311,7 @@ async fn cart_summary(
     caller: AuthUser,
 ) -> Result<Reply<CartSummaryView>> {
     let settings = PricingSettings::from_config(&state.config);
-    let priced = state.store.priced_cart(&caller.id, &settings).await?;
+    let priced = cached_priced_cart(&state.live, &state.store, &caller.id, &settings).await?;
     Ok(Reply::ok(
         message("Cart summary retrieved successfully", &priced),
         CartSummaryView::from(&priced),

@@ -32,7 +32,9 @@ use axum::response::IntoResponse;
 use axum::Router;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -42,7 +44,9 @@ use utoipa_axum::router::OpenApiRouter;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
-    pub jwt: JwtKeys,
+    /// Behind an `Arc`: the state is cloned for every request, and the keys' validation settings
+    /// hold heap collections.
+    pub jwt: Arc<JwtKeys>,
     pub auth_limiter: Arc<rate_limit::RateLimiter>,
     pub gateway: Arc<dyn crate::payments::PaymentGateway>,
     /// The change feed of this node and the caches it keeps (`crate::app`).
@@ -222,13 +226,14 @@ pub fn build_router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, FastRequestId))
 }
 
 /// Drops what a write served by this node may have made stale before its response leaves, so a
 /// client always reads its own writes here at once; other nodes (and this one, for the background
 /// jobs) hear of the change through the feed of `crate::app::events`. Coarse on purpose: a path
-/// that is not known to leave products and accounts alone flushes the catalog.
+/// that is not known to leave products and accounts alone flushes the catalog and every cart, and
+/// any write drops the caller's own cart.
 async fn flush_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<axum::body::Body>,
@@ -247,12 +252,35 @@ async fn flush_after_writes(
         || ["/cart", "/addresses", "/notifications", "/auth"]
             .iter()
             .any(|prefix| path.starts_with(prefix)));
+    let caller = session::CallerSlot::default();
+    let mut request = request;
+    request.extensions_mut().insert(caller.clone());
     let response = next.run(request).await;
     if accounts {
         state.live.accounts.flush();
     }
     if catalog {
+        // Carts show products' prices and stock and codes' rules.
         state.live.catalog.flush();
+        state.live.carts.flush();
+    }
+    if let Some(user) = caller.0.get() {
+        state.live.carts.invalidate(user);
     }
     response
+}
+
+/// Request ids: a random (version 4) UUID as tower-http's `MakeRequestUuid` makes, but drawn from
+/// the thread's user-space generator instead of a `getrandom` system call per request.
+#[derive(Clone, Copy, Default)]
+struct FastRequestId;
+
+impl MakeRequestId for FastRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        axum::http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .ok()
+            .map(RequestId::new)
+    }
 }

@@ -62,12 +62,20 @@ impl FromRequestParts<AppState> for AuthUser {
         let role = active_role(state, &claims.sub).await?.ok_or_else(|| {
             Error::Unauthorized("Account is deactivated or no longer exists".into())
         })?;
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            let _ = slot.0.set(claims.sub.clone());
+        }
         Ok(AuthUser {
             id: claims.sub,
             role,
         })
     }
 }
+
+/// Put in a write request's extensions by `super::flush_after_writes`; the caller's id is written
+/// into it once authenticated, so the caller's cached cart can be dropped after the write.
+#[derive(Clone, Default)]
+pub struct CallerSlot(pub std::sync::Arc<std::sync::OnceLock<String>>);
 
 /// The role of an active account, `None` when it is deactivated or gone: from the account cache
 /// when it holds a fresh answer, else read and remembered.

@@ -52,6 +52,7 @@ pub async fn run_once(state: &AppState, now: i64) -> Result<usize> {
     resend_refunds(state).await?;
     // Stock moved here is visible on this node at once, not only when the change feed delivers.
     state.live.catalog.flush();
+    state.live.carts.flush();
     Ok(expired)
 }
 

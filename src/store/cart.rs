@@ -177,16 +177,19 @@ struct CartReadRow {
     user_uses: i64,
 }
 
-/// What `CART_READ_SQL` gives, assembled.
-struct CartRead {
-    cart: Cart,
-    lines: Vec<CartLine>,
-    rule: Option<crate::domain::discount::DiscountRule>,
-    user_uses: i64,
+/// A cart as stored, with what pricing it needs: its lines with their products, its code's rule
+/// (`None` without a code, or for a code that no longer exists) and the user's uses of the code
+/// (counted only for a code with a per-user limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartSnapshot {
+    pub cart: Cart,
+    pub lines: Vec<CartLine>,
+    pub rule: Option<crate::domain::discount::DiscountRule>,
+    pub user_uses: i64,
 }
 
-impl CartRead {
-    fn from_rows(rows: Vec<CartReadRow>) -> Option<CartRead> {
+impl CartSnapshot {
+    fn from_rows(rows: Vec<CartReadRow>) -> Option<CartSnapshot> {
         let first = rows.first()?;
         let cart = Cart::from(CartRow {
             id: first.id.clone(),
@@ -246,7 +249,7 @@ impl CartRead {
                 })
             })
             .collect();
-        Some(CartRead {
+        Some(CartSnapshot {
             cart,
             lines,
             rule,
@@ -363,22 +366,37 @@ impl Store {
         user_id: &str,
         settings: &PricingSettings,
     ) -> Result<PricedCart> {
-        let mut read = self.read_cart(user_id).await?;
-        if read.is_none() {
-            self.ensure_cart(user_id).await?;
-            read = self.read_cart(user_id).await?;
+        let snapshot = self.cart_snapshot(user_id).await?;
+        self.price_snapshot(snapshot, settings).await
+    }
+
+    /// The user's cart as stored, with everything pricing needs, made now if this is their first
+    /// use.
+    pub async fn cart_snapshot(&self, user_id: &str) -> Result<CartSnapshot> {
+        if let Some(snapshot) = self.read_cart(user_id).await? {
+            return Ok(snapshot);
         }
-        let Some(CartRead {
+        self.ensure_cart(user_id).await?;
+        self.read_cart(user_id)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the cart just made cannot be read")))
+    }
+
+    /// Prices a snapshot as `priced_cart` describes, writing the clean-ups it calls for (lines of
+    /// products no longer for sale, a code that stopped applying). A snapshot may be a little old
+    /// (the cart cache of `crate::app`): the clean-ups are conditional statements, so they only
+    /// ever remove what is still to be removed.
+    pub async fn price_snapshot(
+        &self,
+        snapshot: CartSnapshot,
+        settings: &PricingSettings,
+    ) -> Result<PricedCart> {
+        let CartSnapshot {
             mut cart,
             mut lines,
             rule,
             user_uses,
-        }) = read
-        else {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "the cart just made cannot be read"
-            )));
-        };
+        } = snapshot;
         let mut notices = Vec::new();
 
         let gone: Vec<String> = lines
@@ -442,12 +460,12 @@ impl Store {
 
     /// The user's cart with everything pricing needs, in one statement; `None` when the user has
     /// no cart yet.
-    async fn read_cart(&self, user_id: &str) -> Result<Option<CartRead>> {
+    async fn read_cart(&self, user_id: &str) -> Result<Option<CartSnapshot>> {
         let rows: Vec<CartReadRow> = read!(self, |pool| sqlx::query_as(CART_READ_SQL)
             .bind(user_id)
             .fetch_all(pool)
             .await?);
-        Ok(CartRead::from_rows(rows))
+        Ok(CartSnapshot::from_rows(rows))
     }
 
     /// Whether `code` applies to a cart of `subtotal` for this user now: the amount off, or the

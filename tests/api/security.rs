@@ -955,6 +955,7 @@ const PRIVILEGED: &[(&str, &str)] = &[
     ("PATCH", "/admin/users/{id}"),
     ("GET", "/orders/admin/all"),
     ("GET", "/orders/admin/stats"),
+    ("GET", "/orders/admin/stats/daily"),
     ("PATCH", "/orders/admin/{orderId}/return"),
     ("PATCH", "/orders/admin/{orderId}/status"),
     ("GET", "/vendor/orders"),
