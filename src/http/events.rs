@@ -74,15 +74,11 @@ impl Listening {
                             .data(data.to_string()),
                     );
                 }
-                Change::User { id } if *id == self.caller.id => {
-                    if !self.still_active().await {
-                        return None;
-                    }
+                Change::User { id } if *id == self.caller.id && !self.still_active().await => {
+                    return None;
                 }
-                Change::Resync => {
-                    if !self.still_active().await {
-                        return None;
-                    }
+                Change::Resync if !self.still_active().await => {
+                    return None;
                 }
                 _ => {}
             }

@@ -633,7 +633,7 @@ async fn a_node_whose_feed_reconnects_forgets_what_it_cached() {
         .count(
             "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
              WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'",
-            &[&schema],
+            &[schema],
         )
         .await;
     assert_eq!(cut, 2);
