@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = 'cartwright.token';
 const USER_KEY = 'cartwright.user';
+const EXPIRED_KEY = 'cartwright.expired';
 
 export class ApiError extends Error {
   constructor(status, message, errors = []) {
@@ -25,7 +26,16 @@ export const session = {
       return null;
     }
   },
+  /** True after the server refused the stored token, until the next login. */
+  get expired() {
+    return sessionStorage.getItem(EXPIRED_KEY) === '1';
+  },
+  expire() {
+    sessionStorage.setItem(EXPIRED_KEY, '1');
+    this.clear();
+  },
   save(token, user) {
+    sessionStorage.removeItem(EXPIRED_KEY);
     localStorage.setItem(TOKEN_KEY, token);
     localStorage.setItem(USER_KEY, JSON.stringify(user));
     notify('session', user);
@@ -97,7 +107,7 @@ async function request(method, path, { query, body, idempotencyKey, auth = true 
       (payload && payload.message) ||
       (response.status === 429 ? 'Too many attempts; wait a minute and try again.' : `Request failed (${response.status})`);
     if (response.status === 401 && token) {
-      session.clear();
+      session.expire();
       notify('unauthorized', message);
     }
     throw new ApiError(response.status, message, (payload && payload.errors) || []);
@@ -128,6 +138,7 @@ export const api = {
     return result.user;
   },
   logout() {
+    sessionStorage.removeItem(EXPIRED_KEY);
     session.clear();
   },
 };
@@ -160,7 +171,7 @@ export function liveEvents({ onEvent, onOpen }) {
       if (response.ok && type.startsWith('text/event-stream') && response.body) {
         await read(response.body);
       } else if (response.status === 401) {
-        session.clear();
+        session.expire();
         notify('unauthorized', 'Your session has ended; please log in again.');
         return;
       }

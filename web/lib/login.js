@@ -1,7 +1,7 @@
 // The login and registration pages, shared by the storefront, vendor desk and admin console.
 // After a login the user goes back to the page they were on (`next`).
 
-import { api } from './api.js';
+import { api, session } from './api.js';
 import { busy, errorArea, field, formValues, h, mount } from './dom.js';
 import { go, link } from './router.js';
 
@@ -18,7 +18,7 @@ export function renderLogin(main, query, { title = 'Log in', allowRegister = tru
     'form',
     { class: 'card narrow', 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title' }, title),
-    query.expired ? h('p', { class: 'notice', role: 'status' }, 'Your session has ended. Please log in again.') : null,
+    query.expired || session.expired ? h('p', { class: 'notice', role: 'status' }, 'Your session has ended. Please log in again.') : null,
     field('Email', h('input', { name: 'email', type: 'email', required: true, autocomplete: 'username' })),
     field('Password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })),
     error,
