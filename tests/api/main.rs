@@ -16,3 +16,4 @@ mod razorpay_client;
 mod razorpay_flow;
 mod reviews;
 mod security;
+mod web;

@@ -119,13 +119,6 @@ export async function renderCatalog(main, _params, query) {
   const results = h('section', { 'aria-labelledby': 'results-title', 'aria-busy': 'true' }, loading('Loading products…'));
   mount(main, h('h1', { class: 'visually-hidden' }, 'Shop'), form, results);
 
-  loadFacets()
-    .then((f) => {
-      for (const c of f.categories) category.appendChild(h('option', { value: c, selected: c === query.category }, label(c)));
-      for (const b of f.brands) brand.appendChild(h('option', { value: b, selected: b === query.brand }, b));
-    })
-    .catch(() => {});
-
   const error = errorArea();
   try {
     const data = await api.get('/products', {
@@ -153,4 +146,11 @@ export async function renderCatalog(main, _params, query) {
     showError(error, err);
   }
   results.removeAttribute('aria-busy');
+  // The category and brand lists come after the products, so they never delay the grid.
+  loadFacets()
+    .then((f) => {
+      for (const c of f.categories) category.appendChild(h('option', { value: c, selected: c === query.category }, label(c)));
+      for (const b of f.brands) brand.appendChild(h('option', { value: b, selected: b === query.brand }, b));
+    })
+    .catch(() => {});
 }
