@@ -10,7 +10,7 @@ use cartwright::domain::order::new_order_number;
 use cartwright::domain::pricing::PricingSettings;
 use cartwright::domain::time::now_millis;
 use cartwright::error::Error;
-use cartwright::store::orders::{PlaceOrder, Placed};
+use cartwright::store::orders::{PlaceOrder, Placed, Settlement};
 use cartwright::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -43,8 +43,8 @@ pub struct RunArgs {
     /// Seconds run before each phase's measuring window, not recorded.
     #[arg(long, default_value_t = 3)]
     pub warmup: u64,
-    /// all | full | read | checkout | cart | products | reads (cart and products). The bare-axum,
-    /// /health and storage baselines always run.
+    /// all | full | read | checkout | hot | cart | products | reads (cart and products). The
+    /// bare-axum, /health and storage baselines always run.
     #[arg(long, default_value = "all")]
     pub mix: String,
     /// Products seeded before the run.
@@ -78,6 +78,8 @@ enum Mix {
     Products,
     Read,
     Checkout,
+    /// Every user buys from the same few products: the contention real shops see on a hot item.
+    Hot,
     Full,
 }
 
@@ -90,6 +92,9 @@ impl Mix {
             Mix::Products => "products: GET /products?limit=10 only",
             Mix::Read => "read: list, search, get product, GET /cart",
             Mix::Checkout => "checkout: add line, POST /orders, POST /payments",
+            Mix::Hot => {
+                "hot: add 2 of the same 4 products, POST /orders, POST /payments, GET /orders/{id}"
+            }
             Mix::Full => "full: browse, search, add 1-4 lines, cart, code, order, pay, my orders",
         }
     }
@@ -116,16 +121,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Mix::Products,
             Mix::Read,
             Mix::Checkout,
+            Mix::Hot,
             Mix::Full,
         ],
         "full" => vec![Mix::Full],
         "read" => vec![Mix::Read],
         "checkout" => vec![Mix::Checkout],
+        "hot" => vec![Mix::Hot],
         "cart" => vec![Mix::Cart],
         "products" => vec![Mix::Products],
         "reads" => vec![Mix::Cart, Mix::Products],
         other => {
-            bail!("--mix {other}: expected all, full, read, checkout, cart, products or reads")
+            bail!("--mix {other}: expected all, full, read, checkout, hot, cart, products or reads")
         }
     };
     let dir = TempDir::new("run")?;
@@ -183,6 +190,7 @@ async fn run_phases(
     let admin = Api::new(base);
     let admin_token = admin.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     let products = Arc::new(seed_catalog(&admin, &admin_token, args.catalog_size).await?);
+    let hot_products = Arc::new(seed_hot_products(&admin, &admin_token).await?);
     let code = admin
         .post(
             "/admin/discounts",
@@ -221,7 +229,12 @@ async fn run_phases(
         if *mix == Mix::Cart || *mix == Mix::Read || *mix == Mix::Products {
             fill_carts(base, &customers, &products).await?;
         }
-        phases.push(http_phase(*mix, args, base, &customers, &products, pid).await);
+        let products = if *mix == Mix::Hot {
+            &hot_products
+        } else {
+            &products
+        };
+        phases.push(http_phase(*mix, args, base, &customers, products, pid).await);
     }
     if let Some(settings) = settings {
         reset_carts(base, &customers).await?;
@@ -335,6 +348,36 @@ fn print_ratios(args: &RunArgs, phases: &[Phase]) {
             verdict(largest as f64 * 1024.0 < 100e6)
         );
     }
+}
+
+/// The hot mix's four products, created so that their name order is the reverse of their id order
+/// (ids sort by creation time): any code that locks product rows in name order in one place and
+/// in id order in another deadlocks under this mix.
+async fn seed_hot_products(admin: &Api, token: &str) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for name in [
+        "Hot Zinnia Soap",
+        "Hot Yarrow Balm",
+        "Hot Xylo Brush",
+        "Hot Willow Comb",
+    ] {
+        let body = json!({"name": name, "price": 149, "stock": 100_000_000, "category": "hot", "brand": "BenchBrand"});
+        let reply = admin.post("/products", Some(token), &body).await?;
+        if reply.status != 201 {
+            bail!(
+                "creating a hot product answered {}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            );
+        }
+        ids.push(
+            reply.json()["data"]["_id"]
+                .as_str()
+                .context("product without _id")?
+                .to_string(),
+        );
+    }
+    Ok(ids)
 }
 
 /// Creates `size` active products with ample stock as the admin, eight requests at a time.
@@ -584,6 +627,34 @@ impl Vu {
                 .await;
                 self.checkout_and_pay(rec).await;
             }
+            Mix::Hot => {
+                // Two different hot products, added in either order.
+                let first = self.product();
+                let mut second = self.product();
+                while second == first {
+                    second = self.product();
+                }
+                for product in [first, second] {
+                    self.call(
+                        rec,
+                        "POST /cart/items",
+                        Method::POST,
+                        "/cart/items",
+                        Some(json!({"productId": product, "quantity": 1})),
+                    )
+                    .await;
+                }
+                if let Some(order_id) = self.checkout_and_pay(rec).await {
+                    self.call(
+                        rec,
+                        "GET /orders/{id}",
+                        Method::GET,
+                        &format!("/orders/{order_id}"),
+                        None,
+                    )
+                    .await;
+                }
+            }
             Mix::Full => {
                 self.browse(rec).await;
                 let lines = self.rng.gen_range(1..=4);
@@ -659,37 +730,31 @@ impl Vu {
         .await;
     }
 
-    async fn checkout_and_pay(&mut self, rec: &mut Recorder) {
+    /// Places an online order with what is in the cart and pays it; the order id when placed.
+    async fn checkout_and_pay(&mut self, rec: &mut Recorder) -> Option<String> {
         use reqwest::Method;
-        let Some(placed) = self
+        let placed = self
             .call(
                 rec,
                 "POST /orders",
                 Method::POST,
                 "/orders",
-                Some(json!({"paymentMethod": "razorpay"})),
+                Some(json!({"paymentMethod": "credit_card"})),
             )
-            .await
-        else {
-            return;
-        };
+            .await?;
         if placed.status != 201 {
-            return;
+            return None;
         }
-        let Some(order_id) = placed.json()["data"]["orderId"]
-            .as_str()
-            .map(str::to_string)
-        else {
-            return;
-        };
+        let order_id = placed.json()["data"]["orderId"].as_str()?.to_string();
         self.call(
             rec,
             "POST /payments",
             Method::POST,
             "/payments",
-            Some(json!({"orderId": order_id, "paymentMethod": "razorpay"})),
+            Some(json!({"orderId": order_id, "paymentMethod": "credit_card"})),
         )
         .await;
+        Some(order_id)
     }
 }
 
@@ -746,8 +811,10 @@ async fn storage_phase(
                                     payment_method: "razorpay",
                                     notes: None,
                                     currency: &currency,
-                                    gateway_order_id: Some(&gateway_order_id),
-                                    payment_expires_at: Some(now + 30 * 60 * 1000),
+                                    settlement: Settlement::Gateway {
+                                        gateway_order_id: &gateway_order_id,
+                                        expires_at: now + 30 * 60 * 1000,
+                                    },
                                 },
                                 None,
                                 &pricing,
@@ -760,8 +827,14 @@ async fn storage_phase(
                         let started = Instant::now();
                         let payment_id =
                             format!("pay_bench{}", hex::encode(rand::random::<[u8; 8]>()));
-                        let confirmed =
-                            store.confirm_payment(&order.id, &payment_id, "bench").await;
+                        let captured = cartwright::store::orders::CapturedPayment {
+                            payment_id: &payment_id,
+                            amount: cartwright::domain::money::Money::from_minor(
+                                order.total_amount,
+                            ),
+                            currency: &order.currency,
+                        };
+                        let confirmed = store.confirm_payment(&order.id, &captured, "bench").await;
                         rec.record("storage: confirm_payment", started, outcome(&confirmed));
                     }
                 }

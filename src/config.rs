@@ -43,6 +43,10 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The key secret the simulated gateway signs checkouts with when none is set (CONTRACT §6); it
+/// is public, so Razorpay mode refuses it.
+pub const SIMULATED_KEY_SECRET: &str = "simulated_secret";
+
 #[derive(Clone, Debug)]
 pub struct RazorpaySettings {
     pub key_id: String,
@@ -74,6 +78,9 @@ pub struct Config {
     pub free_shipping_threshold: Option<Money>,
     pub order_payment_timeout_minutes: i64,
     pub return_window_days: i64,
+    /// How long after an unpaid order was cancelled or expired reconciliation still asks the
+    /// gateway for a capture (Razorpay may capture up to its auto-capture timeout after payment).
+    pub payment_reconcile_window_days: i64,
     pub log_format: LogFormat,
     /// Login and register attempts allowed per client address per minute.
     pub auth_rate_limit_per_minute: u32,
@@ -232,6 +239,7 @@ impl Config {
             }
         };
         let key_secret = vars.get("RAZORPAY_KEY_SECRET");
+        let webhook_secret = vars.get("RAZORPAY_WEBHOOK_SECRET");
         if gateway == GatewayKind::Razorpay {
             if key_id.is_none() {
                 return Err(bad(
@@ -239,11 +247,24 @@ impl Config {
                     "is required when PAYMENT_GATEWAY=razorpay",
                 ));
             }
-            if key_secret.is_none() {
-                return Err(bad(
-                    "RAZORPAY_KEY_SECRET",
-                    "is required when PAYMENT_GATEWAY=razorpay",
-                ));
+            // No default secret in Razorpay mode: a public default would let anyone sign a
+            // checkout or a webhook. Empty or the simulated gateway's defaults count as missing.
+            for (variable, value) in [
+                ("RAZORPAY_KEY_SECRET", &key_secret),
+                ("RAZORPAY_WEBHOOK_SECRET", &webhook_secret),
+            ] {
+                match value.as_deref().map(str::trim) {
+                    None | Some("") => {
+                        return Err(bad(variable, "is required when PAYMENT_GATEWAY=razorpay"))
+                    }
+                    Some(SIMULATED_KEY_SECRET) => {
+                        return Err(bad(
+                            variable,
+                            "is the simulated gateway's public default; set the secret from the Razorpay dashboard",
+                        ))
+                    }
+                    Some(_) => {}
+                }
             }
         }
         let api_base = vars
@@ -258,21 +279,30 @@ impl Config {
         }
         let razorpay = RazorpaySettings {
             key_id: key_id.unwrap_or_else(|| "rzp_test_simulated".into()),
-            key_secret: Secret::new(key_secret.unwrap_or_else(|| "simulated_secret".into())),
-            webhook_secret: Secret::new(
-                vars.get("RAZORPAY_WEBHOOK_SECRET")
-                    .unwrap_or_else(|| "simulated_webhook_secret".into()),
-            ),
+            key_secret: Secret::new(key_secret.unwrap_or_else(|| SIMULATED_KEY_SECRET.into())),
+            // Unset means no webhook is accepted (the simulated gateway sends none).
+            webhook_secret: Secret::new(webhook_secret.unwrap_or_default()),
             api_base,
             timeout_ms: vars.ranged("RAZORPAY_TIMEOUT_MS", 10_000, 100, 120_000)? as u64,
         };
 
         let currency = vars.string("CURRENCY", "INR").trim().to_uppercase();
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(bad(
-                "CURRENCY",
-                format!("{currency:?} is not a 3-letter ISO 4217 code"),
-            ));
+        match crate::domain::money::minor_unit_exponent(&currency) {
+            Some(2) => {}
+            Some(exponent) => {
+                return Err(bad(
+                    "CURRENCY",
+                    format!(
+                        "{currency} has {exponent} decimal places; Cartwright handles currencies with 2 (INR, USD, EUR, ...)"
+                    ),
+                ))
+            }
+            None => {
+                return Err(bad(
+                    "CURRENCY",
+                    format!("{currency:?} is not an ISO 4217 currency Cartwright knows"),
+                ))
+            }
         }
         let tax_rate = match vars.get("TAX_RATE") {
             None => BasisPoints(1800),
@@ -328,6 +358,12 @@ impl Config {
                 10_080,
             )?,
             return_window_days: vars.ranged("RETURN_WINDOW_DAYS", 7, 0, 365)?,
+            payment_reconcile_window_days: vars.ranged(
+                "PAYMENT_RECONCILE_WINDOW_DAYS",
+                5,
+                1,
+                60,
+            )?,
             log_format,
             auth_rate_limit_per_minute: vars.ranged(
                 "AUTH_RATE_LIMIT_PER_MINUTE",
@@ -386,6 +422,7 @@ mod tests {
         assert_eq!(c.jwt_ttl_minutes, 1440);
         assert_eq!(c.order_payment_timeout_minutes, 30);
         assert_eq!(c.return_window_days, 7);
+        assert_eq!(c.payment_reconcile_window_days, 5);
     }
 
     #[test]
@@ -397,6 +434,32 @@ mod tests {
             (vec![("JWT_SECRET", "short")], "JWT_SECRET"),
             (vec![("PAYMENT_GATEWAY", "stripe")], "PAYMENT_GATEWAY"),
             (vec![("PAYMENT_GATEWAY", "razorpay")], "RAZORPAY_KEY_ID"),
+            (
+                vec![
+                    ("RAZORPAY_KEY_ID", "rzp_test_x"),
+                    ("RAZORPAY_KEY_SECRET", "s"),
+                ],
+                "RAZORPAY_WEBHOOK_SECRET",
+            ),
+            (
+                vec![
+                    ("RAZORPAY_KEY_ID", "rzp_test_x"),
+                    ("RAZORPAY_KEY_SECRET", "s"),
+                    ("RAZORPAY_WEBHOOK_SECRET", " "),
+                ],
+                "RAZORPAY_WEBHOOK_SECRET",
+            ),
+            (
+                vec![
+                    ("RAZORPAY_KEY_ID", "rzp_test_x"),
+                    ("RAZORPAY_KEY_SECRET", "simulated_secret"),
+                    ("RAZORPAY_WEBHOOK_SECRET", "w"),
+                ],
+                "RAZORPAY_KEY_SECRET",
+            ),
+            (vec![("CURRENCY", "JPY")], "CURRENCY"),
+            (vec![("CURRENCY", "KWD")], "CURRENCY"),
+            (vec![("CURRENCY", "XYZ")], "CURRENCY"),
             (vec![("SHIPPING_FEE", "-1")], "SHIPPING_FEE"),
             (vec![("DEMO_DATA", "maybe")], "DEMO_DATA"),
         ] {
@@ -410,6 +473,7 @@ mod tests {
         let c = config(&[
             ("RAZORPAY_KEY_ID", "rzp_test_x"),
             ("RAZORPAY_KEY_SECRET", "s"),
+            ("RAZORPAY_WEBHOOK_SECRET", "w"),
         ])
         .unwrap();
         assert_eq!(c.gateway, GatewayKind::Razorpay);

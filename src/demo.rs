@@ -254,8 +254,15 @@ pub async fn load_if_empty(store: &Store) -> anyhow::Result<bool> {
     let outcome = match insert_catalog(store, &password_hash).await {
         Ok(outcome) => outcome,
         // Another node loaded it at the same moment: its vendor e-mail or SKUs are taken.
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Outcome::NotEmpty,
-        Err(err) => return Err(err).context("loading the demo catalog"),
+        Err(crate::error::Error::Internal(err))
+            if err
+                .downcast_ref::<sqlx::Error>()
+                .and_then(sqlx::Error::as_database_error)
+                .is_some_and(|db| db.is_unique_violation()) =>
+        {
+            Outcome::NotEmpty
+        }
+        Err(err) => return Err(anyhow::Error::new(err)).context("loading the demo catalog"),
     };
     let loaded = match outcome {
         Outcome::NotEmpty => false,
@@ -291,7 +298,7 @@ async fn has_products(store: &Store) -> anyhow::Result<bool> {
 
 /// The vendor and every product in one transaction, after checking again that the catalog is
 /// empty; an existing demo vendor account is reused.
-async fn insert_catalog(store: &Store, password_hash: &str) -> Result<Outcome, sqlx::Error> {
+async fn insert_catalog(store: &Store, password_hash: &str) -> crate::error::Result<Outcome> {
     let now = now_millis();
     Ok(transaction!(store, |tx| {
         let any: Option<(String,)> = sqlx::query_as("SELECT id FROM products LIMIT 1")

@@ -56,6 +56,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The payment the client points at is not captured money (failed, created, refunded).
+    #[error("{0}")]
+    PaymentRequired(String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -69,6 +72,10 @@ pub enum Error {
     BadGateway(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// The database broke a conflict between concurrent transactions (serialization failure or
+    /// deadlock). `transaction!` retries these; one that persists is a 503 the client may retry.
+    #[error("The shop is busy with conflicting updates; try again shortly")]
+    Contention(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -104,11 +111,12 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Error::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ServiceUnavailable(_) | Error::Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,6 +126,12 @@ impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         if matches!(err, sqlx::Error::PoolTimedOut) {
             return Error::ServiceUnavailable("The database is busy; try again shortly".into());
+        }
+        if let sqlx::Error::Database(db) = &err {
+            // PostgreSQL's serialization_failure and deadlock_detected.
+            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+                return Error::Contention(db.message().to_string());
+            }
         }
         Error::Internal(anyhow::Error::new(err))
     }
@@ -159,14 +173,18 @@ impl IntoResponse for Error {
             errors,
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Error::TooManyRequests {
-            retry_after_secs, ..
-        } = self
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        let retry_after = match self {
+            Error::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(retry_after_secs.max(1)),
+            // Busy or unreachable for a moment: a retry in a second is welcome.
+            Error::ServiceUnavailable(_) | Error::Contention(_) => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -68,6 +68,13 @@ impl Application {
             live: app::Live::new(),
         };
         http::ops::metrics_handle();
+        // Shown in /metrics from the start, not only after the first conflict.
+        for name in [
+            "db_transaction_retries_total",
+            "db_transaction_giveups_total",
+        ] {
+            metrics::counter!(name).increment(0);
+        }
         Ok(Application { listener, state })
     }
 

@@ -110,6 +110,36 @@ impl PartialSchema for Money {
 
 impl ToSchema for Money {}
 
+/// Decimal places of a currency's minor unit (ISO 4217), for the currencies a shop may be
+/// configured with. Amounts are integers of the minor unit, shown with two decimals and sent to
+/// the gateway as they are, so only exponent-2 currencies are accepted at start; the others are
+/// listed so the refusal can say why (JPY would be charged 100x, KWD a tenth).
+pub fn minor_unit_exponent(code: &str) -> Option<u32> {
+    const ZERO: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+        "VUV", "XAF", "XOF", "XPF",
+    ];
+    const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+    const FOUR: &[&str] = &["CLF", "UYW"];
+    const TWO: &[&str] = &[
+        "AED", "ARS", "AUD", "BDT", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EGP", "EUR", "GBP",
+        "HKD", "HUF", "IDR", "ILS", "INR", "KES", "LKR", "MAD", "MXN", "MYR", "NGN", "NOK", "NPR",
+        "NZD", "PHP", "PKR", "PLN", "QAR", "RON", "RUB", "SAR", "SEK", "SGD", "THB", "TRY", "TWD",
+        "UAH", "USD", "ZAR",
+    ];
+    if TWO.contains(&code) {
+        Some(2)
+    } else if ZERO.contains(&code) {
+        Some(0)
+    } else if THREE.contains(&code) {
+        Some(3)
+    } else if FOUR.contains(&code) {
+        Some(4)
+    } else {
+        None
+    }
+}
+
 /// A rate in basis points of a percent (1/10000): 0.18 is 1800. Kept integral so tax is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BasisPoints(pub i64);

@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod admin_orders;
+pub mod admin_refunds;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
@@ -51,6 +52,16 @@ pub struct AppState {
     pub gateway: Arc<dyn crate::payments::PaymentGateway>,
     /// The change feed of this node and the caches it keeps (`crate::app`).
     pub live: Arc<crate::app::Live>,
+}
+
+impl AppState {
+    /// The payment workflows over this state's store and gateway.
+    pub fn payments(&self) -> crate::app::payments::Payments {
+        crate::app::payments::Payments {
+            store: self.store.clone(),
+            gateway: self.gateway.clone(),
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -171,6 +182,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(admin_users::router())
+        .merge(admin_refunds::router())
         .merge(products::router())
         .merge(addresses::router())
         .merge(cart::router())

@@ -11,15 +11,16 @@ use super::order_views::{
 };
 use super::session::AuthUser;
 use super::AppState;
+use crate::app::payments::{recorded_gateway_order, PaymentSource};
+use crate::app::refunds::send_refund;
 use crate::domain::ids::{new_id, parse_id};
 use crate::domain::order::{is_online_method, new_order_number, Actor, OrderStatus};
 use crate::domain::pricing::PricingSettings;
 use crate::domain::time::now_millis;
 use crate::error::{Error, ErrorBody, Result};
-use crate::payments::refunds::send_refund;
-use crate::payments::{CreateOrderRequest, GatewayOrder};
+use crate::payments::CreateOrderRequest;
 use crate::store::order_queries::Viewer;
-use crate::store::orders::{Confirmation, Order, OrderFilter, OrderSort, PlaceOrder, Placed};
+use crate::store::orders::{Order, OrderFilter, OrderSort, PlaceOrder, Placed, Settlement};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -78,6 +79,9 @@ pub struct CreatedOrder {
     pub order_id: String,
     pub status: OrderStatus,
 }
+
+/// Razorpay's smallest payment: 1.00 in minor units.
+const MIN_ONLINE_MINOR: i64 = 100;
 
 fn pricing(state: &AppState) -> PricingSettings {
     PricingSettings::from_config(&state.config)
@@ -163,6 +167,22 @@ async fn place_order(
         }
     }
 
+    // Razorpay takes at least 1.00; a total of zero (a code covering everything) needs no gateway
+    // and is confirmed at once, anything in between cannot be paid online.
+    let total = draft.totals.total.minor();
+    let nothing_to_pay = online && total == 0;
+    if online && (1..MIN_ONLINE_MINOR).contains(&total) {
+        return Err(Error::invalid(
+            "paymentMethod",
+            format!(
+                "online payments must be at least 1.00; this order's total is {}: choose cod",
+                draft.totals.total
+            ),
+            body.payment_method.as_str(),
+        ));
+    }
+    let online = online && !nothing_to_pay;
+
     // Two nodes may pick the same order number in the same millisecond; the loser writes nothing
     // and tries again with a new number (and, for online payments, a new gateway order, since
     // its receipt is the order number; the unused one simply expires at the gateway).
@@ -203,8 +223,14 @@ async fn place_order(
                     payment_method: &method,
                     notes: notes.as_deref(),
                     currency: &state.config.currency,
-                    gateway_order_id: gateway_order.as_ref().map(|g| g.id.as_str()),
-                    payment_expires_at: online.then_some(now + timeout_ms),
+                    settlement: match &gateway_order {
+                        Some(gateway_order) => Settlement::Gateway {
+                            gateway_order_id: &gateway_order.id,
+                            expires_at: now + timeout_ms,
+                        },
+                        None if nothing_to_pay => Settlement::NothingToPay,
+                        None => Settlement::CashOnDelivery,
+                    },
                 },
                 address.as_deref(),
                 &settings,
@@ -272,7 +298,10 @@ pub struct VerifiedPayment {
         (status = 400, description = "Bad signature or body; nothing changed", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such order for this user", body = ErrorBody),
-        (status = 409, description = "Order was cancelled before payment; the payment is refunded", body = ErrorBody),
+        (status = 402, description = "The payment is not captured money (failed, created, refunded); nothing changed", body = ErrorBody),
+        (status = 409, description = "The payment belongs to another order, or cannot pay this one (cancelled, already paid, another amount) and is refunded", body = ErrorBody),
+        (status = 502, description = "Payment gateway error; nothing changed", body = ErrorBody),
+        (status = 503, description = "Payment gateway unavailable; nothing changed, retry", body = ErrorBody),
     ))]
 async fn verify_payment(
     State(state): State<AppState>,
@@ -293,14 +322,15 @@ async fn verify_payment(
                 .await?
                 .filter(|o| o.user_id == caller.id || caller.is_admin())
                 .ok_or_else(|| Error::not_found("Order"))?;
-            let order = confirm_with_signature(
-                &state,
-                order,
-                body.payment_id.trim(),
-                body.signature.trim(),
-                "verify-payment",
-            )
-            .await?;
+            let order = state
+                .payments()
+                .confirm_checkout(
+                    &order,
+                    body.payment_id.trim(),
+                    body.signature.trim(),
+                    PaymentSource::VerifyPayment,
+                )
+                .await?;
             let view = load_order_view(&state.store, order).await?;
             let receipt = receipt(&view);
             Ok(Reply::ok(
@@ -314,90 +344,6 @@ async fn verify_payment(
         },
     )
     .await
-}
-
-/// Verifies the checkout signature against the gateway order id the server stored, then confirms.
-async fn confirm_with_signature(
-    state: &AppState,
-    order: Order,
-    payment_id: &str,
-    signature: &str,
-    source: &str,
-) -> Result<Order> {
-    let gateway_order_id = order
-        .gateway_order_id
-        .as_deref()
-        .ok_or_else(|| Error::bad_request("This order is not paid online"))?;
-    if payment_id.is_empty()
-        || !state
-            .gateway
-            .verify_payment_signature(gateway_order_id, payment_id, signature)
-    {
-        metrics::counter!("payments_verifications_total", "outcome" => "bad_signature")
-            .increment(1);
-        tracing::warn!(order = %order.order_number, "payment signature verification failed");
-        return Err(Error::invalid(
-            "signature",
-            "Payment signature verification failed",
-            serde_json::Value::Null,
-        ));
-    }
-    metrics::counter!("payments_verifications_total", "outcome" => "verified").increment(1);
-    finish_confirmation(state, &order.id, payment_id, source, RefundDispatch::Inline).await
-}
-
-/// How a refund decided during confirmation (a late or duplicate capture) is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundDispatch {
-    /// Before answering.
-    Inline,
-    /// In the background, so a webhook answers within Razorpay's 5 s; the refund job retries it
-    /// if that attempt fails.
-    Background,
-}
-
-/// Confirms once and turns the outcome into the order or a 409.
-pub async fn finish_confirmation(
-    state: &AppState,
-    order_id: &str,
-    payment_id: &str,
-    source: &str,
-    dispatch: RefundDispatch,
-) -> Result<Order> {
-    match state
-        .store
-        .confirm_payment(order_id, payment_id, source)
-        .await?
-    {
-        Confirmation::Confirmed(order) => {
-            metrics::counter!("orders_confirmed_total", "source" => source.to_string())
-                .increment(1);
-            Ok(order)
-        }
-        Confirmation::AlreadyConfirmed(order) => Ok(order),
-        Confirmation::Refused { order, refund_id } => {
-            match (refund_id, dispatch) {
-                (Some(refund_id), RefundDispatch::Inline) => {
-                    send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
-                }
-                (Some(refund_id), RefundDispatch::Background) => {
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        if let Err(err) =
-                            send_refund(&state.store, state.gateway.as_ref(), &refund_id).await
-                        {
-                            tracing::warn!(refund_id, error = %err, "refund of a refused capture will be retried");
-                        }
-                    });
-                }
-                (None, _) => {}
-            }
-            Err(Error::Conflict(format!(
-                "Order {} is {} and cannot take this payment; the payment will be refunded",
-                order.order_number, order.status
-            )))
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -431,7 +377,8 @@ pub struct PaymentResult {
         (status = 400, description = "Bad method, missing or bad signature", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such order for this user", body = ErrorBody),
-        (status = 409, description = "Order cannot be paid in its state", body = ErrorBody),
+        (status = 402, description = "The payment is not captured money; nothing changed", body = ErrorBody),
+        (status = 409, description = "Order cannot be paid in its state, or the payment belongs to another order", body = ErrorBody),
         (status = 502, description = "Payment gateway error", body = ErrorBody),
         (status = 503, description = "Payment gateway unavailable", body = ErrorBody),
     ))]
@@ -456,7 +403,7 @@ async fn pay(
         }
         let order = match (&body.payment_id, &body.signature) {
             (Some(payment_id), Some(signature)) => {
-                confirm_with_signature(&state, order, payment_id.trim(), signature.trim(), "payments").await?
+                state.payments().confirm_checkout(&order, payment_id.trim(), signature.trim(), PaymentSource::Payments).await?
             }
             (Some(_), None) => {
                 return Err(Error::invalid("signature", "is required with paymentId", serde_json::Value::Null))
@@ -465,16 +412,8 @@ async fn pay(
                 if order.status() != OrderStatus::Pending {
                     order
                 } else {
-                    // The gateway order as this shop recorded it; only the simulated gateway uses it.
-                    let gateway_order = GatewayOrder {
-                        id: order.gateway_order_id.clone().unwrap_or_default(),
-                        amount: order.total_amount,
-                        amount_paid: 0,
-                        currency: order.currency.clone(),
-                        receipt: Some(order.order_number.clone()),
-                        status: "created".into(),
-                        created_at: order.created_at / 1000,
-                    };
+                    // Only the simulated gateway can pay by itself.
+                    let gateway_order = recorded_gateway_order(&order, order.gateway_order_id.as_deref().unwrap_or_default());
                     let (payment_id, signature) = state.gateway.simulate_payment(&gateway_order).await.ok_or_else(|| {
                         Error::invalid(
                             "paymentId",
@@ -482,7 +421,7 @@ async fn pay(
                             serde_json::Value::Null,
                         )
                     })?;
-                    confirm_with_signature(&state, order, &payment_id, &signature, "payments").await?
+                    state.payments().confirm_checkout(&order, &payment_id, &signature, PaymentSource::Payments).await?
                 }
             }
         };

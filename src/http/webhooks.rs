@@ -4,9 +4,10 @@
 //! customer never came back to verify-payment.
 
 use super::extract::{Envelope, RawBody, Reply};
-use super::orders::{finish_confirmation, RefundDispatch};
 use super::AppState;
+use crate::app::payments::PaymentSource;
 use crate::error::{Error, ErrorBody, Result};
+use crate::payments::is_gateway_id;
 use crate::payments::razorpay::{parse_webhook_event, WebhookEvent};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -28,7 +29,8 @@ pub struct WebhookOutcome {
 }
 
 /// Razorpay webhook receiver. Configure it in the Razorpay dashboard with the webhook secret and
-/// the events payment.captured, order.paid, payment.failed, refund.processed and refund.failed.
+/// the events payment.authorized, payment.captured, order.paid, payment.failed, refund.processed
+/// and refund.failed.
 #[utoipa::path(post, path = "/webhooks/razorpay", tag = "webhooks",
     request_body(content = Object, description = "A Razorpay webhook event", content_type = "application/json"),
     params(
@@ -94,8 +96,11 @@ async fn razorpay_webhook(
 
 async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> {
     match event.event.as_str() {
-        "payment.captured" | "order.paid" => {
-            let Some(payment) = event.payment.as_ref().filter(|p| p.status == "captured") else {
+        // The payment is fetched from the gateway and held to the same rule as every other path
+        // (its order, amount, currency, captured; an authorized one is captured first), so even a
+        // webhook signed with a leaked secret cannot confirm money the gateway does not hold.
+        "payment.captured" | "payment.authorized" | "order.paid" => {
+            let Some(payment) = event.payment.as_ref() else {
                 return Ok("ignored");
             };
             let gateway_order_id = payment
@@ -103,28 +108,25 @@ async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> 
                 .clone()
                 .or_else(|| event.order.as_ref().map(|o| o.id.clone()));
             let Some(order) = (match gateway_order_id {
-                Some(id) => state.store.order_by_gateway_order(&id).await?,
-                None => None,
+                Some(id) if is_gateway_id("order", &id) => {
+                    state.store.order_by_gateway_order(&id).await?
+                }
+                _ => None,
             }) else {
                 // Not an order of this shop (or not made through checkout).
                 return Ok("ignored");
             };
-            if payment.amount != order.total_amount {
-                tracing::error!(order = %order.order_number, captured = payment.amount, expected = order.total_amount,
-                    "captured amount differs from the order total; not confirming");
-                return Ok("ignored");
-            }
-            match finish_confirmation(
-                state,
-                &order.id,
-                &payment.id,
-                "webhook",
-                RefundDispatch::Background,
-            )
-            .await
+            match state
+                .payments()
+                .confirm_reported(&order, &payment.id, PaymentSource::Webhook)
+                .await
             {
-                // A capture for a cancelled order: recorded and refunded by the confirmation.
-                Ok(_) | Err(Error::Conflict(_)) => Ok("processed"),
+                // Confirmed, or refused and refunded, or not captured money: either way handled.
+                Ok(_)
+                | Err(Error::Conflict(_))
+                | Err(Error::PaymentRequired(_))
+                | Err(Error::Validation { .. }) => Ok("processed"),
+                // Gateway unreachable: not remembered, so Razorpay's retry is handled again.
                 Err(other) => Err(other),
             }
         }

@@ -4,18 +4,22 @@
 //!   for an order cancelled in the meantime is refunded;
 //! - expiry: unpaid orders past their payment time are cancelled and their stock released, unless
 //!   the gateway says they were paid (then they are confirmed) or cannot be asked (then they wait);
-//! - refunds recorded but not yet accepted by the gateway are sent again.
+//! - refunds recorded but not yet accepted by the gateway are sent again, with back-off.
+//!
+//! Each order or refund is handled on its own: one that fails (the gateway down, a database error)
+//! is logged with its id, counted in `jobs_item_failures_total`, and tried again on a later pass;
+//! it never stops the rest of the pass.
 //!
 //! Several processes may share one PostgreSQL: each step is a conditional update (an order is
 //! cancelled only while still `pending`, a refund is recorded only while still `requested`), so
 //! whichever process gets there first does the work and the others change nothing.
 
+use crate::app::payments::PaymentSource;
+use crate::app::refunds::send_refund;
 use crate::domain::order::Actor;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
-use crate::http::orders::{finish_confirmation, RefundDispatch};
 use crate::http::AppState;
-use crate::payments::refunds::send_refund;
 use crate::store::orders::Order;
 use std::time::Duration;
 
@@ -39,52 +43,53 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
         loop {
             ticker.tick().await;
             if let Err(err) = run_once(&state, now_millis()).await {
-                tracing::warn!(error = %err, "background job pass failed; retrying next tick");
+                metrics::counter!("jobs_pass_failures_total").increment(1);
+                tracing::warn!(kind = error_kind(&err), error = %err, "background job pass could not list its work; retrying next tick");
             }
         }
     })
 }
 
-/// One pass of every job, as of `now`. Returns how many orders were expired.
+/// One pass of every job, as of `now`. Returns how many orders were expired. An error here is a
+/// failure to list the work (the database unreachable); single items never fail the pass.
 pub async fn run_once(state: &AppState, now: i64) -> Result<usize> {
     reconcile_payments(state, now).await?;
     let expired = expire_unpaid_orders(state, now).await?;
-    resend_refunds(state).await?;
+    resend_refunds(state, now).await?;
     // Stock moved here is visible on this node at once, not only when the change feed delivers.
     state.live.catalog.flush();
     state.live.carts.flush();
     Ok(expired)
 }
 
+/// Logs and counts one item's failure; the pass goes on.
+fn item_failed(job: &'static str, id: &str, err: &Error) {
+    metrics::counter!("jobs_item_failures_total", "job" => job, "kind" => error_kind(err))
+        .increment(1);
+    tracing::warn!(job, id, kind = error_kind(err), error = %err, "background item failed; retried on a later pass");
+}
+
+/// What kind of failure, named for what it is (a database error is not "the gateway").
+fn error_kind(err: &Error) -> &'static str {
+    match err {
+        Error::ServiceUnavailable(_) | Error::BadGateway(_) => "gateway",
+        Error::Contention(_) => "database_conflict",
+        Error::Internal(_) => "database_or_internal",
+        _ => "rule",
+    }
+}
+
 /// Cancels every unpaid order whose payment time has passed.
 pub async fn expire_unpaid_orders(state: &AppState, now: i64) -> Result<usize> {
     let mut expired = 0;
     for order_id in state.store.expired_unpaid_orders(now, BATCH).await? {
-        let Some(order) = state.store.order_by_id(&order_id).await? else {
-            continue;
-        };
-        match settle_with_gateway(state, &order, now).await {
-            // Paid after all: confirmed instead of cancelled.
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(err) => {
-                // Never cancel an order the gateway might have been paid for; ask again next pass.
-                tracing::warn!(order = %order.order_number, error = %err, "gateway unreachable; expiry postponed");
-                continue;
-            }
-        }
-        match state
-            .store
-            .cancel_order(&order_id, Actor::System, None, EXPIRY_REASON)
-            .await
-        {
-            Ok(_) => {
+        match expire_one(state, &order_id, now).await {
+            Ok(true) => {
                 expired += 1;
                 metrics::counter!("orders_expired_total").increment(1);
             }
-            // Paid or cancelled in the meantime, or another process expired it first.
-            Err(Error::Conflict(_)) => {}
-            Err(other) => return Err(other),
+            Ok(false) => {}
+            Err(err) => item_failed("expiry", &order_id, &err),
         }
     }
     if expired > 0 {
@@ -93,62 +98,84 @@ pub async fn expire_unpaid_orders(state: &AppState, now: i64) -> Result<usize> {
     Ok(expired)
 }
 
-/// Sends refunds that were recorded but not accepted by the gateway yet.
-pub async fn resend_refunds(state: &AppState) -> Result<()> {
-    for ledger_id in state.store.unsent_refunds(BATCH).await? {
-        send_refund(&state.store, state.gateway.as_ref(), &ledger_id).await?;
+/// `Ok(true)` when this call cancelled the order.
+async fn expire_one(state: &AppState, order_id: &str, now: i64) -> Result<bool> {
+    let Some(order) = state.store.order_by_id(order_id).await? else {
+        return Ok(false);
+    };
+    // Never cancel an order the gateway might have been paid for: a failure to ask postpones it.
+    if settle_with_gateway(state, &order, now).await? {
+        return Ok(false);
     }
-    Ok(())
+    match state
+        .store
+        .cancel_order(order_id, Actor::System, None, EXPIRY_REASON)
+        .await
+    {
+        Ok(_) => Ok(true),
+        // Paid or cancelled in the meantime, or another process expired it first.
+        Err(Error::Conflict(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
 }
 
-/// Asks the gateway about unpaid online orders: pending ones past a grace period, and ones
-/// cancelled unpaid in the last day.
-pub async fn reconcile_payments(state: &AppState, now: i64) -> Result<()> {
-    let orders = state
-        .store
-        .orders_to_reconcile(now, now - RECONCILE_AFTER_MS, RECHECK_MS, BATCH)
-        .await?;
-    for order in orders {
-        if let Err(err) = settle_with_gateway(state, &order, now).await {
-            tracing::warn!(order = %order.order_number, error = %err, "reconciliation could not reach the gateway");
+/// Sends refunds that were recorded but not accepted by the gateway yet and are due again.
+pub async fn resend_refunds(state: &AppState, now: i64) -> Result<()> {
+    for ledger_id in state.store.unsent_refunds(now, BATCH).await? {
+        if let Err(err) = send_refund(&state.store, state.gateway.as_ref(), &ledger_id).await {
+            item_failed("refunds", &ledger_id, &err);
         }
     }
     Ok(())
 }
 
-/// Looks for a captured payment of `order` at the gateway and confirms with it (which refunds it
-/// instead if the order was cancelled meanwhile). `Ok(true)` when a capture was found.
+/// Asks the gateway about unpaid online orders: pending ones past a grace period, and ones
+/// cancelled unpaid within the reconciliation window.
+pub async fn reconcile_payments(state: &AppState, now: i64) -> Result<()> {
+    let window_ms = state.config.payment_reconcile_window_days * 24 * 60 * 60 * 1000;
+    let orders = state
+        .store
+        .orders_to_reconcile(now, now - RECONCILE_AFTER_MS, RECHECK_MS, window_ms, BATCH)
+        .await?;
+    for order in orders {
+        if let Err(err) = settle_with_gateway(state, &order, now).await {
+            item_failed("reconciliation", &order.id, &err);
+        }
+    }
+    Ok(())
+}
+
+/// Applies every payment the gateway holds for `order` under the rule every path uses: a capture
+/// (or an authorization, for an order still payable) confirms it; further captures, or captures
+/// for an order no longer payable, are refunded, each once. `Ok(true)` when the order is paid.
 async fn settle_with_gateway(state: &AppState, order: &Order, now: i64) -> Result<bool> {
     let Some(gateway_order_id) = order.gateway_order_id.as_deref() else {
         return Ok(false);
     };
     let payments = state.gateway.fetch_order_payments(gateway_order_id).await?;
     state.store.mark_gateway_checked(&order.id, now).await?;
-    let Some(captured) = payments.iter().find(|p| p.status == "captured") else {
-        return Ok(false);
-    };
-    if captured.amount != order.total_amount {
-        tracing::error!(order = %order.order_number, captured = captured.amount, expected = order.total_amount,
-            "captured amount differs from the order total; left for an operator");
-        return Ok(false);
-    }
-    match finish_confirmation(
-        state,
-        &order.id,
-        &captured.id,
-        "reconciliation",
-        RefundDispatch::Inline,
-    )
-    .await
-    {
-        Ok(_) => {
-            metrics::counter!("payments_reconciled_total", "outcome" => "confirmed").increment(1);
-            Ok(true)
+    let workflow = state.payments();
+    let mut paid = false;
+    for payment in payments {
+        if !matches!(payment.status.as_str(), "captured" | "authorized") {
+            continue;
         }
-        Err(Error::Conflict(_)) => {
-            metrics::counter!("payments_reconciled_total", "outcome" => "refunded").increment(1);
-            Ok(true)
+        let payment_id = payment.id.clone();
+        match workflow
+            .settle(order, payment, PaymentSource::Reconciliation)
+            .await
+        {
+            Ok(_) => {
+                paid = true;
+                metrics::counter!("payments_reconciled_total", "outcome" => "confirmed")
+                    .increment(1);
+            }
+            // Refunded (or left to lapse), or not captured money: nothing more to do here.
+            Err(Error::Conflict(_) | Error::PaymentRequired(_)) => {
+                metrics::counter!("payments_reconciled_total", "outcome" => "refused").increment(1);
+            }
+            Err(err) => item_failed("reconciliation", &payment_id, &err),
         }
-        Err(other) => Err(other),
     }
+    Ok(paid)
 }

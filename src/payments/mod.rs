@@ -2,7 +2,6 @@
 //! `razorpay` is the real HTTP client. Signature checks are shared: both gateways sign the same way.
 
 pub mod razorpay;
-pub mod refunds;
 pub mod simulated;
 
 use crate::domain::money::Money;
@@ -130,6 +129,16 @@ pub trait PaymentGateway: Send + Sync {
 
     async fn fetch_payment(&self, payment_id: &str) -> Result<GatewayPayment, GatewayError>;
 
+    /// Captures an `authorized` payment in full (`POST /payments/:id/capture` with the amount and
+    /// currency, which must be the payment's own). A payment that is already captured is a
+    /// `Rejected` answer: fetch it to see.
+    async fn capture_payment(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        currency: &str,
+    ) -> Result<GatewayPayment, GatewayError>;
+
     async fn refund(&self, request: RefundRequest) -> Result<GatewayRefund, GatewayError>;
 
     /// For `POST /payments` without a payment id: only the simulated gateway can pay by itself,
@@ -137,6 +146,11 @@ pub trait PaymentGateway: Send + Sync {
     async fn simulate_payment(&self, _order: &GatewayOrder) -> Option<(String, String)> {
         None
     }
+
+    /// The simulated gateway keeps its orders in the process; one created by another API node is
+    /// recalled from the shop's own record before a payment of it is checked. Real gateways hold
+    /// their own state and ignore this.
+    fn recall_order(&self, _order: &GatewayOrder) {}
 
     fn verify_payment_signature(
         &self,
@@ -151,9 +165,27 @@ pub trait PaymentGateway: Send + Sync {
         )
     }
 
+    /// `false` whatever the signature when no webhook secret is configured: an empty key would
+    /// let anyone sign.
     fn verify_webhook_signature(&self, raw_body: &[u8], signature: &str) -> bool {
-        verify_hmac_hex(self.webhook_secret().as_bytes(), raw_body, signature)
+        let secret = self.webhook_secret();
+        !secret.is_empty() && verify_hmac_hex(secret.as_bytes(), raw_body, signature)
     }
+}
+
+/// Razorpay's ids: a prefix (`pay_`, `order_`, `rfnd_`), then letters and digits (14 on
+/// Razorpay itself). Anything else is refused before it reaches a URL, a query or the ledger.
+pub fn is_gateway_id(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            (6..=40).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// A checkout signature: hex HMAC-SHA256, 64 hex digits.
+pub fn is_signature_shape(signature: &str) -> bool {
+    signature.len() == 64 && signature.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Lower-case hex HMAC-SHA256 of `message` keyed with `secret`.
@@ -176,6 +208,10 @@ pub fn gateway_for(
 ) -> anyhow::Result<std::sync::Arc<dyn PaymentGateway>> {
     Ok(match config.gateway {
         crate::config::GatewayKind::Simulated => {
+            tracing::warn!(
+                "PAYMENT_GATEWAY=simulated: payments are simulated and no money is taken; \
+                 set PAYMENT_GATEWAY=razorpay with real keys to take payments"
+            );
             std::sync::Arc::new(simulated::SimulatedGateway::new(
                 config.razorpay.key_secret.expose(),
                 config.razorpay.webhook_secret.expose(),
@@ -190,6 +226,26 @@ pub fn gateway_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_ids_and_signatures_are_checked_by_shape() {
+        assert!(is_gateway_id("pay", "pay_29QQoUBi66xm2f"));
+        assert!(is_gateway_id("order", "order_9A33XWu170gUtm"));
+        for bad in [
+            "pay_",
+            "pay_x",
+            "order_29QQoUBi66xm2f",
+            "pay_../../orders/x",
+            "pay_29QQoUBi66xm2f\u{202e}",
+            &format!("pay_{}", "a".repeat(300)),
+            "PAY_29QQoUBi66xm2f",
+        ] {
+            assert!(!is_gateway_id("pay", bad), "{bad}");
+        }
+        assert!(is_signature_shape(&"ab".repeat(32)));
+        assert!(!is_signature_shape("abc"));
+        assert!(!is_signature_shape(&"zz".repeat(32)));
+    }
 
     #[test]
     fn razorpay_sdk_test_vector() {

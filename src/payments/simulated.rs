@@ -6,6 +6,7 @@ use super::{
     hmac_sha256_hex, CreateOrderRequest, GatewayError, GatewayOrder, GatewayPayment, GatewayRefund,
     PaymentGateway, RefundRequest,
 };
+use crate::domain::money::Money;
 use async_trait::async_trait;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -30,6 +31,38 @@ pub fn razorpay_like_id(prefix: &str) -> String {
         .map(char::from)
         .collect();
     format!("{prefix}_{suffix}")
+}
+
+fn captured_payment(payment_id: &str, order: &GatewayOrder) -> GatewayPayment {
+    GatewayPayment {
+        id: payment_id.to_string(),
+        order_id: Some(order.id.clone()),
+        amount: order.amount,
+        currency: order.currency.clone(),
+        status: "captured".into(),
+        method: Some("card".into()),
+        amount_refunded: 0,
+        error_code: None,
+        error_description: None,
+    }
+}
+
+fn bad_request(description: &str) -> GatewayError {
+    GatewayError::Rejected {
+        code: "BAD_REQUEST_ERROR".into(),
+        description: description.into(),
+        field: None,
+        reason: None,
+    }
+}
+
+fn unknown_id() -> GatewayError {
+    GatewayError::Rejected {
+        code: "BAD_REQUEST_ERROR".into(),
+        description: "The id provided does not exist".into(),
+        field: Some("id".into()),
+        reason: None,
+    }
 }
 
 impl SimulatedGateway {
@@ -120,6 +153,69 @@ impl PaymentGateway for SimulatedGateway {
             })
     }
 
+    async fn capture_payment(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        currency: &str,
+    ) -> Result<GatewayPayment, GatewayError> {
+        let mut payments = self.payments.lock().unwrap_or_else(|e| e.into_inner());
+        let payment = payments.get_mut(payment_id).ok_or_else(unknown_id)?;
+        if payment.status != "authorized" {
+            return Err(bad_request(&format!(
+                "This payment has already been {}",
+                payment.status
+            )));
+        }
+        if payment.amount != amount.minor() || payment.currency != currency {
+            return Err(bad_request(
+                "Capture amount and currency must be the authorized amount and currency",
+            ));
+        }
+        payment.status = "captured".into();
+        Ok(payment.clone())
+    }
+
+    fn recall_order(&self, order: &GatewayOrder) {
+        self.orders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(order.id.clone())
+            .or_insert_with(|| order.clone());
+    }
+
+    /// Razorpay test mode as a browser would meet it: a payment id that Checkout handed over with
+    /// a valid signature is, at that moment, a captured payment of that gateway order. The payment
+    /// is bound to the first order it is presented with, so it can never pay a second one.
+    fn verify_payment_signature(
+        &self,
+        gateway_order_id: &str,
+        payment_id: &str,
+        signature: &str,
+    ) -> bool {
+        if !super::verify_hmac_hex(
+            self.key_secret.as_bytes(),
+            format!("{gateway_order_id}|{payment_id}").as_bytes(),
+            signature,
+        ) {
+            return false;
+        }
+        let order = self
+            .orders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(gateway_order_id)
+            .cloned();
+        if let Some(order) = order {
+            self.payments
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(payment_id.to_string())
+                .or_insert_with(|| captured_payment(payment_id, &order));
+        }
+        true
+    }
+
     async fn refund(&self, request: RefundRequest) -> Result<GatewayRefund, GatewayError> {
         let mut refunds = self.refunds.lock().unwrap_or_else(|e| e.into_inner());
         let refund = refunds
@@ -144,17 +240,8 @@ impl PaymentGateway for SimulatedGateway {
 
     async fn simulate_payment(&self, order: &GatewayOrder) -> Option<(String, String)> {
         let payment_id = razorpay_like_id("pay");
-        let payment = GatewayPayment {
-            id: payment_id.clone(),
-            order_id: Some(order.id.clone()),
-            amount: order.amount,
-            currency: order.currency.clone(),
-            status: "captured".into(),
-            method: Some("card".into()),
-            amount_refunded: 0,
-            error_code: None,
-            error_description: None,
-        };
+        let payment = captured_payment(&payment_id, order);
+        self.recall_order(order);
         self.payments
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -229,6 +229,16 @@ impl Store {
         );
         Ok(transaction!(self, |tx| {
             sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
+            // Nothing is written unless the address is the user's.
+            let owned: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM addresses WHERE id = $1 AND user_id = $2")
+                    .bind(address_id)
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if owned.is_none() {
+                return Ok(None);
+            }
             if make_default == Some(true) {
                 sqlx::query(
                     "UPDATE addresses SET is_default = FALSE, updated_at = $3
@@ -240,8 +250,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            // When the address is not the user's, the statement matches nothing and the cleared
-            // flags above are rolled back with the early return.
             let saved: Option<Address> = sqlx::query_as(&update)
                 .bind(address_id)
                 .bind(user_id)

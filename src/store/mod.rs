@@ -21,6 +21,7 @@ pub mod orders;
 pub mod payments;
 pub mod products;
 pub mod reviews;
+pub mod stock;
 pub mod users;
 
 use crate::config::{Config, DatabaseUrl};
@@ -80,27 +81,78 @@ macro_rules! write {
     };
 }
 
-/// Runs `$body` inside one transaction bound to `$tx`; it commits when the body finishes and rolls
-/// back when the body returns early with `?`. Use `&mut *$tx` as the executor.
+/// Runs `$body` inside one transaction bound to `$tx` (use `&mut *$tx` as the executor) and
+/// evaluates to the body's value.
+///
+/// The body runs inside its own `async` block, so neither `?` nor `return` can skip the commit:
+/// `return Err(..)` (or `?`) rolls back and fails the whole expression, `return Ok(value)` ends the
+/// body early and commits like reaching its end. On PostgreSQL a serialization failure or deadlock
+/// (SQLSTATE 40001 / 40P01) rolls back and runs the body again, after a short jittered pause;
+/// every statement of the body is in the rolled-back transaction, so a retry repeats nothing. A
+/// conflict that persists becomes `Error::Contention` (a 503 with `Retry-After`).
 macro_rules! transaction {
-    ($store:expr, |$tx:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::store::Backend::Sqlite(sqlite) => {
-                #[allow(unused_mut)]
-                let mut $tx = sqlite.write.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome: $crate::error::Result<_> = match &$store.backend {
+                $crate::store::Backend::Sqlite(sqlite) => {
+                    async {
+                        #[allow(unused_mut)]
+                        let mut $tx = sqlite.write.begin().await?;
+                        let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
+                        $tx.commit().await?;
+                        Ok::<_, $crate::error::Error>(out)
+                    }
+                    .await
+                }
+                $crate::store::Backend::Postgres(pg) => {
+                    async {
+                        #[allow(unused_mut)]
+                        let mut $tx = pg.begin().await?;
+                        let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
+                        $tx.commit().await?;
+                        Ok::<_, $crate::error::Error>(out)
+                    }
+                    .await
+                }
+            };
+            match $crate::store::retry_decision(outcome, attempt).await {
+                std::ops::ControlFlow::Break(result) => break result,
+                std::ops::ControlFlow::Continue(()) => continue,
             }
-            $crate::store::Backend::Postgres(pg) => {
-                #[allow(unused_mut)]
-                let mut $tx = pg.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+        }?
+    }};
+}
+
+/// Attempts a conflicting transaction gets before the request is answered 503.
+const TRANSACTION_ATTEMPTS: u32 = 6;
+
+/// After one attempt of `transaction!`: a database conflict (serialization failure, deadlock)
+/// waits a jittered, growing pause and asks for another attempt, up to `TRANSACTION_ATTEMPTS`;
+/// anything else is the result.
+pub(crate) async fn retry_decision<T>(
+    outcome: crate::error::Result<T>,
+    attempt: u32,
+) -> std::ops::ControlFlow<crate::error::Result<T>> {
+    use std::ops::ControlFlow;
+    match outcome {
+        Err(crate::error::Error::Contention(reason)) => {
+            if attempt >= TRANSACTION_ATTEMPTS {
+                metrics::counter!("db_transaction_giveups_total").increment(1);
+                tracing::warn!(attempt, reason = %reason, "database conflict persisted; answering 503");
+                return ControlFlow::Break(Err(crate::error::Error::Contention(reason)));
             }
+            metrics::counter!("db_transaction_retries_total").increment(1);
+            // 2, 4, 8 ... ms ceilings with full jitter: conflicting transactions spread out instead
+            // of colliding again in lock-step.
+            let ceiling_ms = 2u64 << attempt.min(8);
+            let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ceiling_ms);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            ControlFlow::Continue(())
         }
-    };
+        other => ControlFlow::Break(other),
+    }
 }
 
 pub(crate) use {read, transaction, write};

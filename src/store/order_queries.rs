@@ -368,14 +368,16 @@ impl Store {
     }
 
     /// Refunds recorded but not yet accepted by the gateway (a call failed or the process stopped
-    /// between commit and call), oldest first.
-    pub async fn unsent_refunds(&self, limit: i64) -> Result<Vec<String>> {
+    /// between commit and call) whose next attempt is due at `now`, oldest first.
+    pub async fn unsent_refunds(&self, now: i64, limit: i64) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = read!(self, |pool| {
             sqlx::query_as(
                 "SELECT id FROM payment_transactions WHERE kind = 'refund' AND status = 'requested'
+                   AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
                  ORDER BY created_at LIMIT $1",
             )
             .bind(limit)
+            .bind(now)
             .fetch_all(pool)
             .await?
         });

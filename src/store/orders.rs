@@ -9,6 +9,7 @@
 
 use super::cart::{Cart, CartLine, CheckoutCart};
 use super::discounts::DiscountUses;
+use super::stock::{StockLine, StockMove, StockMoves};
 use super::{read, transaction, Store};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
@@ -98,6 +99,11 @@ pub struct LedgerEntry {
     pub payment_ref: Option<String>,
     pub detail: Option<String>,
     pub created_at: i64,
+    pub updated_at: i64,
+    /// Refunds: gateway calls made so far, when the next is due, and the last error.
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 /// One line of an order about to be placed, frozen from the cart.
@@ -131,9 +137,21 @@ pub struct PlaceOrder<'a> {
     pub payment_method: &'a str,
     pub notes: Option<&'a str>,
     pub currency: &'a str,
-    /// `Some` for online payments; `None` for cash on delivery (confirmed at once).
-    pub gateway_order_id: Option<&'a str>,
-    pub payment_expires_at: Option<i64>,
+    pub settlement: Settlement<'a>,
+}
+
+/// How a new order will be paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement<'a> {
+    /// Online, through this gateway order, before `expires_at` (ms).
+    Gateway {
+        gateway_order_id: &'a str,
+        expires_at: i64,
+    },
+    /// Cash on delivery: confirmed at once, paid when delivered.
+    CashOnDelivery,
+    /// A total of zero (a code covers everything): confirmed and paid at once, no gateway.
+    NothingToPay,
 }
 
 /// How placing an order ended.
@@ -145,17 +163,70 @@ pub enum Placed {
     NumberTaken,
 }
 
+/// A payment the gateway reports captured, as confirmation records it.
+#[derive(Debug, Clone, Copy)]
+pub struct CapturedPayment<'a> {
+    pub payment_id: &'a str,
+    pub amount: Money,
+    pub currency: &'a str,
+}
+
+/// Why a captured payment could not pay its order (it is refunded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The order was cancelled or expired before the money arrived.
+    NotPayable,
+    /// The order is already paid with another payment (the customer paid twice).
+    AlreadyPaid,
+    /// The capture's amount or currency is not the order's.
+    AmountMismatch,
+}
+
+impl Refusal {
+    /// One refund per extra capture, ever: the key is the captured payment's id.
+    fn refund_key(self, payment_id: &str) -> String {
+        format!("capture-{payment_id}")
+    }
+
+    /// Why the refund exists, as the ledger and the admin's refund list show it. A capture of
+    /// another amount is flagged: the gateway took money the shop never asked for.
+    fn ledger_note(self) -> &'static str {
+        match self {
+            Refusal::NotPayable => "capture for an order cancelled or expired before payment",
+            Refusal::AlreadyPaid => "second payment for an order already paid",
+            Refusal::AmountMismatch => {
+                "NEEDS REVIEW: captured amount or currency differs from the order total"
+            }
+        }
+    }
+
+    pub fn explain(self, order_number: &str, status: &str) -> String {
+        match self {
+            Refusal::NotPayable => format!(
+                "Order {order_number} is {status} and cannot take this payment; the payment will be refunded"
+            ),
+            Refusal::AlreadyPaid => format!(
+                "Order {order_number} is already paid; this second payment will be refunded"
+            ),
+            Refusal::AmountMismatch => format!(
+                "The payment's amount or currency is not the total of order {order_number}; the payment will be refunded"
+            ),
+        }
+    }
+}
+
 /// How a confirmation attempt ended.
 pub enum Confirmation {
     /// This call confirmed the order.
     Confirmed(Order),
-    /// Another path confirmed it first; nothing changed.
+    /// Another path confirmed it first with the same payment; nothing changed.
     AlreadyConfirmed(Order),
-    /// The order was cancelled or expired before the payment arrived; the capture is recorded and
-    /// a refund requested (its ledger id is returned for processing).
+    /// The capture cannot pay the order; it is recorded and a refund requested (its ledger id
+    /// is returned for sending, `None` when an earlier delivery of the same capture requested it).
     Refused {
         order: Order,
         refund_id: Option<String>,
+        reason: Refusal,
     },
 }
 
@@ -203,9 +274,10 @@ pub struct OrderStats {
     pub breakdown: Vec<(String, i64, i64)>,
 }
 
+/// Internal marker of a lost race for an order number; never reaches a client.
+const ORDER_NUMBER_TAKEN: &str = "order number taken";
+
 const ORDER_SQL: &str = "SELECT * FROM orders WHERE id = $1";
-const ITEMS_SQL: &str =
-    "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id";
 const HISTORY_SQL: &str =
     "INSERT INTO order_status_history (order_id, status, description, actor_id, created_at)
  VALUES ($1, $2, $3, $4, $5)";
@@ -254,12 +326,12 @@ macro_rules! record_ledger {
 macro_rules! release_stock {
     ($tx:ident, $order:expr, $now:expr) => {{
         let order: &Order = $order;
-        let (from, to, column) = match order.stock_state.as_str() {
-            "reserved" => ("reserved", "released", "reserved = reserved - $2"),
-            "committed" => ("committed", "restocked", "stock = stock + $2"),
-            _ => ("", "", ""),
+        let step = match order.stock_state.as_str() {
+            "reserved" => Some(("reserved", "released", StockMove::ReleaseReservation)),
+            "committed" => Some(("committed", "restocked", StockMove::Restock)),
+            _ => None,
         };
-        if !from.is_empty() {
+        if let Some((from, to, kind)) = step {
             let flipped = sqlx::query(
                 "UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3",
             )
@@ -269,19 +341,8 @@ macro_rules! release_stock {
             .execute(&mut *$tx)
             .await?;
             if flipped.rows_affected() == 1 {
-                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL)
-                    .bind(&order.id)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                let sql = format!("UPDATE products SET {column}, updated_at = $3 WHERE id = $1");
-                for item in &items {
-                    sqlx::query(&sql)
-                        .bind(&item.product_id)
-                        .bind(item.quantity)
-                        .bind($now)
-                        .execute(&mut *$tx)
-                        .await?;
-                }
+                let lines = $tx.order_stock_lines(&order.id).await?;
+                $tx.move_stock(&lines, kind, $now).await?;
             }
         }
     }};
@@ -290,7 +351,7 @@ macro_rules! release_stock {
 /// Records a refund to be sent to the gateway, at most once per `$key` (the unique idempotency
 /// key, also sent to the gateway). Evaluates to the ledger id when this call created it.
 macro_rules! insert_refund_request {
-    ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $now:expr) => {{
+    ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $detail:expr, $now:expr) => {{
         let order: &Order = $order;
         let amount: i64 = $amount;
         if amount <= 0 {
@@ -299,8 +360,8 @@ macro_rules! insert_refund_request {
             let id = new_id();
             let inserted = sqlx::query(
                 "INSERT INTO payment_transactions
-                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, created_at, updated_at)
-                 VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $6, $6)
+                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, detail, created_at, updated_at)
+                 VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $7, $6, $6)
                  ON CONFLICT DO NOTHING",
             )
             .bind(&id)
@@ -309,12 +370,40 @@ macro_rules! insert_refund_request {
             .bind($key)
             .bind($payment_id)
             .bind($now)
+            .bind($detail)
             .execute(&mut *$tx)
             .await?;
             (inserted.rows_affected() == 1).then_some(id)
         }
     }};
 }
+
+/// Inside a transaction: the order row, locked until the transaction ends on PostgreSQL
+/// (`FOR UPDATE`; SQLite's single writer serializes anyway), so the paths that settle one order's
+/// payment run one after the other. Orders come first in the lock order (see `store`).
+#[async_trait::async_trait]
+pub trait OrderLocks {
+    async fn lock_order(&mut self, order_id: &str) -> Result<Option<Order>>;
+}
+
+macro_rules! impl_order_locks {
+    ($conn:ty, $lock:literal) => {
+        #[async_trait::async_trait]
+        impl OrderLocks for $conn {
+            async fn lock_order(&mut self, order_id: &str) -> Result<Option<Order>> {
+                Ok(
+                    sqlx::query_as(concat!("SELECT * FROM orders WHERE id = $1", $lock))
+                        .bind(order_id)
+                        .fetch_optional(&mut *self)
+                        .await?,
+                )
+            }
+        }
+    };
+}
+
+impl_order_locks!(sqlx::SqliteConnection, "");
+impl_order_locks!(sqlx::PgConnection, " FOR UPDATE");
 
 /// Freezes the cart into what the order will hold, checking it can be ordered: not empty, every
 /// product for sale and in stock, an address. Shared by the pre-check and the in-transaction
@@ -430,8 +519,17 @@ impl Store {
         settings: &PricingSettings,
     ) -> Result<Placed> {
         let now = now_millis();
-        let cod = place.gateway_order_id.is_none();
-        let order = transaction!(self, |tx| {
+        // Cash on delivery and zero totals are confirmed (and their stock sold) at once.
+        let cod = !matches!(place.settlement, Settlement::Gateway { .. });
+        let (gateway_order_id, payment_expires_at) = match place.settlement {
+            Settlement::Gateway {
+                gateway_order_id,
+                expires_at,
+            } => (Some(gateway_order_id), Some(expires_at)),
+            _ => (None, None),
+        };
+        let paid_now = place.settlement == Settlement::NothingToPay;
+        let placed: Result<Order> = (async { Ok(transaction!(self, |tx| {
             let cart = tx
                 .lock_cart(place.user_id)
                 .await?
@@ -461,28 +559,31 @@ impl Store {
                 ));
             }
 
-            for line in &draft.lines {
-                let sql = if cod {
-                    "UPDATE products SET stock = stock - $2, updated_at = $3
-                     WHERE id = $1 AND is_active AND stock - reserved >= $2"
-                } else {
-                    "UPDATE products SET reserved = reserved + $2, updated_at = $3
-                     WHERE id = $1 AND is_active AND stock - reserved >= $2"
-                };
-                let done = sqlx::query(sql)
-                    .bind(&line.product_id)
-                    .bind(line.quantity)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() != 1 {
-                    let (available,): (i64,) =
-                        sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
-                            .bind(&line.product_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    return Err(insufficient_stock(&line.name, available));
-                }
+            let stock_lines: Vec<StockLine> = draft
+                .lines
+                .iter()
+                .map(|line| StockLine {
+                    product_id: line.product_id.clone(),
+                    quantity: line.quantity,
+                })
+                .collect();
+            let kind = if cod {
+                StockMove::Sell
+            } else {
+                StockMove::Reserve
+            };
+            if let Some(short) = tx.move_stock(&stock_lines, kind, now).await? {
+                let (available,): (i64,) =
+                    sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
+                        .bind(&short)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let name = draft
+                    .lines
+                    .iter()
+                    .find(|line| line.product_id == short)
+                    .map_or("a product", |line| line.name.as_str());
+                return Err(insufficient_stock(name, available));
             }
 
             let totals = &draft.totals;
@@ -490,8 +591,9 @@ impl Store {
                 "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
                     shipping_charges, tax, total_amount, currency, shipping_address, notes, payment_method,
                     payment_status, gateway_order_id, stock_state, payment_expires_at, confirmed_at,
-                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', $16, $17, $18, $19, $20, $20)",
+                    paid_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $21, $16, $17, $18, $19,
+                         $22, $20, $20)",
             )
             .bind(place.order_id)
             .bind(place.order_number)
@@ -508,16 +610,19 @@ impl Store {
             .bind(&draft.shipping_address)
             .bind(place.notes)
             .bind(place.payment_method)
-            .bind(place.gateway_order_id)
+            .bind(gateway_order_id)
             .bind(if cod { "committed" } else { "reserved" })
-            .bind(place.payment_expires_at)
+            .bind(payment_expires_at)
             .bind(if cod { Some(now) } else { None })
             .bind(now)
+            .bind(if paid_now { "completed" } else { "pending" })
+            .bind(if paid_now { Some(now) } else { None })
             .execute(&mut *tx)
             .await;
             match inserted {
                 Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                    return Ok(Placed::NumberTaken);
+                    // Rolls back the reservations above; the caller tries another number.
+                    return Err(Error::Conflict(ORDER_NUMBER_TAKEN.into()));
                 }
                 other => other?,
             };
@@ -548,11 +653,28 @@ impl Store {
                 now
             );
             if cod {
+                let (history, message) = if paid_now {
+                    (
+                        "Order confirmed: nothing to pay",
+                        format!(
+                            "Your order {} is confirmed; its discount covers the whole total.",
+                            place.order_number
+                        ),
+                    )
+                } else {
+                    (
+                        "Order confirmed: cash on delivery",
+                        format!(
+                            "Your order {} is confirmed; pay on delivery.",
+                            place.order_number
+                        ),
+                    )
+                };
                 record_history!(
                     tx,
                     place.order_id,
                     "confirmed",
-                    "Order confirmed: cash on delivery",
+                    history,
                     Option::<String>::None,
                     now
                 );
@@ -562,15 +684,12 @@ impl Store {
                     place.user_id,
                     "order_confirmed",
                     "Order confirmed",
-                    format!(
-                        "Your order {} is confirmed; pay on delivery.",
-                        place.order_number
-                    ),
+                    message,
                     place.order_id,
                     now
                 );
             }
-            if let Some(gateway_order_id) = place.gateway_order_id {
+            if let Some(gateway_order_id) = gateway_order_id {
                 record_ledger!(
                     tx,
                     new_id(),
@@ -592,34 +711,37 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             order
-        });
-        Ok(Placed::Order(Box::new(order)))
+        })) })
+        .await;
+        match placed {
+            Ok(order) => Ok(Placed::Order(Box::new(order))),
+            Err(Error::Conflict(reason)) if reason == ORDER_NUMBER_TAKEN => Ok(Placed::NumberTaken),
+            Err(other) => Err(other),
+        }
     }
 
-    /// Confirms a paid order exactly once, whichever path (verify-payment, `POST /payments`,
-    /// webhook, reconciliation) arrives first: the reservation becomes a stock decrement, the
-    /// discount use becomes final, the payment is recorded and the customer notified.
+    /// Records a payment the gateway says is captured for `order_id` and confirms the order with
+    /// it, exactly once whichever path (verify-payment, `POST /payments`, webhook,
+    /// reconciliation) arrives first: the reservation becomes a stock decrement, the discount use
+    /// becomes final, the payment is recorded and the customer notified.
+    ///
+    /// The order row is locked first, so every path for one order runs one after the other. Every
+    /// capture gets its own ledger row (one per payment id, ever); a capture that cannot pay the
+    /// order (another amount or currency, an order already paid with another payment, or one
+    /// cancelled or expired) gets a refund request of its own, keyed by its payment id, so each
+    /// extra capture is refunded exactly once. A payment already recorded for another order is
+    /// refused and changes nothing.
     pub async fn confirm_payment(
         &self,
         order_id: &str,
-        payment_id: &str,
+        payment: &CapturedPayment<'_>,
         source: &str,
     ) -> Result<Confirmation> {
         let now = now_millis();
-        let outcome = transaction!(self, |tx| {
-            let moved = sqlx::query(
-                "UPDATE orders SET status = 'confirmed', payment_status = 'completed', gateway_payment_id = $2,
-                        paid_at = $3, confirmed_at = $3, stock_state = 'committed', payment_expires_at = NULL, updated_at = $3
-                 WHERE id = $1 AND status = 'pending' AND stock_state = 'reserved'",
-            )
-            .bind(order_id)
-            .bind(payment_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let order: Order = sqlx::query_as(ORDER_SQL)
-                .bind(order_id)
-                .fetch_optional(&mut *tx)
+        let payment_id = payment.payment_id;
+        Ok(transaction!(self, |tx| {
+            let order = tx
+                .lock_order(order_id)
                 .await?
                 .ok_or_else(|| Error::not_found("Order"))?;
             let captured_new = sqlx::query(
@@ -631,29 +753,66 @@ impl Store {
             .bind(new_id())
             .bind(order_id)
             .bind(payment_id)
-            .bind(order.total_amount)
-            .bind(source)
+            .bind(payment.amount.minor())
+            .bind(format!("{source}: {} {}", payment.currency, payment.amount))
             .bind(now)
             .execute(&mut *tx)
             .await?
             .rows_affected()
                 == 1;
-
-            if moved.rows_affected() == 1 {
-                let items: Vec<OrderItem> = sqlx::query_as(ITEMS_SQL)
-                    .bind(order_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for item in &items {
-                    sqlx::query(
-                        "UPDATE products SET stock = stock - $2, reserved = reserved - $2, updated_at = $3 WHERE id = $1",
-                    )
-                    .bind(&item.product_id)
-                    .bind(item.quantity)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+            if !captured_new {
+                let (owner,): (String,) = sqlx::query_as(
+                    "SELECT order_id FROM payment_transactions WHERE kind = 'payment_captured' AND gateway_ref = $1",
+                )
+                .bind(payment_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if owner != order_id {
+                    return Err(Error::Conflict(
+                        "This payment belongs to another order and cannot pay this one".into(),
+                    ));
                 }
+            }
+            // A capture that cannot pay this order goes back, once per payment id.
+            let refund_capture = |reason: Refusal| Refusal::refund_key(reason, payment_id);
+
+            if payment.amount.minor() != order.total_amount || payment.currency != order.currency {
+                let refund_id = if captured_new {
+                    tracing::error!(order = %order.order_number, captured = %payment.amount, currency = payment.currency,
+                        expected = order.total_amount, "captured amount differs from the order total; refunding it");
+                    insert_refund_request!(
+                        tx,
+                        &order,
+                        payment_id,
+                        payment.amount.minor(),
+                        refund_capture(Refusal::AmountMismatch),
+                        Refusal::AmountMismatch.ledger_note(),
+                        now
+                    )
+                } else {
+                    None
+                };
+                return Ok(Confirmation::Refused {
+                    order,
+                    refund_id,
+                    reason: Refusal::AmountMismatch,
+                });
+            }
+
+            let moved = sqlx::query(
+                "UPDATE orders SET status = 'confirmed', payment_status = 'completed', gateway_payment_id = $2,
+                        paid_at = $3, confirmed_at = $3, stock_state = 'committed', payment_expires_at = NULL, updated_at = $3
+                 WHERE id = $1 AND status = 'pending' AND stock_state = 'reserved'",
+            )
+            .bind(order_id)
+            .bind(payment_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 1 {
+                let lines = tx.order_stock_lines(order_id).await?;
+                tx.move_stock(&lines, StockMove::CommitReservation, now)
+                    .await?;
                 tx.finalize_discount_use(order_id, now).await?;
                 record_history!(
                     tx,
@@ -676,42 +835,40 @@ impl Store {
                     order_id,
                     now
                 );
-                Confirmation::Confirmed(order)
-            } else if order.payment_status == "completed"
-                || order.payment_status == "refunded"
-                || order.paid_at.is_some()
-            {
-                if order.gateway_payment_id.as_deref() != Some(payment_id) && captured_new {
-                    // A second, different capture for an order already paid: give it back.
-                    let refund_id = insert_refund_request!(
-                        tx,
-                        &order,
-                        payment_id,
-                        order.total_amount,
-                        format!("duplicate-{payment_id}"),
-                        now
-                    );
-                    return Ok(Confirmation::Refused { order, refund_id });
-                }
-                Confirmation::AlreadyConfirmed(order)
+                let order: Order = sqlx::query_as(ORDER_SQL)
+                    .bind(order_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Ok(Confirmation::Confirmed(order));
+            }
+            let reason = if order.status() == OrderStatus::Cancelled {
+                Refusal::NotPayable
+            } else if order.gateway_payment_id.as_deref() == Some(payment_id) {
+                return Ok(Confirmation::AlreadyConfirmed(order));
             } else {
-                // Cancelled or expired before the money arrived: the capture must go back.
-                let refund_id = if captured_new {
+                Refusal::AlreadyPaid
+            };
+            // The order's own payment was refunded by its cancellation; any other capture here.
+            let refund_id =
+                if captured_new && order.gateway_payment_id.as_deref() != Some(payment_id) {
                     insert_refund_request!(
                         tx,
                         &order,
                         payment_id,
-                        order.total_amount,
-                        format!("late-{payment_id}"),
+                        payment.amount.minor(),
+                        refund_capture(reason),
+                        reason.ledger_note(),
                         now
                     )
                 } else {
                     None
                 };
-                Confirmation::Refused { order, refund_id }
+            Confirmation::Refused {
+                order,
+                refund_id,
+                reason,
             }
-        });
-        Ok(outcome)
+        }))
     }
 
     /// Moves an order along the lifecycle for `actor` with one conditional update; a move the
@@ -890,8 +1047,9 @@ impl Store {
                     actor,
                 ));
             }
-            release_stock!(tx, &order, now);
+            // Lock order: the discount code's row before product rows.
             tx.release_discount_use(order_id, now).await?;
+            release_stock!(tx, &order, now);
             record_history!(
                 tx,
                 order_id,
@@ -918,6 +1076,7 @@ impl Store {
                         payment_id,
                         order.total_amount - order.refunded_amount,
                         format!("cancel-{order_id}"),
+                        "order cancelled",
                         now
                     )
                 }
@@ -1113,6 +1272,7 @@ impl Store {
                             payment_ref,
                             order.total_amount - order.refunded_amount,
                             format!("return-{order_id}"),
+                            "return completed",
                             now
                         )
                     }
@@ -1188,24 +1348,39 @@ impl Store {
                     }
                 }
             };
-            let duplicate_capture = entry
-                .idempotency_key
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with("duplicate-");
-            if delta != 0 && !duplicate_capture {
-                let order: Order = sqlx::query_as(
+            // Only a refund of the order's own payment changes what the order shows as refunded;
+            // a refund of an extra capture (paid twice, paid late, another amount) stands alone in
+            // the ledger, so `refunded_amount` never exceeds what the order's payment brought in.
+            let counted: Option<Order> = if delta != 0 {
+                sqlx::query_as(
                     "UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = $3,
                             payment_status = CASE WHEN refunded_amount + $2 >= total_amount THEN 'refunded'
                                                   WHEN $2 < 0 AND payment_status = 'refunded' THEN 'completed'
                                                   ELSE payment_status END
-                     WHERE id = $1 RETURNING *",
+                     WHERE id = $1
+                       AND (gateway_payment_id = $4 OR (payment_method = 'cod' AND $4 = 'cod-' || order_number))
+                       AND refunded_amount + $2 BETWEEN 0 AND total_amount
+                     RETURNING *",
                 )
                 .bind(&entry.order_id)
                 .bind(delta)
                 .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                .bind(entry.payment_ref.as_deref().unwrap_or_default())
+                .fetch_optional(&mut *tx)
+                .await?
+            } else {
+                None
+            };
+            if delta != 0 {
+                let order: Order = match counted {
+                    Some(order) => order,
+                    None => {
+                        sqlx::query_as(ORDER_SQL)
+                            .bind(&entry.order_id)
+                            .fetch_one(&mut *tx)
+                            .await?
+                    }
+                };
                 let (kind, title, message) = if delta > 0 {
                     (
                         "order_refunded",

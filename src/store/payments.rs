@@ -7,7 +7,166 @@ use crate::domain::ids::new_id;
 use crate::domain::time::now_millis;
 use crate::error::Result;
 
+/// Who may capture an authorized payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureClaim {
+    /// This caller took the claim and calls the gateway.
+    Fresh,
+    /// Another request claimed it at this time (ms).
+    HeldSince(i64),
+}
+
 impl Store {
+    /// Claims the capture of an authorized payment, once per payment id (a unique key in the
+    /// ledger), so racing paths call the gateway's capture once.
+    pub async fn claim_capture(
+        &self,
+        order_id: &str,
+        payment_id: &str,
+        amount: i64,
+    ) -> Result<CaptureClaim> {
+        let now = now_millis();
+        let key = format!("capture-request-{payment_id}");
+        let inserted = write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO payment_transactions
+                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, detail, created_at, updated_at)
+                 VALUES ($1, $2, 'capture_request', NULL, $3, 'requested', $4, $5, 'capture of an authorized payment', $6, $6)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(order_id)
+            .bind(amount)
+            .bind(&key)
+            .bind(payment_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if inserted == 1 {
+            return Ok(CaptureClaim::Fresh);
+        }
+        let held: Option<(i64,)> = write!(self, |pool| {
+            sqlx::query_as("SELECT created_at FROM payment_transactions WHERE idempotency_key = $1")
+                .bind(&key)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(held.map_or(CaptureClaim::Fresh, |(at,)| CaptureClaim::HeldSince(at)))
+    }
+
+    /// Gives a capture claim back after a call whose outcome is unknown, so a retry can capture.
+    pub async fn release_capture_claim(&self, payment_id: &str) -> Result<()> {
+        write!(self, |pool| {
+            sqlx::query("DELETE FROM payment_transactions WHERE idempotency_key = $1 AND kind = 'capture_request'")
+                .bind(format!("capture-request-{payment_id}"))
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Notes a refund attempt the gateway did not accept: one more attempt, the error, and when
+    /// to try again (`None`: no more tries; the caller then marks it failed).
+    pub async fn refund_attempt_failed(
+        &self,
+        ledger_id: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE payment_transactions SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, updated_at = $4
+                 WHERE id = $1 AND kind = 'refund' AND status = 'requested'",
+            )
+            .bind(ledger_id)
+            .bind(error)
+            .bind(retry_at)
+            .bind(now_millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a failed refund back in the queue with a fresh count of attempts (an admin's retry);
+    /// `false` when it is not failed. It keeps its idempotency key, so the gateway cannot pay it
+    /// twice.
+    pub async fn requeue_failed_refund(&self, ledger_id: &str) -> Result<bool> {
+        let done = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE payment_transactions SET status = 'requested', attempts = 0, next_attempt_at = NULL, updated_at = $2
+                 WHERE id = $1 AND kind = 'refund' AND status = 'failed'",
+            )
+            .bind(ledger_id)
+            .bind(now_millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// One refund with its order number.
+    pub async fn refund_by_id(&self, ledger_id: &str) -> Result<Option<(LedgerEntry, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            entry: LedgerEntry,
+            order_number: String,
+        }
+        let row: Option<Row> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.*, o.order_number FROM payment_transactions t JOIN orders o ON o.id = t.order_id
+                 WHERE t.id = $1 AND t.kind = 'refund'",
+            )
+            .bind(ledger_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|r| (r.entry, r.order_number)))
+    }
+
+    /// Refunds in one status, newest first, with their order numbers, and how many there are.
+    pub async fn refunds_with_status(
+        &self,
+        status: &str,
+        page: super::PageRequest,
+    ) -> Result<(Vec<(LedgerEntry, String)>, i64)> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            entry: LedgerEntry,
+            order_number: String,
+        }
+        let (rows, total): (Vec<Row>, (i64,)) = read!(self, |pool| {
+            let rows = sqlx::query_as(
+                "SELECT t.*, o.order_number FROM payment_transactions t JOIN orders o ON o.id = t.order_id
+                 WHERE t.kind = 'refund' AND t.status = $1
+                 ORDER BY t.updated_at DESC, t.id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(status)
+            .bind(page.limit)
+            .bind(page.offset())
+            .fetch_all(pool)
+            .await?;
+            let total = sqlx::query_as(
+                "SELECT COUNT(*) FROM payment_transactions WHERE kind = 'refund' AND status = $1",
+            )
+            .bind(status)
+            .fetch_one(pool)
+            .await?;
+            (rows, total)
+        });
+        Ok((
+            rows.into_iter()
+                .map(|r| (r.entry, r.order_number))
+                .collect(),
+            total.0,
+        ))
+    }
+
     pub async fn webhook_seen(&self, event_id: &str) -> Result<bool> {
         let row: Option<(String,)> = read!(self, |pool| {
             sqlx::query_as("SELECT event_id FROM webhook_events WHERE event_id = $1")
@@ -87,13 +246,15 @@ impl Store {
     }
 
     /// Unpaid online orders whose gateway order should be asked about: pending ones older than
-    /// `pending_before`, and ones cancelled unpaid in the last day (a payment may still have been
-    /// captured). Each is asked at most every `recheck_ms`.
+    /// `pending_before`, and ones cancelled unpaid within `window_ms` (Razorpay may capture up to
+    /// its auto-capture timeout after the payment, and retries webhooks for a day). Each is asked
+    /// at most every `recheck_ms`.
     pub async fn orders_to_reconcile(
         &self,
         now: i64,
         pending_before: i64,
         recheck_ms: i64,
+        window_ms: i64,
         limit: i64,
     ) -> Result<Vec<Order>> {
         Ok(read!(self, |pool| {
@@ -105,7 +266,7 @@ impl Store {
                         OR (status = 'cancelled' AND cancelled_at > $1))
                  ORDER BY created_at LIMIT $4",
             )
-            .bind(now - 24 * 60 * 60 * 1000)
+            .bind(now - window_ms)
             .bind(pending_before)
             .bind(now - recheck_ms)
             .bind(limit)

@@ -201,6 +201,7 @@ impl FakeRazorpay {
             .route("/v1/orders/{id}", get(fetch_order))
             .route("/v1/orders/{id}/payments", get(fetch_order_payments))
             .route("/v1/payments/{id}", get(fetch_payment))
+            .route("/v1/payments/{id}/capture", post(capture_payment))
             .route("/v1/payments/{id}/refund", post(create_refund))
             .fallback(unknown_url)
             .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
@@ -263,6 +264,67 @@ impl FakeRazorpay {
             status: "captured".into(),
             method: "card".into(),
             captured: true,
+            amount_refunded: 0,
+            error_code: None,
+            error_description: None,
+            created_at: now(),
+        };
+        let payment_id = payment.id.clone();
+        ledger.payments.push(payment);
+        drop(ledger);
+        let signature = self.payment_signature(order_id, &payment_id);
+        (payment_id, signature)
+    }
+
+    /// A customer's payment is authorized but not captured (manual capture, or auto-capture not
+    /// reached yet): the order `attempted`. Returns the payment id and Checkout's signature.
+    pub fn authorize(&self, order_id: &str) -> (String, String) {
+        let (amount, currency) = {
+            let ledger = self.shared.lock();
+            let order = ledger
+                .orders
+                .iter()
+                .find(|o| o.id == order_id)
+                .expect("known order");
+            (order.amount, order.currency.clone())
+        };
+        self.add_payment(order_id, amount, &currency, "authorized")
+    }
+
+    /// A captured payment of `amount` in `currency` for the order, whatever it costs: a customer
+    /// paying a second time, or a capture of another amount. Returns id and signature.
+    pub fn capture_amount(&self, order_id: &str, amount: i64, currency: &str) -> (String, String) {
+        self.add_payment(order_id, amount, currency, "captured")
+    }
+
+    fn add_payment(
+        &self,
+        order_id: &str,
+        amount: i64,
+        currency: &str,
+        status: &str,
+    ) -> (String, String) {
+        let mut ledger = self.shared.lock();
+        let order = ledger
+            .orders
+            .iter_mut()
+            .find(|o| o.id == order_id)
+            .unwrap_or_else(|| panic!("fake Razorpay has no order {order_id}"));
+        order.attempts += 1;
+        if status == "captured" && amount >= order.amount {
+            order.amount_paid = order.amount;
+            order.status = "paid".into();
+        } else if order.status == "created" {
+            order.status = "attempted".into();
+        }
+        let payment = FakePayment {
+            id: razorpay_like_id("pay"),
+            order_id: order.id.clone(),
+            amount,
+            currency: currency.into(),
+            status: status.into(),
+            method: "card".into(),
+            captured: status == "captured",
             amount_refunded: 0,
             error_code: None,
             error_description: None,
@@ -1028,6 +1090,54 @@ async fn fetch_order_payments(
         .map(payment_json)
         .collect();
     Json(json!({"entity": "collection", "count": items.len(), "items": items})).into_response()
+}
+
+/// `POST /payments/:id/capture`: only an `authorized` payment, and only for its own amount and
+/// currency, as Razorpay documents; anything else is a 400 that changes nothing.
+async fn capture_payment(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(_) => return bad_request("The request body is not valid JSON", None).into_response(),
+    };
+    let mut ledger = shared.lock();
+    let Some(index) = ledger.payments.iter().position(|p| p.id == id) else {
+        return no_such_id().into_response();
+    };
+    let payment = &ledger.payments[index];
+    if payment.status != "authorized" {
+        return bad_request("This payment has already been captured", None).into_response();
+    }
+    if request["amount"].as_i64() != Some(payment.amount) {
+        return bad_request(
+            "Capture amount must be equal to the amount authorized",
+            Some("amount"),
+        )
+        .into_response();
+    }
+    if request["currency"].as_str() != Some(payment.currency.as_str()) {
+        return bad_request(
+            "The currency should be same as the payment currency",
+            Some("currency"),
+        )
+        .into_response();
+    }
+    let order_id = payment.order_id.clone();
+    let amount = payment.amount;
+    let payment = &mut ledger.payments[index];
+    payment.status = "captured".into();
+    payment.captured = true;
+    let json = payment_json(payment);
+    if let Some(order) = ledger.orders.iter_mut().find(|o| o.id == order_id) {
+        order.amount_paid = (order.amount_paid + amount).min(order.amount);
+        if order.amount_paid >= order.amount {
+            order.status = "paid".into();
+        }
+    }
+    Json(json).into_response()
 }
 
 async fn fetch_payment(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {

@@ -16,6 +16,8 @@ const ROUTES: &[&str] = &[
     "POST /auth/login",
     "GET /auth/me",
     "GET /admin/users",
+    "GET /admin/refunds",
+    "POST /admin/refunds/{refundId}/retry",
     "POST /admin/users",
     "PATCH /admin/users/{id}",
     "GET /products",

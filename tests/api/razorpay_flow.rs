@@ -385,8 +385,9 @@ async fn refund_retried_after_a_timeout_is_not_doubled(db: Db) {
         "requested"
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    // The job sends it again with the same idempotency key: Razorpay returns the same refund.
-    cartwright::jobs::run_once(&app.state, chrono::Utc::now().timestamp_millis())
+    // The job sends it again, once its back-off has passed, with the same idempotency key:
+    // Razorpay returns the same refund.
+    cartwright::jobs::run_once(&app.state, chrono::Utc::now().timestamp_millis() + 60_000)
         .await
         .unwrap();
     let refunds: Vec<_> = fake
@@ -460,6 +461,7 @@ async fn gateway_errors_at_checkout_leave_nothing_behind(db: Db) {
             ("PAYMENT_GATEWAY", "razorpay"),
             ("RAZORPAY_KEY_ID", "rzp_test_WrongKey01"),
             ("RAZORPAY_KEY_SECRET", "wrong"),
+            ("RAZORPAY_WEBHOOK_SECRET", "wrong"),
             ("RAZORPAY_API_BASE", fake.base_url().as_str()),
         ],
     )

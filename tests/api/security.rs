@@ -951,6 +951,8 @@ const PRIVILEGED: &[(&str, &str)] = &[
     ("PUT", "/admin/discounts/{code}"),
     ("DELETE", "/admin/discounts/{code}"),
     ("GET", "/admin/users"),
+    ("GET", "/admin/refunds"),
+    ("POST", "/admin/refunds/{refundId}/retry"),
     ("POST", "/admin/users"),
     ("PATCH", "/admin/users/{id}"),
     ("GET", "/orders/admin/all"),
@@ -1003,7 +1005,8 @@ async fn expect_403_everywhere(
         let path = template
             .replace("{code}", code)
             .replace("{id}", user_id)
-            .replace("{orderId}", order_id);
+            .replace("{orderId}", order_id)
+            .replace("{refundId}", order_id);
         let resp = app
             .request(
                 method.clone(),

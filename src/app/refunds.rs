@@ -1,0 +1,107 @@
+//! Sending recorded refunds to the gateway. A refund is first written to the ledger inside the
+//! transaction that decided it (cancel, return, an extra capture), with a unique idempotency key;
+//! it is sent after commit and again by the background job until the gateway accepts it. The same
+//! key goes out as `X-Refund-Idempotency`, so a retry never refunds twice.
+//!
+//! Temporary or ambiguous failures (gateway down, a timeout, 5xx, 429, an unreadable answer, our
+//! credentials refused) are retried with a growing pause; only the gateway's clear "bad request"
+//! (more than is refundable, an already refunded payment) ends a refund as failed at once. After
+//! `MAX_ATTEMPTS` it is failed too, and an admin sees it in `GET /admin/refunds?status=failed`
+//! and can retry it.
+
+use crate::domain::money::Money;
+use crate::domain::time::now_millis;
+use crate::error::Result;
+use crate::payments::{GatewayError, PaymentGateway, RefundRequest};
+use crate::store::Store;
+
+/// Gateway calls a refund gets before it needs an admin.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+/// Pause before attempt `attempts + 1`: 30 s doubling, at most an hour.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    let exponent = attempts.clamp(0, 7) as u32;
+    (30_000_i64 << exponent).min(60 * 60 * 1000)
+}
+
+/// Sends one requested refund; a failure is recorded on the refund for the next attempt.
+pub async fn send_refund(
+    store: &Store,
+    gateway: &dyn PaymentGateway,
+    ledger_id: &str,
+) -> Result<()> {
+    let Some((entry, order)) = store.refund_to_send(ledger_id).await? else {
+        return Ok(());
+    };
+    if order.payment_method == "cod" {
+        // Cash was collected by hand; the refund is paid out the same way and recorded here.
+        return store
+            .record_refund_result(ledger_id, None, "processed")
+            .await;
+    }
+    let Some(payment_id) = entry.payment_ref.clone() else {
+        tracing::error!(ledger_id, "refund without a payment to refund from");
+        store
+            .refund_attempt_failed(ledger_id, "no payment to refund from", None)
+            .await?;
+        return store.record_refund_result(ledger_id, None, "failed").await;
+    };
+    let request = RefundRequest {
+        payment_id,
+        amount: Money::from_minor(entry.amount),
+        idempotency_key: entry
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| entry.id.clone()),
+        notes: vec![
+            ("order_number".into(), order.order_number.clone()),
+            ("order_id".into(), order.id.clone()),
+        ],
+    };
+    match gateway.refund(request).await {
+        Ok(refund) => {
+            let status = match refund.status.as_str() {
+                "processed" => "processed",
+                "failed" => "failed",
+                _ => "pending",
+            };
+            metrics::counter!("payments_refunds_total", "outcome" => status).increment(1);
+            store
+                .record_refund_result(ledger_id, Some(&refund.id), status)
+                .await
+        }
+        Err(err) => {
+            let attempts = entry.attempts + 1;
+            let definitive =
+                matches!(&err, GatewayError::Rejected { code, .. } if code == "BAD_REQUEST_ERROR");
+            if definitive || attempts >= MAX_ATTEMPTS {
+                metrics::counter!("payments_refunds_total", "outcome" => "failed").increment(1);
+                tracing::error!(ledger_id, attempts, error = %err, "refund failed; an admin can retry it");
+                store
+                    .refund_attempt_failed(ledger_id, &err.to_string(), None)
+                    .await?;
+                store.record_refund_result(ledger_id, None, "failed").await
+            } else {
+                metrics::counter!("payments_refunds_total", "outcome" => "retry").increment(1);
+                tracing::warn!(ledger_id, attempts, error = %err, "refund not accepted by the gateway yet; will retry");
+                let retry_at = now_millis() + retry_delay_ms(entry.attempts);
+                store
+                    .refund_attempt_failed(ledger_id, &err.to_string(), Some(retry_at))
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_an_hour() {
+        assert_eq!(retry_delay_ms(0), 30_000);
+        assert_eq!(retry_delay_ms(1), 60_000);
+        assert_eq!(retry_delay_ms(6), 1_920_000);
+        assert_eq!(retry_delay_ms(9), 3_600_000);
+    }
+}
