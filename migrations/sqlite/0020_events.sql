@@ -53,7 +53,11 @@ END;
 CREATE TRIGGER cw_cart_insert AFTER INSERT ON carts BEGIN
     INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', NEW.user_id));
 END;
-CREATE TRIGGER cw_cart_update AFTER UPDATE ON carts BEGIN
+-- Every change to a cart's lines also touches its row's `updated_at`; only the changes of the
+-- row's own content are worth a second log row.
+CREATE TRIGGER cw_cart_update AFTER UPDATE ON carts
+    WHEN OLD.discount_code IS NOT NEW.discount_code
+      OR OLD.shipping_address IS NOT NEW.shipping_address BEGIN
     INSERT INTO change_log (payload) VALUES (json_object('k', 'cart', 'user', NEW.user_id));
 END;
 CREATE TRIGGER cw_cart_delete AFTER DELETE ON carts BEGIN

@@ -4,17 +4,22 @@
 //! that cares: the read caches (`super::cache`) and the live streams of `GET /events`.
 //!
 //! The changes are written by database triggers (migration 0020), not by calls in the Rust code,
-//! so every write path is covered, including ones added later and SQL run by hand:
-//! - PostgreSQL: `pg_notify` on a per-schema channel, delivered at commit (never for a rollback),
-//!   received by one `LISTEN` connection per node. When that connection drops, notifications sent
-//!   meanwhile are lost, so the caches stop answering (`is_connected`) and are emptied, both when
-//!   it drops and when it is back.
-//! - SQLite: one process is the only node; the triggers append to `change_log` inside the writing
-//!   transaction, and the feed reads new rows every `SQLITE_POLL` (an indexed range read that finds
-//!   nothing most of the time). sqlx 0.8 does offer the writer connection's commit and update
-//!   hooks, but the update hook names a rowid (our keys are text ids), and the commit hook runs
-//!   before the commit is visible to readers, so a reader woken by it could still see the old row;
-//!   the log gives exact ids of committed changes only.
+//! so every write path is covered, including ones added later and SQL run by hand. Each trigger
+//! appends a row to `change_log` inside the writing transaction (a rollback takes it back), and
+//! every node reads the log every `POLL` (an indexed range read that finds nothing most of the
+//! time):
+//! - PostgreSQL, several nodes: a node reads the rows of the transactions that ended since its
+//!   last read (ids below the oldest transaction still running), so it never reads a row before
+//!   its commit nor skips one however commits interleave. `LISTEN/NOTIFY` was the first design,
+//!   but PostgreSQL makes every notifying commit wait for a database-wide lock held through the
+//!   WAL flush: the checkout storage ceiling fell by 41 % (docs/BENCHMARKS.md).
+//! - SQLite, one process: the single writer commits in `seq` order, so the feed resumes from the
+//!   last `seq` it read. sqlx 0.8 does offer the writer connection's commit and update hooks, but
+//!   the update hook names a rowid (our keys are text ids), and the commit hook runs before the
+//!   commit is visible to readers, so a reader woken by it could still see the old row.
+//!
+//! While the log cannot be read the caches neither answer nor fill (`is_connected`), and they are
+//! emptied when it can be read again: changes may have been missed meanwhile.
 //!
 //! Writes served by this node also flush the catalog cache synchronously before their response
 //! (`crate::http::flush_after_writes`), so a client always reads its own writes; the feed covers
@@ -30,11 +35,13 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-/// How often the SQLite feed looks for new rows in `change_log`.
-const SQLITE_POLL: Duration = Duration::from_millis(50);
-/// How often the SQLite feed deletes the rows it has read.
-const SQLITE_TRIM: Duration = Duration::from_secs(10);
-/// Pause before the PostgreSQL feed reconnects after losing its connection.
+/// How often the feed looks for new rows in `change_log`.
+const POLL: Duration = Duration::from_millis(50);
+/// How often the feed deletes old rows.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+/// How long PostgreSQL keeps a row of the log for the nodes to read.
+const LOG_RETENTION: Duration = Duration::from_secs(60);
+/// Pause before the feed retries its first read.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(250);
 /// Changes buffered per live stream; a stream that falls further behind is told to resync.
 const STREAM_BUFFER: usize = 1024;
@@ -185,56 +192,87 @@ pub fn spawn_feed(live: Arc<Live>, store: Store) -> JoinHandle<()> {
 }
 
 async fn postgres_feed(live: &Live, store: &Store, pool: PgPool) {
-    let channel = loop {
-        match sqlx::query_scalar::<_, String>("SELECT cw_channel(current_schema())")
-            .fetch_one(&pool)
-            .await
-        {
-            Ok(channel) => break channel,
-            Err(_) if pool.is_closed() => return,
-            Err(err) => {
-                tracing::warn!(error = %err, "change feed: naming the channel");
-                tokio::time::sleep(RECONNECT_PAUSE).await;
-            }
-        }
-    };
+    // Transactions with ids below `from` have been read; the first poll starts at the oldest
+    // transaction running now, so this node reads only what commits from its start on.
+    let mut from: Option<String> = None;
+    let mut last_read = tokio::time::Instant::now();
+    let mut last_trim = tokio::time::Instant::now();
+    // What this node had read, sampled at each trim: rows older than a sample a minute old are
+    // deleted.
+    let mut read_marks: std::collections::VecDeque<(tokio::time::Instant, String)> =
+        std::collections::VecDeque::new();
+    let mut ticker = tokio::time::interval(POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let listener = async {
-            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-            listener.listen(&channel).await?;
-            Ok::<_, sqlx::Error>(listener)
-        }
-        .await;
-        match listener {
-            Ok(mut listener) => {
-                live.set_connected(true);
-                loop {
-                    match listener.try_recv().await {
-                        Ok(Some(notification)) => {
-                            live.apply_payload(store, notification.payload()).await
-                        }
-                        // The connection was lost: notifications sent meanwhile are gone.
-                        Ok(None) => break,
-                        Err(err) => {
-                            if !pool.is_closed() {
-                                tracing::warn!(error = %err, "change feed: connection lost");
-                            }
-                            break;
-                        }
-                    }
-                }
-                live.set_connected(false);
-            }
-            Err(err) => {
-                if !pool.is_closed() {
-                    tracing::warn!(error = %err, "change feed: cannot listen; caches are off");
-                }
-            }
-        }
+        ticker.tick().await;
         if pool.is_closed() {
             return;
         }
-        tokio::time::sleep(RECONNECT_PAUSE).await;
+        let read = async {
+            // Every transaction older than the oldest one still running has ended: its rows (if
+            // it committed) are all visible, and no row of it can appear later.
+            let upto: String =
+                sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+                    .fetch_one(&pool)
+                    .await?;
+            let rows: Vec<(i64, String)> = match &from {
+                None => Vec::new(),
+                Some(from) => {
+                    sqlx::query_as(
+                        "SELECT seq, payload FROM change_log
+                         WHERE xid >= $1::xid8 AND xid < $2::xid8 ORDER BY seq",
+                    )
+                    .bind(from)
+                    .bind(&upto)
+                    .fetch_all(&pool)
+                    .await?
+                }
+            };
+            Ok::<_, sqlx::Error>((upto, rows))
+        }
+        .await;
+        match read {
+            Ok((upto, rows)) => {
+                if last_read.elapsed() > LOG_RETENTION / 2 {
+                    // Away long enough for the log to have been trimmed past what was read.
+                    live.apply(Change::Resync);
+                }
+                live.set_connected(true);
+                for (_, payload) in rows {
+                    live.apply_payload(store, &payload).await;
+                }
+                from = Some(upto);
+                last_read = tokio::time::Instant::now();
+            }
+            Err(err) => {
+                if !pool.is_closed() {
+                    tracing::warn!(error = %err, "change feed: reading the change log; caches are off");
+                }
+                live.set_connected(false);
+            }
+        }
+        if last_trim.elapsed() >= TRIM_EVERY {
+            last_trim = tokio::time::Instant::now();
+            if let Some(from) = &from {
+                read_marks.push_back((last_trim, from.clone()));
+            }
+            let mut cutoff = None;
+            while read_marks
+                .front()
+                .is_some_and(|(at, _)| at.elapsed() >= LOG_RETENTION)
+            {
+                cutoff = read_marks.pop_front().map(|(_, mark)| mark);
+            }
+            if let Some(cutoff) = cutoff {
+                let trim = sqlx::query("DELETE FROM change_log WHERE xid < $1::xid8")
+                    .bind(&cutoff)
+                    .execute(&pool)
+                    .await;
+                if let Err(err) = trim {
+                    tracing::warn!(error = %err, "change feed: trimming the change log");
+                }
+            }
+        }
     }
 }
 
@@ -254,7 +292,7 @@ async fn sqlite_feed(live: &Live, store: &Store, sqlite: SqliteBackend) {
     };
     let mut trimmed = last;
     let mut last_trim = tokio::time::Instant::now();
-    let mut ticker = tokio::time::interval(SQLITE_POLL);
+    let mut ticker = tokio::time::interval(POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
@@ -282,7 +320,7 @@ async fn sqlite_feed(live: &Live, store: &Store, sqlite: SqliteBackend) {
                 live.set_connected(false);
             }
         }
-        if last > trimmed && last_trim.elapsed() >= SQLITE_TRIM {
+        if last > trimmed && last_trim.elapsed() >= TRIM_EVERY {
             last_trim = tokio::time::Instant::now();
             let trim = sqlx::query("DELETE FROM change_log WHERE seq <= $1")
                 .bind(last)

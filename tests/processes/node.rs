@@ -95,11 +95,6 @@ impl Database {
         }
     }
 
-    /// The PostgreSQL schema of this database.
-    pub fn schema(&self) -> Option<&str> {
-        self.pg_schema.as_ref().map(|(_, schema)| schema.as_str())
-    }
-
     pub fn kind(&self) -> Kind {
         if self.pg_schema.is_some() {
             Kind::Postgres
