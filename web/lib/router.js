@@ -57,11 +57,16 @@ export function startRouter(main, routes, { guard, notFound } = {}) {
       const match = route.path.match(regex);
       if (!match) continue;
       const params = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1])]));
-      mount(main);
+      // Each visit renders into its own container: a slow answer for a page the user has left
+      // lands in a detached node instead of over the page now shown.
+      const page = h('div', { class: 'page' });
+      mount(main, page);
       main.focus({ preventScroll: true });
       window.scrollTo(0, 0);
-      const result = await render(main, params, route.query);
-      cleanup = typeof result === 'function' ? result : null;
+      const result = await render(page, params, route.query);
+      const stop = typeof result === 'function' ? result : null;
+      if (page.isConnected) cleanup = stop;
+      else if (stop) stop();
       return;
     }
     mount(main, notFound ? notFound() : h('p', {}, 'Page not found.'));

@@ -63,6 +63,10 @@ export async function renderCheckout(main) {
     newAttempt();
     drawAddresses();
   }, { title: 'Add a new address' });
+  // With addresses on file the form stays folded until asked for.
+  const addAddress = addresses.length
+    ? h('details', { class: 'card add-address' }, h('summary', {}, 'Add a new address'), newAddress)
+    : newAddress;
 
   const methods = h(
     'fieldset',
@@ -109,7 +113,7 @@ export async function renderCheckout(main) {
     h(
       'div',
       { class: 'checkout' },
-      h('div', {}, addressFieldset, newAddress, methods, h('div', { class: 'card' }, field('Notes for the seller (optional)', notes))),
+      h('div', {}, addressFieldset, addAddress, methods, h('div', { class: 'card' }, field('Notes for the seller (optional)', notes))),
       h(
         'section',
         { class: 'card summary', 'aria-label': 'Order summary' },
