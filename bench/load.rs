@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// The server binary run as a child process.
     #[arg(long, default_value = "target/release/cartwright")]
     pub server_bin: PathBuf,
+    /// API server processes on the one database (PostgreSQL only); the virtual users are spread
+    /// over them round-robin.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
     /// DATABASE_MAX_CONNECTIONS for the server and the storage ceiling alike.
     #[arg(long, default_value_t = 16)]
     pub max_connections: u32,
@@ -139,9 +143,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut db = None;
     let mut settings = None;
     let mut server = None;
+    let mut other_nodes = Vec::new();
+    let mut bases = Vec::new();
     let base = match &args.target {
         Some(target) => target.trim_end_matches('/').to_string(),
         None => {
+            if args.nodes > 1
+                && !args
+                    .database_url
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("postgres")
+            {
+                bail!(
+                    "--nodes {} needs a PostgreSQL --database-url: SQLite serves one process",
+                    args.nodes
+                );
+            }
             let fresh = Db::fresh(args.database_url.as_deref(), &dir.0, "run").await?;
             let s = Settings {
                 database_url: fresh.url(),
@@ -151,15 +169,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             };
             let child = Server::spawn(&args.server_bin, &s).await?;
             let base = child.base.clone();
+            for _ in 1..args.nodes.max(1) {
+                let node = Server::spawn(&args.server_bin, &s).await?;
+                bases.push(node.base.clone());
+                other_nodes.push(node);
+            }
             db = Some(fresh);
             settings = Some(s);
             server = Some(child);
             base
         }
     };
-    let outcome = run_phases(&args, &mixes, &base, settings.as_ref(), server.as_ref()).await;
+    bases.insert(0, base);
+    let outcome = run_phases(&args, &mixes, &bases, settings.as_ref(), server.as_ref()).await;
     if let Some(server) = server {
         server.stop().await;
+    }
+    for node in other_nodes {
+        node.stop().await;
     }
     if let Some(db) = db {
         db.drop_schema().await;
@@ -170,10 +197,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn run_phases(
     args: &RunArgs,
     mixes: &[Mix],
-    base: &str,
+    bases: &[String],
     settings: Option<&Settings>,
     server: Option<&Server>,
 ) -> anyhow::Result<()> {
+    // Setup goes to the first node; the load is spread over all of them.
+    let base = bases[0].as_str();
     let database = settings
         .map(|s| {
             if s.database_url.starts_with("postgres") {
@@ -184,8 +213,8 @@ async fn run_phases(
         })
         .unwrap_or("external");
     println!(
-        "## cartwright-bench run: {database}, {} users, {} s per phase after {} s warm-up, catalog {}, SQLITE_SYNCHRONOUS={}, DATABASE_MAX_CONNECTIONS={}",
-        args.users, args.duration, args.warmup, args.catalog_size, args.sqlite_synchronous, args.max_connections
+        "## cartwright-bench run: {database}, {} node(s), {} users, {} s per phase after {} s warm-up, catalog {}, SQLITE_SYNCHRONOUS={}, DATABASE_MAX_CONNECTIONS={}",
+        bases.len(), args.users, args.duration, args.warmup, args.catalog_size, args.sqlite_synchronous, args.max_connections
     );
     let admin = Api::new(base);
     let admin_token = admin.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
@@ -221,9 +250,10 @@ async fn run_phases(
     let pid = server.map(|s| s.pid);
     let mut phases = Vec::new();
     let bare = crate::bare::BareServer::spawn().await?;
-    phases.push(http_phase(Mix::Bare, args, &bare.base, &customers, &products, None).await);
+    let bare_bases = [bare.base.clone()];
+    phases.push(http_phase(Mix::Bare, args, &bare_bases, &customers, &products, None).await);
     bare.stop().await;
-    phases.push(http_phase(Mix::Health, args, base, &customers, &products, pid).await);
+    phases.push(http_phase(Mix::Health, args, bases, &customers, &products, pid).await);
     for mix in mixes {
         reset_carts(base, &customers).await?;
         if *mix == Mix::Cart || *mix == Mix::Read || *mix == Mix::Products {
@@ -234,7 +264,7 @@ async fn run_phases(
         } else {
             &products
         };
-        phases.push(http_phase(*mix, args, base, &customers, products, pid).await);
+        phases.push(http_phase(*mix, args, bases, &customers, products, pid).await);
     }
     if let Some(settings) = settings {
         reset_carts(base, &customers).await?;
@@ -361,7 +391,7 @@ async fn seed_hot_products(admin: &Api, token: &str) -> anyhow::Result<Vec<Strin
         "Hot Xylo Brush",
         "Hot Willow Comb",
     ] {
-        let body = json!({"name": name, "price": 149, "stock": 100_000_000, "category": "hot", "brand": "BenchBrand"});
+        let body = json!({"name": name, "price": 149, "stock": 1_000_000, "category": "hot", "brand": "BenchBrand"});
         let reply = admin.post("/products", Some(token), &body).await?;
         if reply.status != 201 {
             bail!(
@@ -518,7 +548,7 @@ fn rss_sampler(pid: Option<u32>, to: Instant) -> tokio::task::JoinHandle<u64> {
 async fn http_phase(
     mix: Mix,
     args: &RunArgs,
-    base: &str,
+    bases: &[String],
     customers: &[Customer],
     products: &Arc<Vec<String>>,
     pid: Option<u32>,
@@ -532,7 +562,7 @@ async fn http_phase(
         .enumerate()
         .map(|(i, customer)| {
             let mut vu = Vu {
-                api: Api::new(base),
+                api: Api::new(&bases[i % bases.len()]),
                 customer: customer.clone(),
                 products: products.clone(),
                 rng: StdRng::seed_from_u64(i as u64 + 1),

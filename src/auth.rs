@@ -91,6 +91,8 @@ impl JwtKeys {
         // Only HS256 is accepted: a token claiming `none` or any other algorithm is refused.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        // A token that is not valid yet (`nbf` in the future) is refused like an expired one.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
         JwtKeys {
             encoding: EncodingKey::from_secret(secret),

@@ -84,6 +84,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Login and register attempts allowed per client address per minute.
     pub auth_rate_limit_per_minute: u32,
+    /// How long one request may run before it is stopped (503). Also the bound after which an
+    /// unfinished `Idempotency-Key` claim is known abandoned (its request crashed).
+    pub request_timeout_secs: u64,
     /// How often the background jobs (unpaid-order expiry, reconciliation) wake up.
     pub job_interval_secs: u64,
     pub jobs_enabled: bool,
@@ -170,6 +173,10 @@ impl Vars<'_> {
 }
 
 impl Config {
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs)
+    }
+
     /// Reads `.env` (if present) and the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         let _ = dotenvy::dotenv();
@@ -371,6 +378,7 @@ impl Config {
                 1,
                 1_000_000,
             )? as u32,
+            request_timeout_secs: vars.ranged("REQUEST_TIMEOUT_SECONDS", 30, 1, 600)? as u64,
             job_interval_secs: vars.ranged("JOB_INTERVAL_SECONDS", 30, 1, 86_400)? as u64,
             jobs_enabled: vars.flag("JOBS_ENABLED", true)?,
         })

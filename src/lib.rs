@@ -56,13 +56,15 @@ impl Application {
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        let auth_limiter = Arc::new(RateLimiter::for_store(
+            &store,
+            config.auth_rate_limit_per_minute,
+            Duration::from_secs(60),
+        ));
         let state = AppState {
             store,
             jwt: Arc::new(JwtKeys::new(&secret, config.jwt_ttl_minutes)),
-            auth_limiter: Arc::new(RateLimiter::new(
-                config.auth_rate_limit_per_minute,
-                Duration::from_secs(60),
-            )),
+            auth_limiter,
             gateway: payments::gateway_for(&config)?,
             config: Arc::new(config),
             live: app::Live::new(),

@@ -1,5 +1,5 @@
-//! Money as an integer count of minor units (paise). Floats appear only at the JSON edge, where an
-//! amount is written as a number of major units with at most two decimals.
+//! Money as an integer count of minor units (paise). An amount arrives as a JSON number of major
+//! units with at most two decimals, read from its text exactly (never through a float).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -65,6 +65,57 @@ impl Money {
         Some(Money(if negative { -minor } else { minor }))
     }
 
+    /// Parses a JSON number of major units exactly. Exponent notation is accepted only when the
+    /// value it writes has at most two decimals (`1.2e1` is 12.00, `1999e-2` is 19.99; `1e-3`
+    /// is refused), so an amount is refused or taken exactly, however it is written.
+    pub fn parse_json_number(text: &str) -> Option<Money> {
+        let (mantissa, exponent) = match text.find(['e', 'E']) {
+            Some(at) => {
+                let exp = text[at + 1..].strip_prefix('+').unwrap_or(&text[at + 1..]);
+                // Anything beyond a few digits of exponent is no amount this shop holds.
+                if exp.trim_start_matches('-').len() > 4 {
+                    return None;
+                }
+                (&text[..at], exp.parse::<i32>().ok()?)
+            }
+            None => (text, 0),
+        };
+        if exponent == 0 {
+            return Money::parse_major(mantissa);
+        }
+        let (negative, digits) = match mantissa.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, mantissa),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty() || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        // value = all_digits * 10^(exponent - fraction.len()); in minor units, * 100.
+        let all_digits = format!("{whole}{fraction}");
+        let all_digits = all_digits.trim_start_matches('0');
+        let shift = i64::from(exponent) - fraction.len() as i64 + 2;
+        let minor: i64 = if all_digits.is_empty() {
+            0
+        } else if shift >= 0 {
+            let significant: i64 = all_digits.parse().ok()?;
+            (0..shift).try_fold(significant, |n, _| n.checked_mul(10))?
+        } else {
+            let cut = usize::try_from(-shift).ok()?;
+            let (kept, dropped) = all_digits.split_at(all_digits.len().checked_sub(cut)?);
+            if dropped.bytes().any(|b| b != b'0') {
+                return None;
+            }
+            if kept.is_empty() {
+                0
+            } else {
+                kept.parse().ok()?
+            }
+        };
+        Some(Money(if negative { -minor } else { minor }))
+    }
+
     /// The amount as a JSON number of major units.
     pub fn to_json_number(self) -> serde_json::Number {
         // i64 -> f64 is exact up to 2^53 paise, far above MAX_AMOUNT sums; the shortest decimal
@@ -88,11 +139,19 @@ impl Serialize for Money {
 }
 
 impl<'de> Deserialize<'de> for Money {
+    /// Reads the number's own text: a float would turn `1.999999999999999999999` into 2.00.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let number = serde_json::Number::deserialize(deserializer)?;
-        Money::parse_major(&number.to_string()).ok_or_else(|| {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        let text = raw.get().trim();
+        let shown: String = text.chars().take(40).collect();
+        if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            return Err(serde::de::Error::custom(format!(
+                "{shown} is not a number; an amount is a JSON number such as 25.99"
+            )));
+        }
+        Money::parse_json_number(text).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "{number} is not an amount with at most two decimals"
+                "{shown} is not an amount with at most two decimals"
             ))
         })
     }
@@ -184,6 +243,36 @@ mod tests {
         assert_eq!(Money::parse_major(""), None);
         assert_eq!(Money::parse_major(".5"), None);
         assert_eq!(Money::parse_major("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn json_numbers_are_read_exactly() {
+        let parse = |t: &str| serde_json::from_str::<Money>(t).ok();
+        assert_eq!(parse("25.99"), Some(Money(2599)));
+        assert_eq!(parse("1.2300000000000000000000"), Some(Money(123)));
+        assert_eq!(parse("1.999999999999999999999"), None);
+        assert_eq!(parse("2.0000000000000000001"), None);
+        assert_eq!(parse("1.239"), None);
+        assert_eq!(parse("1e-3"), None);
+        assert_eq!(parse("1.2e1"), Some(Money(1200)));
+        assert_eq!(parse("1999e-2"), Some(Money(1999)));
+        assert_eq!(parse("1999E-3"), None);
+        assert_eq!(parse("12000e-3"), Some(Money(1200)));
+        assert_eq!(parse("5e+2"), Some(Money(50000)));
+        assert_eq!(parse("-1.5e0"), Some(Money(-150)));
+        assert_eq!(parse("1e400"), None);
+        assert_eq!(parse("1e-400"), None);
+        assert_eq!(parse("0e-400"), Some(Money(0)));
+        assert_eq!(parse("0.00e5"), Some(Money(0)));
+        assert_eq!(parse("\"25.99\""), None);
+        assert_eq!(parse("null"), None);
+        #[derive(serde::Deserialize)]
+        struct Body {
+            price: Money,
+        }
+        let body: Body = serde_json::from_str(r#"{"price": 10.5}"#).unwrap();
+        assert_eq!(body.price, Money(1050));
+        assert!(serde_json::from_str::<Body>(r#"{"price": 1.999999999999999999999}"#).is_err());
     }
 
     #[test]

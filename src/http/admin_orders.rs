@@ -381,7 +381,7 @@ pub enum ReturnDecision {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ReturnDecisionBody {
     pub action: ReturnDecision,
-    /// Up to 200 characters; shown to the customer on rejection.
+    /// Up to 200 characters; shown to the customer. Required (1 to 200 characters) to reject.
     pub reason: Option<String>,
 }
 
@@ -427,6 +427,14 @@ async fn process_return(
                 }
                 other => other.map(str::to_string),
             };
+            // The customer is shown why their return was refused, so a rejection needs a reason.
+            if matches!(body.action, ReturnDecision::Reject) && reason.is_none() {
+                return Err(Error::invalid(
+                    "reason",
+                    "is required to reject a return (1 to 200 characters)",
+                    body.reason.clone().unwrap_or_default(),
+                ));
+            }
             let order = owned_order(&state, &caller, &order_id).await?;
             let (action, message) = match body.action {
                 ReturnDecision::Approve => (ReturnAction::Approve, "Return approved successfully"),

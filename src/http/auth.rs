@@ -1,6 +1,7 @@
 //! `POST /auth/register`, `POST /auth/login`, `GET /auth/me` (CONTRACT §3).
 
 use super::extract::{ApiJson, Reply};
+use super::rate_limit;
 use super::session::AuthUser;
 use super::AppState;
 use crate::auth::{hash_password, verify_password};
@@ -129,7 +130,10 @@ async fn register(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Reply<SessionView>> {
-    state.auth_limiter.check(client.ip())?;
+    state
+        .auth_limiter
+        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .await?;
     let user = create_account(
         &state,
         body.name,
@@ -162,7 +166,10 @@ async fn login(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Reply<SessionView>> {
-    state.auth_limiter.check(client.ip())?;
+    state
+        .auth_limiter
+        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .await?;
     let invalid = || Error::Unauthorized("Invalid email or password".into());
     let user = match normalize_email(&body.email) {
         Ok(email) => state.store.user_by_email(&email).await?,

@@ -1,7 +1,8 @@
 //! `Idempotency-Key` handling for the POST and PATCH routes that create or move money or stock.
 //! The key is scoped to the user and bound to a hash of the request; 2xx and 4xx answers are
 //! stored and replayed with `Idempotent-Replayed: true`; 5xx answers (gateway down, ...) free the
-//! key so the client may retry.
+//! key so the client may retry. A claim left by a request that died with its process is freed
+//! once the request timeout (which bounds every request) has passed.
 
 use super::session::AuthUser;
 use super::AppState;
@@ -53,7 +54,12 @@ where
 
     match state
         .store
-        .claim_idempotency(&caller.id, key, &hash)
+        .claim_idempotency(
+            &caller.id,
+            key,
+            &hash,
+            state.config.request_timeout().as_millis() as i64,
+        )
         .await?
     {
         Claim::Replay { status, body } => {

@@ -11,6 +11,7 @@ pub mod discounts;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod limits;
 pub mod notifications;
 pub mod ops;
 pub mod order_views;
@@ -110,8 +111,9 @@ impl Modify for BearerAuth {
 
 /// Adds the answers that come from the shared extractors and middleware rather than from a
 /// handler, so no operation can forget them: 400 from a rejected path, query or body; 401 from the
-/// bearer check; 413 from the body limit; 409 and 422 from `Idempotency-Key` handling. Operations
-/// that already describe one of these keep their own description.
+/// bearer check; 413 from the body limit; 414 from the URI limit; 409 and 422 from
+/// `Idempotency-Key` handling. Operations that already describe one of these keep their own
+/// description.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -159,6 +161,9 @@ impl Modify for CommonResponses {
                 if has_input || idempotent {
                     add("400", "Invalid path, query, header or body");
                 }
+                if has_input {
+                    add("414", "Request URI over 8 KiB");
+                }
                 if secured {
                     add("401", "No, bad or expired token, or a deactivated account");
                 }
@@ -198,6 +203,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
+    let request_timeout = state.config.request_timeout();
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
@@ -223,6 +229,10 @@ pub fn build_router(state: AppState) -> Router {
             flush_after_writes,
         ))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            limits::request_timeout(request_timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(limits::uri_limit))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))

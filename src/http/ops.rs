@@ -28,10 +28,28 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 static OPENAPI_JSON: OnceLock<String> = OnceLock::new();
 
+/// What the Swagger UI page may load: its own scripts and styles and this API, nothing from
+/// elsewhere, and it may not be framed. No inline script runs: the vendored page loads its
+/// configuration from the file `swagger-initializer.js`. Inline styles are allowed because the UI
+/// injects some (under `style-src 'self'` Chromium blocks them and the layout breaks).
+pub const DOCS_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
 /// The Swagger UI; its assets are vendored into the binary by `utoipa-swagger-ui`.
 pub fn docs_router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
     let _ = OPENAPI_JSON.set(openapi.to_json().unwrap_or_else(|_| "{}".into()));
     Router::from(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        .layer(axum::middleware::map_response(
+            |mut response: Response| async move {
+                response.headers_mut().insert(
+                    axum::http::header::CONTENT_SECURITY_POLICY,
+                    axum::http::HeaderValue::from_static(DOCS_CSP),
+                );
+                response
+            },
+        ))
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade has one global recorder, so several

@@ -1,5 +1,5 @@
 //! Vendor fulfilment (CONTRACT §6): a vendor sees the confirmed orders holding its products, only
-//! its own lines, and moves along the orders whose lines are all its own.
+//! its own lines and the totals of those lines, and moves along the orders whose lines are all its own.
 
 use super::admin_orders::{apply_status, StatusBody};
 use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
@@ -7,6 +7,7 @@ use super::order_views::{load_order_list, OrderView};
 use super::orders::{parse_status, OrderList};
 use super::session::AuthUser;
 use super::AppState;
+use crate::domain::money::Money;
 use crate::domain::order::Actor;
 use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
@@ -43,7 +44,52 @@ async fn vendor_view(state: &AppState, vendor_id: &str, order: Order) -> Result<
         .into_iter()
         .next()
         .filter(|v| !v.items.is_empty())
+        .map(vendor_share)
         .ok_or_else(|| Error::not_found("Order"))
+}
+
+/// `part` of `whole` applied to `amount`, rounded half-up to the minor unit.
+fn pro_rata(amount: Money, part: Money, whole: Money) -> Money {
+    if whole.minor() <= 0 {
+        return Money::ZERO;
+    }
+    let scaled = i128::from(amount.minor()) * i128::from(part.minor());
+    let whole = i128::from(whole.minor());
+    let rounded = (2 * scaled + whole).div_euclid(2 * whole);
+    Money::from_minor(i64::try_from(rounded).unwrap_or(0))
+}
+
+/// Narrows an order view (already holding only the vendor's lines) to the vendor's share: totals
+/// computed from its lines (discount and tax pro rata of the order's subtotal, the shop's
+/// shipping left out), the payment amount and refunds scaled the same way, and nothing of the
+/// payment's identity, so no other vendor's amounts can be read or derived from it.
+fn vendor_share(mut view: OrderView) -> OrderView {
+    let order_subtotal = view.subtotal;
+    let order_total = view.total_amount;
+    let mine = view
+        .items
+        .iter()
+        .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.total_price))
+        .unwrap_or(Money::ZERO);
+    let discount = pro_rata(view.discount, mine, order_subtotal);
+    let tax = pro_rata(view.tax, mine, order_subtotal);
+    let total = mine
+        .checked_sub(discount)
+        .and_then(|m| m.checked_add(tax))
+        .unwrap_or(Money::ZERO);
+    view.total_items = view.items.iter().map(|line| line.quantity).sum();
+    view.subtotal = mine;
+    view.discount = discount;
+    view.tax = tax;
+    view.shipping_charges = Money::ZERO;
+    view.total_amount = total;
+    let payment = &mut view.payment_details;
+    payment.refunded_amount = pro_rata(payment.refunded_amount, total, order_total).min(total);
+    payment.amount = total;
+    payment.razorpay_order_id = None;
+    payment.razorpay_payment_id = None;
+    payment.refunds.clear();
+    view
 }
 
 /// A confirmed-or-later order holding one of the vendor's products, or 404.
@@ -91,7 +137,10 @@ async fn vendor_orders(
     let orders = load_order_list(&state.store, orders, |item| {
         item.vendor_id.as_deref() == Some(vendor_id.as_str())
     })
-    .await?;
+    .await?
+    .into_iter()
+    .map(vendor_share)
+    .collect();
     Ok(Reply::ok(
         "Vendor orders retrieved successfully",
         OrderList {

@@ -1,6 +1,8 @@
 //! Idempotency keys (CONTRACT §2): the first request with a key claims it; a later one with the
 //! same key and body replays the stored response, another body is refused, and one racing an
-//! unfinished first request is told to wait.
+//! unfinished first request is told to wait. An unfinished claim older than the longest a
+//! request can run (the server's request timeout) belongs to a request that died with its
+//! process: it is given to the next request with that key.
 
 use super::{read, write, Store};
 use crate::domain::time::now_millis;
@@ -8,6 +10,10 @@ use crate::error::{Error, Result};
 
 /// Keys are kept for 24 hours.
 const KEY_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Added to the request timeout before an unfinished claim counts as abandoned: room for the
+/// clocks of several nodes to differ a little.
+pub const ABANDONED_CLAIM_MARGIN_MS: i64 = 2_000;
 
 pub enum Claim {
     /// This request owns the key: run it, then `finish_idempotency` (or `release_idempotency`).
@@ -17,21 +23,30 @@ pub enum Claim {
 }
 
 impl Store {
+    /// `running_limit_ms`: the longest a request can run (the request timeout); an unfinished
+    /// claim older than that plus `ABANDONED_CLAIM_MARGIN_MS` is taken over.
     pub async fn claim_idempotency(
         &self,
         user_id: &str,
         key: &str,
         request_hash: &str,
+        running_limit_ms: i64,
     ) -> Result<Claim> {
         let now = now_millis();
+        let abandoned_before = now - running_limit_ms - ABANDONED_CLAIM_MARGIN_MS;
         write!(self, |pool| {
-            // An expired key is forgotten first, so it can be used afresh.
-            sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2 AND created_at < $3")
-                .bind(user_id)
-                .bind(key)
-                .bind(now - KEY_LIFETIME_MS)
-                .execute(pool)
-                .await?;
+            // An expired key, or a claim whose request can no longer be running (its process
+            // died before finishing or releasing it), is forgotten first, so it can be used afresh.
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2
+                 AND (created_at < $3 OR (response_status IS NULL AND created_at < $4))",
+            )
+            .bind(user_id)
+            .bind(key)
+            .bind(now - KEY_LIFETIME_MS)
+            .bind(abandoned_before)
+            .execute(pool)
+            .await?;
             let claimed = sqlx::query(
                 "INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, created_at)
                  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

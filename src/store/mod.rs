@@ -20,6 +20,7 @@ pub mod order_queries;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod rate_limits;
 pub mod reviews;
 pub mod stock;
 pub mod users;

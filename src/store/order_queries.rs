@@ -284,7 +284,12 @@ impl Store {
         }
         if from.is_none() && to.is_none() {
             return Ok(read!(self, |pool| {
-                sqlx::query_as("SELECT status, payment_status, orders, amount, revenue FROM order_state_totals")
+                // Summed over the shards PostgreSQL keeps (migration 0007); SQLite has one row each.
+                sqlx::query_as(
+                    "SELECT status, payment_status, CAST(SUM(orders) AS BIGINT) AS orders,
+                            CAST(SUM(amount) AS BIGINT) AS amount, CAST(SUM(revenue) AS BIGINT) AS revenue
+                     FROM order_state_totals GROUP BY status, payment_status",
+                )
                     .fetch_all(pool)
                     .await?
             }));

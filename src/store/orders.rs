@@ -559,33 +559,6 @@ impl Store {
                 ));
             }
 
-            let stock_lines: Vec<StockLine> = draft
-                .lines
-                .iter()
-                .map(|line| StockLine {
-                    product_id: line.product_id.clone(),
-                    quantity: line.quantity,
-                })
-                .collect();
-            let kind = if cod {
-                StockMove::Sell
-            } else {
-                StockMove::Reserve
-            };
-            if let Some(short) = tx.move_stock(&stock_lines, kind, now).await? {
-                let (available,): (i64,) =
-                    sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
-                        .bind(&short)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                let name = draft
-                    .lines
-                    .iter()
-                    .find(|line| line.product_id == short)
-                    .map_or("a product", |line| line.name.as_str());
-                return Err(insufficient_stock(name, available));
-            }
-
             let totals = &draft.totals;
             let inserted = sqlx::query(
                 "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
@@ -710,6 +683,35 @@ impl Store {
                 .bind(place.order_id)
                 .fetch_one(&mut *tx)
                 .await?;
+
+            // Stock last: on PostgreSQL the product rows stay locked from here to the commit, and
+            // hot products are what every checkout shares, so they are held as briefly as can be.
+            let stock_lines: Vec<StockLine> = draft
+                .lines
+                .iter()
+                .map(|line| StockLine {
+                    product_id: line.product_id.clone(),
+                    quantity: line.quantity,
+                })
+                .collect();
+            let kind = if cod {
+                StockMove::Sell
+            } else {
+                StockMove::Reserve
+            };
+            if let Some(short) = tx.move_stock(&stock_lines, kind, now).await? {
+                let (available,): (i64,) =
+                    sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
+                        .bind(&short)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let name = draft
+                    .lines
+                    .iter()
+                    .find(|line| line.product_id == short)
+                    .map_or("a product", |line| line.name.as_str());
+                return Err(insufficient_stock(name, available));
+            }
             order
         })) })
         .await;
@@ -810,9 +812,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if moved.rows_affected() == 1 {
-                let lines = tx.order_stock_lines(order_id).await?;
-                tx.move_stock(&lines, StockMove::CommitReservation, now)
-                    .await?;
                 tx.finalize_discount_use(order_id, now).await?;
                 record_history!(
                     tx,
@@ -838,6 +837,10 @@ impl Store {
                 let order: Order = sqlx::query_as(ORDER_SQL)
                     .bind(order_id)
                     .fetch_one(&mut *tx)
+                    .await?;
+                // Product rows last, held only until the commit (see `place_order`).
+                let lines = tx.order_stock_lines(order_id).await?;
+                tx.move_stock(&lines, StockMove::CommitReservation, now)
                     .await?;
                 return Ok(Confirmation::Confirmed(order));
             }
@@ -1049,7 +1052,6 @@ impl Store {
             }
             // Lock order: the discount code's row before product rows.
             tx.release_discount_use(order_id, now).await?;
-            release_stock!(tx, &order, now);
             record_history!(
                 tx,
                 order_id,
@@ -1082,6 +1084,8 @@ impl Store {
                 }
                 _ => None,
             };
+            // Product rows last, held only until the commit (see `place_order`).
+            release_stock!(tx, &order, now);
             refund_id
         });
         Ok((self.reload_order(order_id).await?, refund_id))

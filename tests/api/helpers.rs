@@ -1,8 +1,8 @@
 //! Black-box test harness: each test gets the real application on a random port with a fresh
 //! database of its own, SQLite or PostgreSQL, and talks to it over HTTP.
 //!
-//! PostgreSQL tests need `TEST_DATABASE_URL` (a server the tests may create schemas in). Without it
-//! they are skipped with a notice, unless `CI` is set, where a missing server is a failure.
+//! PostgreSQL tests need `TEST_DATABASE_URL` (a server the tests may create schemas in); without it
+//! they fail with a message saying so, never pass untested. `scripts/test` provides one.
 
 use cartwright::config::Config;
 use cartwright::Application;
@@ -25,15 +25,13 @@ macro_rules! api_tests {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await {
-                        super::$name(app).await;
-                    }
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await;
+                    super::$name(app.expect("the test app starts")).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await {
-                        super::$name(app).await;
-                    }
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await;
+                    super::$name(app.expect("the test app starts")).await;
                 }
             }
         )*
@@ -468,17 +466,21 @@ pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
+/// The PostgreSQL server the tests may create schemas in. A PostgreSQL test without one fails:
+/// it must never pass without having run. `scripts/test` always provides one.
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_DATABASE_URL is not set, so this PostgreSQL test cannot run: use scripts/test \
+             (it starts a throwaway PostgreSQL) or set TEST_DATABASE_URL to a server the tests \
+             may create schemas in"
+        )
+    })
+}
+
 /// A fresh schema on the test PostgreSQL server, as a URL whose connections use it.
 async fn postgres_schema_url() -> Option<(String, (String, String))> {
-    let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-        if std::env::var("CI").is_ok() {
-            panic!(
-                "CI is set but TEST_DATABASE_URL is not: PostgreSQL tests cannot be skipped in CI"
-            );
-        }
-        eprintln!("skipping PostgreSQL test: TEST_DATABASE_URL is not set");
-        return None;
-    };
+    let base = test_database_url();
     use sqlx::Connection;
     let schema = format!("t_{}", unique());
     let mut conn = sqlx::PgConnection::connect(&base)

@@ -5,30 +5,10 @@
 
 use crate::fake_razorpay::FakeRazorpay;
 use crate::helpers::{checkout_signature, Db, TestApp};
+use crate::razorpay_shop::{shop, KEY_SECRET, WEBHOOK_SECRET};
 use serde_json::{json, Value};
 
-const KEY_ID: &str = "rzp_test_MoneyPath01";
-const KEY_SECRET: &str = "money_path_key_secret";
-const WEBHOOK_SECRET: &str = "money_path_webhook_secret";
-
-macro_rules! money_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(crate::helpers::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(crate::helpers::Db::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-money_tests!(
+crate::db_tests!(
     forged_webhooks_confirm_nothing,
     authorized_payment_is_captured_once_then_confirms,
     payment_of_another_order_or_amount_confirms_nothing,
@@ -41,25 +21,6 @@ money_tests!(
     zero_total_orders_need_no_gateway,
     a_cancelled_order_never_answers_success,
 );
-
-async fn shop(db: Db) -> Option<(FakeRazorpay, TestApp)> {
-    let fake = FakeRazorpay::start(KEY_ID, KEY_SECRET, WEBHOOK_SECRET).await;
-    let base = fake.base_url();
-    let app = TestApp::spawn_with(
-        db,
-        &[
-            ("PAYMENT_GATEWAY", "razorpay"),
-            ("RAZORPAY_KEY_ID", KEY_ID),
-            ("RAZORPAY_KEY_SECRET", KEY_SECRET),
-            ("RAZORPAY_WEBHOOK_SECRET", WEBHOOK_SECRET),
-            ("RAZORPAY_API_BASE", base.as_str()),
-            ("RAZORPAY_TIMEOUT_MS", "1500"),
-        ],
-    )
-    .await?;
-    fake.set_webhook_target(&app.url("/webhooks/razorpay"));
-    Some((fake, app))
-}
 
 async fn order_of(app: &TestApp, token: &str, order_id: &str) -> Value {
     app.get(&format!("/orders/{order_id}"), Some(token))
@@ -113,7 +74,7 @@ async fn post_webhook(app: &TestApp, body: &[u8], signature: &str) -> u16 {
 /// Defect 1: a webhook signed with a public default or an empty secret is refused, and even one
 /// signed with the real secret confirms nothing the gateway does not hold.
 async fn forged_webhooks_confirm_nothing(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Forged Fern", 10.0, 5).await;
@@ -144,7 +105,7 @@ async fn forged_webhooks_confirm_nothing(db: Db) {
 
 /// Defect 2: a payment left `authorized` is captured (once) before the order is confirmed.
 async fn authorized_payment_is_captured_once_then_confirms(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Authorized Aloe", 20.0, 5).await;
@@ -189,7 +150,7 @@ async fn authorized_payment_is_captured_once_then_confirms(db: Db) {
 /// Defects 2 and 5: the signature is right, but the payment belongs to another order or is of
 /// another amount: nothing is confirmed; a capture of the wrong amount is refunded.
 async fn payment_of_another_order_or_amount_confirms_nothing(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Mismatch Mint", 15.0, 10).await;
@@ -265,7 +226,7 @@ async fn payment_of_another_order_or_amount_confirms_nothing(db: Db) {
 /// Defects 3 and 11 (sequential): a customer who pays twice gets the second payment back, once,
 /// and the order shows that refund.
 async fn second_capture_of_a_paid_order_is_refunded_exactly_once(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Twice Thyme", 12.0, 10).await;
@@ -315,7 +276,7 @@ async fn second_capture_of_a_paid_order_is_refunded_exactly_once(db: Db) {
 /// `POST /payments` and two verify-payments at once, 20 times: each extra capture refunded
 /// exactly once, no 500, and the background pass still succeeds.
 async fn racing_extra_captures_are_each_refunded_once(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Racing Rue", 10.0, 1000).await;
@@ -409,7 +370,7 @@ async fn racing_extra_captures_are_each_refunded_once(db: Db) {
 
 /// Defect 4: a capture three days after an unpaid order was cancelled is still refunded.
 async fn late_capture_after_a_day_is_still_refunded(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Late Lavender", 10.0, 10).await;
@@ -436,7 +397,7 @@ async fn late_capture_after_a_day_is_still_refunded(db: Db) {
 
 /// Defect 13: a capture in another currency with the right number confirms nothing.
 async fn capture_in_another_currency_confirms_nothing(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Currency Cress", 10.0, 10).await;
@@ -456,7 +417,7 @@ async fn capture_in_another_currency_confirms_nothing(db: Db) {
 /// Defect 8: a refund answered 500 or 429 is retried with back-off, not failed; a clear "bad
 /// request" fails it, an admin sees it and retries it.
 async fn refunds_are_retried_then_failed_ones_listed_and_retried_by_an_admin(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Refund Rosemary", 10.0, 10).await;
@@ -648,7 +609,7 @@ async fn zero_total_orders_need_no_gateway(db: Db) {
 
 /// Defect 16: a paid order cancelled later never answers a verify-payment with success.
 async fn a_cancelled_order_never_answers_success(db: Db) {
-    let Some((fake, app)) = shop(db).await else {
+    let Some((fake, app)) = shop(db, &[]).await else {
         return;
     };
     let product = app.product("Cancelled Clove", 10.0, 10).await;

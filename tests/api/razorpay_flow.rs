@@ -2,34 +2,12 @@
 //! a gateway order, payments confirm through verify-payment, webhooks or reconciliation exactly
 //! once, refunds go out once, and a gateway that is down or misconfigured leaves nothing behind.
 
-use crate::fake_razorpay::FakeRazorpay;
 use crate::helpers::{Db, TestApp};
+use crate::razorpay_shop::{shop, KEY_ID};
 use serde_json::json;
 use std::time::Duration;
 
-const KEY_ID: &str = "rzp_test_FakeKey0001";
-const KEY_SECRET: &str = "fake_key_secret";
-const WEBHOOK_SECRET: &str = "fake_webhook_secret";
-
-/// One `#[tokio::test]` per database for each `async fn(Db)`.
-macro_rules! razorpay_tests {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(crate::helpers::Db::Sqlite).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(crate::helpers::Db::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-razorpay_tests!(
+crate::db_tests!(
     checkout_and_verify_against_razorpay,
     webhook_alone_confirms_the_order,
     repeated_webhooks_racing_verify_confirm_once,
@@ -41,24 +19,6 @@ razorpay_tests!(
     failed_attempt_keeps_the_order_payable,
     refund_webhooks_settle_pending_refunds,
 );
-
-/// A fake Razorpay and the shop configured against it, or `None` when the database is unavailable.
-async fn shop(db: Db, extra: &[(&str, &str)]) -> Option<(FakeRazorpay, TestApp)> {
-    let fake = FakeRazorpay::start(KEY_ID, KEY_SECRET, WEBHOOK_SECRET).await;
-    let base = fake.base_url();
-    let mut vars = vec![
-        ("PAYMENT_GATEWAY", "razorpay"),
-        ("RAZORPAY_KEY_ID", KEY_ID),
-        ("RAZORPAY_KEY_SECRET", KEY_SECRET),
-        ("RAZORPAY_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("RAZORPAY_API_BASE", base.as_str()),
-        ("RAZORPAY_TIMEOUT_MS", "1500"),
-    ];
-    vars.extend_from_slice(extra);
-    let app = TestApp::spawn_with(db, &vars).await?;
-    fake.set_webhook_target(&app.url("/webhooks/razorpay"));
-    Some((fake, app))
-}
 
 async fn order_state(app: &TestApp, token: &str, order_id: &str) -> serde_json::Value {
     app.get(&format!("/orders/{order_id}"), Some(token))

@@ -6,4 +6,5 @@ mod fake_razorpay;
 mod node;
 
 mod crash;
+mod guard;
 mod multi_node;

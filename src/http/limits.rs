@@ -1,0 +1,62 @@
+//! Bounds every request passes through before its route: a server-wide time limit (which also
+//! bounds how long an `Idempotency-Key` claim can belong to a running request) and a URI length
+//! limit answered in the error envelope.
+
+use crate::error::ErrorBody;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::time::Duration;
+
+/// Longest request target accepted, in bytes. hyper itself refuses targets of 65,535 bytes and
+/// more with a bare 414 before any service runs; below that the answer is ours, in the envelope.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+fn envelope(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            success: false,
+            message: message.into(),
+            errors: Vec::new(),
+        }),
+    )
+        .into_response()
+}
+
+/// A request still running after `limit` is dropped (its transactions roll back) and answered
+/// 503. Nothing a request does can outlive this bound, which is what lets an abandoned
+/// idempotency claim be reclaimed once it is older than the bound.
+pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                limit_secs = limit.as_secs(),
+                "request dropped: it ran past the request timeout"
+            );
+            envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request took too long and was stopped; retry it",
+            )
+        }
+    }
+}
+
+/// 414 in the envelope for request targets over `MAX_URI_BYTES`.
+pub async fn uri_limit(request: Request, next: Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().len())
+        .unwrap_or(0);
+    if length > MAX_URI_BYTES {
+        return envelope(
+            StatusCode::URI_TOO_LONG,
+            &format!("The request URI is {length} bytes; at most {MAX_URI_BYTES} are accepted"),
+        );
+    }
+    next.run(request).await
+}

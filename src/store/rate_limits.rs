@@ -1,0 +1,54 @@
+//! Attempt counters shared by every node (login and registration limits on PostgreSQL): one row
+//! per (bucket, client, fixed window), bumped by a single upsert.
+
+use super::{write, Store};
+use crate::domain::time::now_millis;
+use crate::error::Result;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+impl Store {
+    /// Counts one attempt of `client` in `bucket` in the current `window`; returns the attempts
+    /// counted in this window so far (this one included) and the time left in the window.
+    pub async fn count_attempt(
+        &self,
+        bucket: &str,
+        client: &str,
+        window: Duration,
+    ) -> Result<(i64, Duration)> {
+        let now = now_millis();
+        let window_ms = (window.as_millis() as i64).max(1);
+        let window_start = now - now.rem_euclid(window_ms);
+        let count: i64 = write!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO rate_limits (bucket, client, window_start, count) VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (bucket, client, window_start)
+                 DO UPDATE SET count = rate_limits.count + 1
+                 RETURNING count",
+            )
+            .bind(bucket)
+            .bind(client)
+            .bind(window_start)
+            .fetch_one(pool)
+            .await?
+        });
+        self.prune_rate_limits(window_start, window_ms).await?;
+        let left = Duration::from_millis((window_start + window_ms - now).max(0) as u64);
+        Ok((count, left))
+    }
+
+    /// Deletes finished windows, at most once per window per process.
+    async fn prune_rate_limits(&self, window_start: i64, window_ms: i64) -> Result<()> {
+        static PRUNED_AT: AtomicI64 = AtomicI64::new(i64::MIN);
+        if PRUNED_AT.swap(window_start, Ordering::Relaxed) == window_start {
+            return Ok(());
+        }
+        write!(self, |pool| {
+            sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                .bind(window_start - window_ms)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
