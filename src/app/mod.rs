@@ -1,7 +1,7 @@
-//! The application layer: the workflows that the HTTP handlers, webhooks and background jobs have in
-//! common (each takes the store and the gateway and carries out one rule of CONTRACT.md in one
-//! place; it never sees HTTP), and the state that spans requests: the change feed that tells every
-//! node what the database committed (`events`) and the read caches it keeps honest (`cache`).
+//! The workflows: what the HTTP handlers, webhooks and background jobs have in common. Each takes
+//! the store and the gateway and carries out one rule of CONTRACT.md in one place; it never sees
+//! HTTP. Also the state that spans requests: the change feed that tells every node what the
+//! database committed (`events`) and the read caches it keeps honest (`cache`).
 
 pub mod cache;
 pub mod events;

@@ -55,7 +55,7 @@ impl Listening {
                 Err(RecvError::Lagged(_)) => Arc::new(Change::Resync),
                 Err(RecvError::Closed) => return None,
             };
-            match &*change {
+            let recheck = match &*change {
                 Change::Order {
                     id,
                     number,
@@ -74,13 +74,13 @@ impl Listening {
                             .data(data.to_string()),
                     );
                 }
-                Change::User { id } if *id == self.caller.id && !self.still_active().await => {
-                    return None;
-                }
-                Change::Resync if !self.still_active().await => {
-                    return None;
-                }
-                _ => {}
+                // The account changed, or changes were missed: is it still allowed to listen?
+                Change::User { id } => *id == self.caller.id,
+                Change::Resync => true,
+                _ => false,
+            };
+            if recheck && !self.still_active().await {
+                return None;
             }
         }
     }
