@@ -1,5 +1,7 @@
 //! The demo catalog (CONTRACT §1): one vendor and the products of `api-reference.md`, loaded into
-//! an empty database so a fresh install can be tried at once.
+//! an empty database so a fresh install can be tried at once. Each product's image is a small SVG
+//! shipped in the binary (`web/demo/`, served at `/assets/demo/<name>.svg`), so the catalog shows
+//! pictures with no internet.
 //!
 //! Loading is one transaction that re-checks emptiness, so two nodes starting together cannot both
 //! load it: the second trips over the first one's vendor e-mail or SKUs and backs off.
@@ -34,7 +36,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 50,
         brand: "SalonPro",
         category: "hair_care",
-        image: "https://example.com/image1.jpg",
+        image: "/assets/demo/shampoo.svg",
         sku: "SP-HC-001",
     },
     DemoProduct {
@@ -45,7 +47,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 40,
         brand: "SalonPro",
         category: "hair_care",
-        image: "https://example.com/image2.jpg",
+        image: "/assets/demo/conditioner.svg",
         sku: "SP-HC-002",
     },
     DemoProduct {
@@ -55,7 +57,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 30,
         brand: "SalonPro",
         category: "hair_care",
-        image: "https://example.com/image3.jpg",
+        image: "/assets/demo/hair-mask.svg",
         sku: "SP-HC-003",
     },
     DemoProduct {
@@ -65,7 +67,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 60,
         brand: "StyleCraft",
         category: "hair_care",
-        image: "https://example.com/image4.jpg",
+        image: "/assets/demo/styling-spray.svg",
         sku: "SC-HC-004",
     },
     DemoProduct {
@@ -75,7 +77,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 35,
         brand: "GlowLab",
         category: "skin_care",
-        image: "https://example.com/image5.jpg",
+        image: "/assets/demo/vitamin-c-serum.svg",
         sku: "GL-SC-001",
     },
     DemoProduct {
@@ -85,7 +87,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 45,
         brand: "GlowLab",
         category: "skin_care",
-        image: "https://example.com/image6.jpg",
+        image: "/assets/demo/moisturizer.svg",
         sku: "GL-SC-002",
     },
     DemoProduct {
@@ -95,7 +97,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 80,
         brand: "PureSkin",
         category: "skin_care",
-        image: "https://example.com/image7.jpg",
+        image: "/assets/demo/face-cleanser.svg",
         sku: "PS-SC-003",
     },
     DemoProduct {
@@ -105,7 +107,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 70,
         brand: "PureSkin",
         category: "skin_care",
-        image: "https://example.com/image8.jpg",
+        image: "/assets/demo/sunscreen.svg",
         sku: "PS-SC-004",
     },
     DemoProduct {
@@ -115,7 +117,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 25,
         brand: "NailArt Pro",
         category: "nails",
-        image: "https://example.com/image9.jpg",
+        image: "/assets/demo/gel-polish.svg",
         sku: "NA-NL-001",
     },
     DemoProduct {
@@ -125,7 +127,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 100,
         brand: "NailArt Pro",
         category: "nails",
-        image: "https://example.com/image10.jpg",
+        image: "/assets/demo/cuticle-oil.svg",
         sku: "NA-NL-002",
     },
     DemoProduct {
@@ -135,7 +137,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 90,
         brand: "NailArt Pro",
         category: "nails",
-        image: "https://example.com/image11.jpg",
+        image: "/assets/demo/polish-remover.svg",
         sku: "NA-NL-003",
     },
     DemoProduct {
@@ -145,7 +147,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 15,
         brand: "StyleCraft",
         category: "tools",
-        image: "https://example.com/image12.jpg",
+        image: "/assets/demo/hair-dryer.svg",
         sku: "SC-TL-001",
     },
     DemoProduct {
@@ -155,7 +157,7 @@ const CATALOG: &[DemoProduct] = &[
         stock: 20,
         brand: "StyleCraft",
         category: "tools",
-        image: "https://example.com/image13.jpg",
+        image: "/assets/demo/flat-iron.svg",
         sku: "SC-TL-002",
     },
     DemoProduct {
@@ -165,8 +167,69 @@ const CATALOG: &[DemoProduct] = &[
         stock: 50,
         brand: "SalonPro",
         category: "tools",
-        image: "https://example.com/image14.jpg",
+        image: "/assets/demo/cuticle-nipper.svg",
         sku: "SP-TL-001",
+    },
+    DemoProduct {
+        name: "Velvet Matte Lipstick",
+        description: "Long-wear matte lipstick in a rich brick red that does not dry the lips.",
+        price: 1199,
+        stock: 55,
+        brand: "Luma",
+        category: "makeup",
+        image: "/assets/demo/lipstick.svg",
+        sku: "LU-MU-001",
+    },
+    DemoProduct {
+        name: "Volume Lift Mascara",
+        description: "Buildable black mascara with a curved brush; smudge-proof for 12 hours.",
+        price: 999,
+        stock: 65,
+        brand: "Luma",
+        category: "makeup",
+        image: "/assets/demo/mascara.svg",
+        sku: "LU-MU-002",
+    },
+    DemoProduct {
+        name: "Ten-Piece Makeup Brush Set",
+        description:
+            "Soft synthetic brushes for powder, blush, contour and eyes, with a travel roll.",
+        price: 2499,
+        stock: 30,
+        brand: "StyleCraft",
+        category: "makeup",
+        image: "/assets/demo/makeup-brushes.svg",
+        sku: "SC-MU-003",
+    },
+    DemoProduct {
+        name: "Amber Oud Eau de Parfum",
+        description: "Warm amber and oud with a bergamot opening; 50 ml spray.",
+        price: 12999,
+        stock: 12,
+        brand: "Maison Noor",
+        category: "fragrance",
+        image: "/assets/demo/eau-de-parfum.svg",
+        sku: "MN-FR-001",
+    },
+    DemoProduct {
+        name: "Citrus Bloom Body Mist",
+        description: "Light everyday mist of orange blossom and grapefruit.",
+        price: 1499,
+        stock: 75,
+        brand: "Maison Noor",
+        category: "fragrance",
+        image: "/assets/demo/body-mist.svg",
+        sku: "MN-FR-002",
+    },
+    DemoProduct {
+        name: "Sandalwood Beard Oil",
+        description: "Softens and tames beards with argan and sandalwood oils.",
+        price: 749,
+        stock: 0,
+        brand: "PureSkin",
+        category: "mens_grooming",
+        image: "/assets/demo/beard-oil.svg",
+        sku: "PS-MG-001",
     },
 ];
 
@@ -317,6 +380,6 @@ mod tests {
             ),
             ("SalonPro", "hair_care", 2599, 50)
         );
-        assert_eq!(shampoo.image, "https://example.com/image1.jpg");
+        assert_eq!(shampoo.image, "/assets/demo/shampoo.svg");
     }
 }

@@ -21,6 +21,7 @@ pub mod rate_limit;
 pub mod reviews;
 pub mod session;
 pub mod vendor;
+pub mod web;
 pub mod webhooks;
 
 use crate::auth::JwtKeys;
@@ -206,8 +207,10 @@ pub fn build_router(state: AppState) -> Router {
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
+    let web = web::router(&state.config);
     router
         .merge(ops::docs_router(openapi))
+        .merge(web)
         .fallback(|| async { Error::NotFound("Route not found".into()) })
         .method_not_allowed_fallback(|| async {
             (

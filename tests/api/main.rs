@@ -20,3 +20,4 @@ mod razorpay_flow;
 mod razorpay_shop;
 mod reviews;
 mod security;
+mod web;

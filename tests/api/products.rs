@@ -876,7 +876,7 @@ async fn demo_catalog_loads_once_even_when_raced(app: TestApp) {
     assert_eq!(p["category"], "hair_care");
     assert_eq!(p["price"], json!(25.99));
     assert_eq!(p["stock"], 50);
-    assert_eq!(p["imageUrls"], json!(["https://example.com/image1.jpg"]));
+    assert_eq!(p["imageUrls"], json!(["/assets/demo/shampoo.svg"]));
     // Newest first puts the shampoo at the top of the default listing.
     assert_eq!(list(&app, "").await.data()["products"][0]["_id"], p["_id"]);
 

@@ -1,0 +1,25 @@
+// The admin console: dashboard, orders, returns, discount codes and users.
+
+import { startConsole } from '../lib/console.js';
+import { renderDashboard } from './dashboard.js';
+
+const lazy = (file, name) => async (...args) => (await import(file))[name](...args);
+
+startConsole({
+  role: 'admin',
+  title: 'Admin console',
+  links: [
+    ['/', 'Dashboard'],
+    ['/orders', 'Orders'],
+    ['/returns', 'Returns'],
+    ['/discounts', 'Discount codes'],
+    ['/users', 'Users'],
+  ],
+  routes: [
+    ['/', renderDashboard],
+    ['/orders', lazy('./orders.js', 'renderAdminOrders')],
+    ['/returns', lazy('./returns.js', 'renderReturns')],
+    ['/discounts', lazy('./discounts.js', 'renderDiscounts')],
+    ['/users', lazy('./users.js', 'renderUsers')],
+  ],
+});

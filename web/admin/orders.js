@@ -1,0 +1,97 @@
+// Every order (GET /orders/admin/all) with its filters, and status changes
+// (PATCH /orders/admin/:orderId/status).
+
+import { api, newIdempotencyKey } from '../lib/api.js';
+import { busy, date, errorArea, field, formValues, h, loading, money, mount, pager, showError, STATUS_LABELS, statusBadge } from '../lib/dom.js';
+import { go } from '../lib/router.js';
+
+const NEXT = {
+  pending: ['confirmed', 'cancelled'],
+  confirmed: ['processing', 'shipped', 'cancelled'],
+  processing: ['shipped', 'cancelled'],
+  shipped: ['delivered'],
+};
+
+function statusControl(order, reload) {
+  const options = NEXT[order.status] || [];
+  if (!options.length) return null;
+  const select = h('select', { 'aria-label': `New status for ${order.orderNumber}` }, options.map((s) => h('option', { value: s }, STATUS_LABELS[s])));
+  const tracking = h('input', { 'aria-label': `Tracking number for ${order.orderNumber}`, placeholder: 'Tracking no.', maxlength: 50 });
+  const error = errorArea();
+  const button = h('button', { type: 'button' }, 'Update');
+  button.addEventListener('click', () => {
+    const body = { status: select.value };
+    if (select.value === 'shipped' && tracking.value.trim()) body.trackingNumber = tracking.value.trim();
+    busy(button, error, async () => {
+      await api.patch(`/orders/admin/${encodeURIComponent(order._id)}/status`, body, { idempotencyKey: newIdempotencyKey() });
+      await reload();
+    });
+  });
+  return h('div', { class: 'inline-form' }, select, tracking, button, error);
+}
+
+export async function renderAdminOrders(main, _params, query) {
+  const form = h(
+    'form',
+    { class: 'filters', 'aria-label': 'Filter orders' },
+    field('Status', h('select', { name: 'status' }, h('option', { value: '' }, 'Any'), Object.entries(STATUS_LABELS).map(([v, t]) => h('option', { value: v, selected: v === query.status }, t)))),
+    field('Payment', h('select', { name: 'paymentStatus' }, ['', 'pending', 'completed', 'failed', 'refunded'].map((v) => h('option', { value: v, selected: v === (query.paymentStatus || '') }, v || 'Any')))),
+    field('Customer id', h('input', { name: 'userId', value: query.userId || '' })),
+    field('From', h('input', { name: 'startDate', type: 'date', value: query.startDate || '' })),
+    field('To', h('input', { name: 'endDate', type: 'date', value: query.endDate || '' })),
+    field('Sort', h('select', { name: 'sort' }, [['createdAt:desc', 'Newest'], ['createdAt:asc', 'Oldest'], ['totalAmount:desc', 'Largest'], ['totalAmount:asc', 'Smallest']].map(([v, t]) => h('option', { value: v, selected: v === (query.sort || 'createdAt:desc') }, t)))),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Filter')),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    go('/orders', formValues(form));
+  });
+  const table = h('section', { 'aria-label': 'Orders' }, loading());
+  mount(main, h('h1', {}, 'Orders'), form, table);
+  const [sortBy, sortOrder] = (query.sort || 'createdAt:desc').split(':');
+
+  async function reload() {
+    const error = errorArea();
+    try {
+      const { orders, pagination } = await api.get('/orders/admin/all', {
+        status: query.status, paymentStatus: query.paymentStatus, userId: query.userId,
+        startDate: query.startDate, endDate: query.endDate, sortBy, sortOrder, page: query.page, limit: 20,
+      });
+      mount(
+        table,
+        h('p', { class: 'muted' }, `${pagination.totalOrders ?? pagination.totalItems} orders`),
+        h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            {},
+            h('thead', {}, h('tr', {}, ['Order', 'Placed', 'Customer', 'Total', 'Status', 'Payment', 'Change status'].map((t) => h('th', { scope: 'col' }, t)))),
+            h(
+              'tbody',
+              {},
+              orders.map((o) =>
+                h(
+                  'tr',
+                  {},
+                  h('th', { scope: 'row' }, o.orderNumber),
+                  h('td', {}, date(o.createdAt)),
+                  h('td', {}, typeof o.userId === 'object' && o.userId ? `${o.userId.name} (${o.userId.email})` : String(o.userId)),
+                  h('td', {}, money(o.totalAmount)),
+                  h('td', {}, statusBadge(o.status)),
+                  h('td', {}, `${o.paymentDetails.method} · ${o.paymentDetails.status}`),
+                  h('td', {}, statusControl(o, reload)),
+                ),
+              ),
+            ),
+          ),
+        ),
+        pager(pagination, (p) => go('/orders', { ...query, page: p })),
+      );
+    } catch (err) {
+      mount(table, error);
+      showError(error, err);
+    }
+  }
+  await reload();
+}

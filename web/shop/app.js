@@ -1,0 +1,130 @@
+// The storefront: header (cart badge, notifications bell, account links), routes and live updates.
+
+import { api, liveEvents, notify, on, session } from '../lib/api.js';
+import { h, mount } from '../lib/dom.js';
+import { renderLogin, renderRegister } from '../lib/login.js';
+import { currentRoute, go, link, startRouter } from '../lib/router.js';
+import { renderCatalog } from './catalog.js';
+
+const lazy = (file, name) => async (...args) => (await import(file))[name](...args);
+
+const nav = document.getElementById('nav');
+const main = document.getElementById('main');
+const cartCount = h('span', { class: 'badge', 'aria-hidden': 'true' }, '0');
+const cartLink = h('a', { href: '#/cart', 'aria-label': 'Cart, 0 items' }, 'Cart ', cartCount);
+const bellCount = h('span', { class: 'badge', 'aria-hidden': 'true' }, '0');
+const bellLink = h('a', { href: '#/notifications', 'aria-label': 'Notifications, 0 unread' }, 'Notifications ', bellCount);
+
+export function setCartCount(n) {
+  cartCount.textContent = String(n);
+  cartCount.hidden = !n;
+  cartLink.setAttribute('aria-label', `Cart, ${n} item${n === 1 ? '' : 's'}`);
+}
+
+function setUnread(n) {
+  bellCount.textContent = String(n);
+  bellCount.hidden = !n;
+  bellLink.setAttribute('aria-label', `Notifications, ${n} unread`);
+}
+
+export async function refreshBell() {
+  if (!session.token) return setUnread(0);
+  try {
+    const list = await api.get('/notifications', { unread: 'true', limit: 1 });
+    setUnread(list.unreadCount ?? list.pagination.totalItems);
+  } catch {
+    /* shown again on the next event */
+  }
+}
+
+async function refreshCart() {
+  if (!session.token) return setCartCount(0);
+  try {
+    const summary = await api.get('/cart/summary');
+    setCartCount(summary.totalItems);
+  } catch {
+    /* the badge stays as it was */
+  }
+}
+
+function drawNav() {
+  const user = session.user;
+  mount(
+    nav,
+    h(
+      'ul',
+      {},
+      h('li', {}, link('/', 'Shop')),
+      h('li', {}, cartLink),
+      user ? h('li', {}, bellLink) : null,
+      user ? h('li', {}, link('/orders', 'My orders')) : null,
+      user ? h('li', {}, link('/addresses', 'Addresses')) : null,
+      user
+        ? h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => { api.logout(); go('/'); } }, `Log out (${user.name})`))
+        : h('li', {}, link('/login', 'Log in')),
+    ),
+  );
+}
+
+on('cart', setCartCount);
+on('notifications', refreshBell);
+
+let stopLive = null;
+function startLive() {
+  if (stopLive) stopLive();
+  stopLive = null;
+  if (!session.token) return;
+  stopLive = liveEvents({
+    onOpen: () => {
+      refreshBell();
+      notify('live', { event: 'open' });
+    },
+    onEvent: (event, data) => {
+      if (event === 'notification') refreshBell();
+      notify('live', { event, data });
+    },
+  });
+}
+
+on('session', () => {
+  drawNav();
+  refreshCart();
+  refreshBell();
+  startLive();
+});
+
+on('unauthorized', () => {
+  const { path, raw } = currentRoute();
+  if (path !== '/login') go('/login', { next: raw, expired: 1 });
+});
+
+const needsLogin = ['/cart', '/checkout', '/orders', '/addresses', '/notifications'];
+
+startRouter(
+  main,
+  [
+    ['/', renderCatalog],
+    ['/product/:id', lazy('./product.js', 'renderProduct')],
+    ['/cart', lazy('./cart.js', 'renderCart')],
+    ['/checkout', lazy('./checkout.js', 'renderCheckout')],
+    ['/orders', lazy('./orders.js', 'renderOrders')],
+    ['/orders/:id', lazy('./order.js', 'renderOrder')],
+    ['/addresses', lazy('./addresses.js', 'renderAddresses')],
+    ['/notifications', lazy('./notifications.js', 'renderNotifications')],
+    ['/login', (m, _p, q) => renderLogin(m, q)],
+    ['/register', (m, _p, q) => renderRegister(m, q)],
+  ],
+  {
+    guard: (route) => {
+      const protectedPage = needsLogin.some((p) => route.path === p || route.path.startsWith(`${p}/`));
+      return protectedPage && !session.token ? { path: '/login', query: { next: route.raw } } : null;
+    },
+  },
+);
+
+drawNav();
+setCartCount(0);
+setUnread(0);
+refreshCart();
+refreshBell();
+startLive();
