@@ -24,7 +24,6 @@ use crate::store::users::NewUser;
 use crate::store::Store;
 use anyhow::Context;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -111,8 +110,8 @@ impl Application {
         let router = http::build_router(state);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            http::connection::EnvelopeListener(listener),
+            router.into_make_service_with_connect_info::<http::connection::ClientAddr>(),
         )
         .with_graceful_shutdown(async move {
             stop.await;

@@ -1,5 +1,6 @@
 //! `POST /auth/register`, `POST /auth/login`, `GET /auth/me` (CONTRACT §3).
 
+use super::connection::ClientAddr;
 use super::extract::{ApiJson, Reply};
 use super::rate_limit;
 use super::session::AuthUser;
@@ -11,7 +12,6 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::store::users::{NewUser, User};
 use axum::extract::{ConnectInfo, State};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -127,7 +127,7 @@ pub async fn create_account(
     ))]
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Reply<SessionView>> {
     state
@@ -163,7 +163,7 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Reply<SessionView>> {
     state

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 api_tests!(
+    rejections_written_by_hyper_itself_come_in_the_envelope,
     amounts_with_more_than_two_decimals_are_refused_however_written,
     amounts_in_exponent_notation_are_exact_or_refused,
     vendor_view_of_a_shared_order_shows_only_its_share,
@@ -555,4 +556,59 @@ pub async fn wait_for_a_fresh_window() {
     if second > 45 {
         tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
     }
+}
+
+/// Sends raw bytes and reads the whole answer (the server closes the connection after these).
+async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server did not close the connection");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A header hyper cannot read (400), a target over hyper's own 64 KiB (414) and a header section
+/// over its limit (431) are answered by hyper before any service runs; they still come in the JSON
+/// envelope with an `x-request-id`.
+async fn rejections_written_by_hyper_itself_come_in_the_envelope(app: TestApp) {
+    let long_target = format!("/products?search={}", "a".repeat(70_000));
+    let many_headers: String = (0..200)
+        .map(|i| format!("x-h{i}: {}\r\n", "v".repeat(4000)))
+        .collect();
+    let cases: [(Vec<u8>, &str); 3] = [
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nBad\x01Name: y\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            format!("GET {long_target} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes(),
+            "414",
+        ),
+        (
+            format!("GET /health HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n").into_bytes(),
+            "431",
+        ),
+    ];
+    for (request, status) in cases {
+        let answer = raw_exchange(&app, &request).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("x-request-id: "),
+            "{head}"
+        );
+        let envelope: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(envelope["success"], false, "{body}");
+        assert!(envelope["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(envelope["errors"], json!([]));
+    }
+    // The server is still up and answering normally.
+    app.get("/health", None).await.expect(200);
 }
