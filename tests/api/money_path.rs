@@ -605,6 +605,36 @@ async fn zero_total_orders_need_no_gateway(db: Db) {
     assert_eq!(order["paymentDetails"]["status"], "completed");
     assert!(created.data()["razorpayOrder"].is_null());
     assert_eq!(app.product_json(&product).await["stock"], 9);
+
+    // 10.00 - 9.60 = 0.40, plus 18 % tax: 0.47 cannot be paid online, and nothing is written.
+    app.post(
+        "/admin/discounts",
+        Some(&app.admin_token),
+        json!({"code": "ALMOST", "type": "fixed", "value": 9.6, "minOrderAmount": 0}),
+    )
+    .await
+    .expect(201);
+    app.add_to_cart(&token, &product, 1).await;
+    app.post(
+        "/cart/discount",
+        Some(&token),
+        json!({"discountCode": "ALMOST"}),
+    )
+    .await
+    .expect(200);
+    let refused = app
+        .post("/orders", Some(&token), json!({"paymentMethod": "upi"}))
+        .await
+        .expect(400);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 1.00"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.product_json(&product).await["availableStock"], 9);
 }
 
 /// Defect 16: a paid order cancelled later never answers a verify-payment with success.
