@@ -99,13 +99,24 @@ impl Listening {
 }
 
 /// Live updates of the caller's orders and notifications (`text/event-stream`).
+/// One Server-Sent Event of the stream, as a client's SSE parser sees it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the wire format for the OpenAPI document only
+struct StreamEvent {
+    /// `ready`, `order` or `notification`.
+    #[schema(pattern = "^(ready|order|notification)$")]
+    event: String,
+    /// The event's JSON payload, as text.
+    data: String,
+}
+
 #[utoipa::path(get, path = "/events", tag = "events", security(("bearer" = [])),
     responses(
         (status = 200, description = "A stream of Server-Sent Events: `ready` (data `{}`) on connect; \
             `order` (data `{\"orderId\", \"orderNumber\", \"status\"}`) to the order's customer and its vendors \
             when an order is placed or its status moves; `notification` (data `{\"notificationId\", \"orderId\"}`) \
             to its user; a comment every 15 s. The stream ends when the account is deactivated.",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = StreamEvent),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
 async fn events(
