@@ -98,7 +98,6 @@ impl Listening {
     }
 }
 
-/// Live updates of the caller's orders and notifications (`text/event-stream`).
 /// One Server-Sent Event of the stream, as a client's SSE parser sees it.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // describes the wire format for the OpenAPI document only
@@ -110,6 +109,7 @@ struct StreamEvent {
     data: String,
 }
 
+/// Live updates of the caller's orders and notifications (`text/event-stream`).
 #[utoipa::path(get, path = "/events", tag = "events", security(("bearer" = [])),
     responses(
         (status = 200, description = "A stream of Server-Sent Events: `ready` (data `{}`) on connect; \
