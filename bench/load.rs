@@ -392,22 +392,26 @@ async fn seed_hot_products(admin: &Api, token: &str) -> anyhow::Result<Vec<Strin
         "Hot Willow Comb",
     ] {
         let body = json!({"name": name, "price": 149, "stock": 1_000_000, "category": "hot", "brand": "BenchBrand"});
-        let reply = admin.post("/products", Some(token), &body).await?;
-        if reply.status != 201 {
-            bail!(
-                "creating a hot product answered {}: {}",
-                reply.status,
-                String::from_utf8_lossy(&reply.body)
-            );
-        }
-        ids.push(
-            reply.json()["data"]["_id"]
-                .as_str()
-                .context("product without _id")?
-                .to_string(),
-        );
+        ids.push(created_product_id(
+            admin.post("/products", Some(token), &body).await?,
+        )?);
     }
     Ok(ids)
+}
+
+/// The `_id` of a product `POST /products` created, or what went wrong.
+fn created_product_id(reply: Reply) -> anyhow::Result<String> {
+    if reply.status != 201 {
+        bail!(
+            "creating a product answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    Ok(reply.json()["data"]["_id"]
+        .as_str()
+        .context("product without _id")?
+        .to_string())
 }
 
 /// Creates `size` active products with ample stock as the admin, eight requests at a time.
@@ -431,20 +435,7 @@ async fn seed_catalog(admin: &Api, token: &str, size: usize) -> anyhow::Result<V
             })
             .collect();
         for call in calls {
-            let reply = call.await??;
-            if reply.status != 201 {
-                bail!(
-                    "creating a product answered {}: {}",
-                    reply.status,
-                    String::from_utf8_lossy(&reply.body)
-                );
-            }
-            ids.push(
-                reply.json()["data"]["_id"]
-                    .as_str()
-                    .context("product without _id")?
-                    .to_string(),
-            );
+            ids.push(created_product_id(call.await??)?);
         }
     }
     Ok(ids)

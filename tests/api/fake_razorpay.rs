@@ -246,34 +246,17 @@ impl FakeRazorpay {
     /// payment id and the signature Checkout hands the browser (HMAC of `order_id|payment_id`
     /// with the key secret). Panics if the order is unknown or already paid.
     pub fn pay(&self, order_id: &str) -> (String, String) {
-        let mut ledger = self.shared.lock();
-        let order = ledger
-            .orders
-            .iter_mut()
-            .find(|o| o.id == order_id)
-            .unwrap_or_else(|| panic!("fake Razorpay has no order {order_id}"));
-        assert_ne!(order.status, "paid", "order {order_id} is already paid");
-        order.attempts += 1;
-        order.amount_paid = order.amount;
-        order.status = "paid".into();
-        let payment = FakePayment {
-            id: razorpay_like_id("pay"),
-            order_id: order.id.clone(),
-            amount: order.amount,
-            currency: order.currency.clone(),
-            status: "captured".into(),
-            method: "card".into(),
-            captured: true,
-            amount_refunded: 0,
-            error_code: None,
-            error_description: None,
-            created_at: now(),
+        let (amount, currency) = {
+            let ledger = self.shared.lock();
+            let order = ledger
+                .orders
+                .iter()
+                .find(|o| o.id == order_id)
+                .unwrap_or_else(|| panic!("fake Razorpay has no order {order_id}"));
+            assert_ne!(order.status, "paid", "order {order_id} is already paid");
+            (order.amount, order.currency.clone())
         };
-        let payment_id = payment.id.clone();
-        ledger.payments.push(payment);
-        drop(ledger);
-        let signature = self.payment_signature(order_id, &payment_id);
-        (payment_id, signature)
+        self.add_payment(order_id, amount, &currency, "captured")
     }
 
     /// A customer's payment is authorized but not captured (manual capture, or auto-capture not

@@ -22,6 +22,22 @@ crate::db_tests!(
     a_cancelled_order_never_answers_success,
 );
 
+/// `POST /orders/verify-payment` as the browser sends it after Razorpay Checkout.
+async fn verify(
+    app: &TestApp,
+    token: &str,
+    gateway_order: &str,
+    payment_id: &str,
+    signature: &str,
+) -> crate::helpers::Resp {
+    app.post(
+        "/orders/verify-payment",
+        Some(token),
+        json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
+    )
+    .await
+}
+
 async fn order_of(app: &TestApp, token: &str, order_id: &str) -> Value {
     app.get(&format!("/orders/{order_id}"), Some(token))
         .await
@@ -116,12 +132,7 @@ async fn authorized_payment_is_captured_once_then_confirms(db: Db) {
         KEY_SECRET,
         format!("{gateway_order}|{payment_id}").as_bytes(),
     );
-    let verified = app
-        .post(
-            "/orders/verify-payment",
-            Some(&token),
-            json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
-        )
+    let verified = verify(&app, &token, &gateway_order, &payment_id, &signature)
         .await
         .expect(200);
     assert_eq!(verified.data()["order"]["status"], "confirmed");
@@ -131,13 +142,9 @@ async fn authorized_payment_is_captured_once_then_confirms(db: Db) {
         fake.send_webhook("payment.authorized", &payment_id).await,
         200
     );
-    app.post(
-        "/orders/verify-payment",
-        Some(&token),
-        json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
-    )
-    .await
-    .expect(200);
+    verify(&app, &token, &gateway_order, &payment_id, &signature)
+        .await
+        .expect(200);
     let captures = fake.request_count_for("POST", &format!("/payments/{payment_id}/capture"));
     assert_eq!(captures, 1);
     assert_eq!(app.product_json(&product).await["stock"], 4);
@@ -160,12 +167,7 @@ async fn payment_of_another_order_or_amount_confirms_nothing(db: Db) {
     let (first_payment, _) = fake.pay(&first_gateway);
     // A valid signature over (second order | first order's payment).
     let signature = fake.payment_signature(&second_gateway, &first_payment);
-    let refused = app
-        .post(
-            "/orders/verify-payment",
-            Some(&token),
-            json!({"orderId": second_gateway, "paymentId": first_payment, "signature": signature}),
-        )
+    let refused = verify(&app, &token, &second_gateway, &first_payment, &signature)
         .await
         .expect(409);
     assert!(refused.body["message"]
@@ -180,12 +182,7 @@ async fn payment_of_another_order_or_amount_confirms_nothing(db: Db) {
     // A capture of one paisa less for the second order: refunded, the order stays unpaid.
     let total = fake.order(&second_gateway).unwrap().amount;
     let (short_payment, signature) = fake.capture_amount(&second_gateway, total - 1, "INR");
-    let refused = app
-        .post(
-            "/orders/verify-payment",
-            Some(&token),
-            json!({"orderId": second_gateway, "paymentId": short_payment, "signature": signature}),
-        )
+    let refused = verify(&app, &token, &second_gateway, &short_payment, &signature)
         .await
         .expect(409);
     assert!(
@@ -233,21 +230,12 @@ async fn second_capture_of_a_paid_order_is_refunded_exactly_once(db: Db) {
     let (_, token) = app.customer("Twice").await;
     let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
     let (first, signature) = fake.pay(&gateway_order);
-    app.post(
-        "/orders/verify-payment",
-        Some(&token),
-        json!({"orderId": gateway_order, "paymentId": first, "signature": signature}),
-    )
-    .await
-    .expect(200);
+    verify(&app, &token, &gateway_order, &first, &signature)
+        .await
+        .expect(200);
     let total = fake.order(&gateway_order).unwrap().amount;
     let (second, signature) = fake.capture_amount(&gateway_order, total, "INR");
-    let refused = app
-        .post(
-            "/orders/verify-payment",
-            Some(&token),
-            json!({"orderId": gateway_order, "paymentId": second, "signature": signature}),
-        )
+    let refused = verify(&app, &token, &gateway_order, &second, &signature)
         .await
         .expect(409);
     assert!(refused.body["message"]
@@ -424,13 +412,9 @@ async fn refunds_are_retried_then_failed_ones_listed_and_retried_by_an_admin(db:
     let (_, token) = app.customer("Refundee").await;
     let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
     let (payment_id, signature) = fake.pay(&gateway_order);
-    app.post(
-        "/orders/verify-payment",
-        Some(&token),
-        json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
-    )
-    .await
-    .expect(200);
+    verify(&app, &token, &gateway_order, &payment_id, &signature)
+        .await
+        .expect(200);
     fake.fail_next_on("POST", "/payments", 3, 429);
     app.patch(
         &format!("/orders/{order_id}/cancel"),
@@ -461,13 +445,9 @@ async fn refunds_are_retried_then_failed_ones_listed_and_retried_by_an_admin(db:
     // A clear refusal fails a refund at once; the admin lists and retries it.
     let (second_id, second_gateway) = app.unpaid_order(&token, &product, 1).await;
     let (second_payment, signature) = fake.pay(&second_gateway);
-    app.post(
-        "/orders/verify-payment",
-        Some(&token),
-        json!({"orderId": second_gateway, "paymentId": second_payment, "signature": signature}),
-    )
-    .await
-    .expect(200);
+    verify(&app, &token, &second_gateway, &second_payment, &signature)
+        .await
+        .expect(200);
     fake.fail_next_on("POST", "/payments", 1, 400);
     app.patch(
         &format!("/orders/{second_id}/cancel"),
