@@ -14,6 +14,7 @@
 pub mod addresses;
 pub mod cart;
 pub mod discounts;
+pub mod gate;
 pub mod idempotency;
 pub mod notifications;
 pub mod order_queries;
@@ -48,6 +49,8 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub backend: Backend,
+    /// This node's queue in front of product rows (see `gate`).
+    pub stock_gate: std::sync::Arc<gate::StockGate>,
 }
 
 /// Runs `$body` with `$pool` bound to a pool that may serve reads.
@@ -100,7 +103,10 @@ macro_rules! transaction {
                 $crate::store::Backend::Sqlite(sqlite) => {
                     async {
                         #[allow(unused_mut)]
-                        let mut $tx = sqlite.write.begin().await?;
+                        let mut $tx = $crate::store::gate::Tx::new(
+                            sqlite.write.begin().await?,
+                            &$store.stock_gate,
+                        );
                         let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
                         $tx.commit().await?;
                         Ok::<_, $crate::error::Error>(out)
@@ -110,7 +116,8 @@ macro_rules! transaction {
                 $crate::store::Backend::Postgres(pg) => {
                     async {
                         #[allow(unused_mut)]
-                        let mut $tx = pg.begin().await?;
+                        let mut $tx =
+                            $crate::store::gate::Tx::new(pg.begin().await?, &$store.stock_gate);
                         let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
                         $tx.commit().await?;
                         Ok::<_, $crate::error::Error>(out)
@@ -204,7 +211,10 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            stock_gate: Default::default(),
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

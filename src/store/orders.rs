@@ -560,13 +560,14 @@ impl Store {
             }
 
             let totals = &draft.totals;
-            let inserted = sqlx::query(
+            let inserted = sqlx::query_as::<_, Order>(
                 "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
                     shipping_charges, tax, total_amount, currency, shipping_address, notes, payment_method,
                     payment_status, gateway_order_id, stock_state, payment_expires_at, confirmed_at,
                     paid_at, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $21, $16, $17, $18, $19,
-                         $22, $20, $20)",
+                         $22, $20, $20)
+                 RETURNING *",
             )
             .bind(place.order_id)
             .bind(place.order_number)
@@ -590,9 +591,9 @@ impl Store {
             .bind(now)
             .bind(if paid_now { "completed" } else { "pending" })
             .bind(if paid_now { Some(now) } else { None })
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await;
-            match inserted {
+            let order = match inserted {
                 Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                     // Rolls back the reservations above; the caller tries another number.
                     return Err(Error::Conflict(ORDER_NUMBER_TAKEN.into()));
@@ -678,11 +679,6 @@ impl Store {
             }
 
             tx.empty_cart(&draft.cart_id, now).await?;
-
-            let order: Order = sqlx::query_as(ORDER_SQL)
-                .bind(place.order_id)
-                .fetch_one(&mut *tx)
-                .await?;
 
             // Stock last: on PostgreSQL the product rows stay locked from here to the commit, and
             // hot products are what every checkout shares, so they are held as briefly as can be.
@@ -801,17 +797,18 @@ impl Store {
                 });
             }
 
-            let moved = sqlx::query(
+            let moved: Option<Order> = sqlx::query_as(
                 "UPDATE orders SET status = 'confirmed', payment_status = 'completed', gateway_payment_id = $2,
                         paid_at = $3, confirmed_at = $3, stock_state = 'committed', payment_expires_at = NULL, updated_at = $3
-                 WHERE id = $1 AND status = 'pending' AND stock_state = 'reserved'",
+                 WHERE id = $1 AND status = 'pending' AND stock_state = 'reserved'
+                 RETURNING *",
             )
             .bind(order_id)
             .bind(payment_id)
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            if moved.rows_affected() == 1 {
+            if let Some(confirmed) = moved {
                 tx.finalize_discount_use(order_id, now).await?;
                 record_history!(
                     tx,
@@ -834,15 +831,11 @@ impl Store {
                     order_id,
                     now
                 );
-                let order: Order = sqlx::query_as(ORDER_SQL)
-                    .bind(order_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
                 // Product rows last, held only until the commit (see `place_order`).
                 let lines = tx.order_stock_lines(order_id).await?;
                 tx.move_stock(&lines, StockMove::CommitReservation, now)
                     .await?;
-                return Ok(Confirmation::Confirmed(order));
+                return Ok(Confirmation::Confirmed(confirmed));
             }
             let reason = if order.status() == OrderStatus::Cancelled {
                 Refusal::NotPayable
@@ -1262,13 +1255,12 @@ impl Store {
                 now
             );
             if action == ReturnAction::Complete {
-                release_stock!(tx, &order, now);
                 let paid_ref = match (order.payment_method.as_str(), &order.gateway_payment_id) {
                     ("cod", _) => Some(format!("cod-{}", order.order_number)),
                     (_, Some(payment_id)) => Some(payment_id.clone()),
                     _ => None,
                 };
-                match paid_ref {
+                let refund_id = match paid_ref {
                     Some(payment_ref) if order.payment_status == "completed" => {
                         insert_refund_request!(
                             tx,
@@ -1281,7 +1273,10 @@ impl Store {
                         )
                     }
                     _ => None,
-                }
+                };
+                // Product rows last, held only until the commit (see `place_order`).
+                release_stock!(tx, &order, now);
+                refund_id
             } else {
                 None
             }

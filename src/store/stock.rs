@@ -3,6 +3,7 @@
 //! transactions that share products take their row locks in the same order and cannot deadlock
 //! (checkout, confirmation, cancellation, expiry and returns all come through here).
 
+use super::gate::Tx;
 use crate::error::Result;
 use async_trait::async_trait;
 
@@ -54,7 +55,8 @@ pub struct StockLine {
     pub quantity: i64,
 }
 
-/// Implemented for both back-ends' connections; call on the `tx` of `transaction!`.
+/// Implemented for both back-ends' transactions; call on the `tx` of `transaction!`. Before the
+/// rows are written the transaction queues at the node's stock gate (see `gate`).
 #[async_trait]
 pub trait StockMoves {
     /// Applies `kind` to every line, in ascending product id. `Ok(Some(product_id))` names the
@@ -96,12 +98,15 @@ macro_rules! impl_stock_moves {
                 kind: StockMove,
                 now: i64,
             ) -> Result<Option<String>> {
-                for line in in_lock_order(lines) {
+                let lines = in_lock_order(lines);
+                self.queue_for_products(lines.iter().map(|line| line.product_id.as_str()))
+                    .await;
+                for line in lines {
                     let done = sqlx::query(kind.sql())
                         .bind(&line.product_id)
                         .bind(line.quantity)
                         .bind(now)
-                        .execute(&mut *self)
+                        .execute(&mut **self)
                         .await?;
                     if done.rows_affected() != 1 {
                         return Ok(Some(line.product_id));
@@ -115,7 +120,7 @@ macro_rules! impl_stock_moves {
                     "SELECT product_id, quantity FROM order_items WHERE order_id = $1",
                 )
                 .bind(order_id)
-                .fetch_all(&mut *self)
+                .fetch_all(&mut **self)
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -129,8 +134,8 @@ macro_rules! impl_stock_moves {
     };
 }
 
-impl_stock_moves!(sqlx::SqliteConnection);
-impl_stock_moves!(sqlx::PgConnection);
+impl_stock_moves!(Tx<'_, sqlx::Sqlite>);
+impl_stock_moves!(Tx<'_, sqlx::Postgres>);
 
 #[cfg(test)]
 mod tests {
