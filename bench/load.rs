@@ -6,7 +6,7 @@ use crate::server::{Api, Db, Reply, Server, Settings, TempDir, ADMIN_EMAIL, ADMI
 use crate::stats::{print_table, summarize, Recorder, Summary};
 use anyhow::{bail, Context};
 use cartwright::domain::ids::new_id;
-use cartwright::domain::order::new_order_number;
+use cartwright::domain::order::{new_order_number, PaymentMethod};
 use cartwright::domain::pricing::PricingSettings;
 use cartwright::domain::time::now_millis;
 use cartwright::error::Error;
@@ -829,7 +829,7 @@ async fn storage_phase(
                                     order_id: &order_id,
                                     order_number: &new_order_number(now),
                                     user_id: &user_id,
-                                    payment_method: "razorpay",
+                                    payment_method: PaymentMethod::Razorpay,
                                     notes: None,
                                     currency: &currency,
                                     settlement: Settlement::Gateway {

@@ -7,6 +7,7 @@
 
 use super::refunds::send_refund;
 use crate::domain::money::Money;
+use crate::domain::order::OrderStatus;
 use crate::error::{Error, Result};
 use crate::payments::{
     is_gateway_id, is_signature_shape, GatewayError, GatewayOrder, GatewayPayment, PaymentGateway,
@@ -194,7 +195,7 @@ impl Payments {
                     self.dispatch_refund(refund_id, source).await;
                 }
                 Err(Error::Conflict(
-                    reason.explain(&order.order_number, &order.status),
+                    reason.explain(&order.order_number, order.status.as_str()),
                 ))
             }
         }
@@ -203,7 +204,7 @@ impl Payments {
     /// Captures an authorized payment of the order's exact amount and currency, once: the first
     /// request to claim it calls the gateway, a racing one waits to see it captured.
     async fn capture(&self, order: &Order, payment: GatewayPayment) -> Result<GatewayPayment> {
-        if order.status != "pending" {
+        if order.status != OrderStatus::Pending {
             // Not captured, the authorization lapses and the customer keeps the money.
             return Err(Error::Conflict(format!(
                 "Order {} is {} and cannot take this payment; it was not captured",

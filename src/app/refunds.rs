@@ -9,7 +9,9 @@
 //! `MAX_ATTEMPTS` it is failed too, and an admin sees it in `GET /admin/refunds?status=failed`
 //! and can retry it.
 
+use crate::domain::ledger::LedgerStatus;
 use crate::domain::money::Money;
+use crate::domain::order::PaymentMethod;
 use crate::domain::time::now_millis;
 use crate::error::Result;
 use crate::payments::{GatewayError, PaymentGateway, RefundRequest};
@@ -33,10 +35,10 @@ pub async fn send_refund(
     let Some((entry, order)) = store.refund_to_send(ledger_id).await? else {
         return Ok(());
     };
-    if order.payment_method == "cod" {
+    if order.payment_method == PaymentMethod::Cod {
         // Cash was collected by hand; the refund is paid out the same way and recorded here.
         return store
-            .record_refund_result(ledger_id, None, "processed")
+            .record_refund_result(ledger_id, None, LedgerStatus::Processed)
             .await;
     }
     let Some(payment_id) = entry.payment_ref.clone() else {
@@ -44,7 +46,9 @@ pub async fn send_refund(
         store
             .refund_attempt_failed(ledger_id, "no payment to refund from", None)
             .await?;
-        return store.record_refund_result(ledger_id, None, "failed").await;
+        return store
+            .record_refund_result(ledger_id, None, LedgerStatus::Failed)
+            .await;
     };
     let request = RefundRequest {
         payment_id,
@@ -61,11 +65,11 @@ pub async fn send_refund(
     match gateway.refund(request).await {
         Ok(refund) => {
             let status = match refund.status.as_str() {
-                "processed" => "processed",
-                "failed" => "failed",
-                _ => "pending",
+                "processed" => LedgerStatus::Processed,
+                "failed" => LedgerStatus::Failed,
+                _ => LedgerStatus::Pending,
             };
-            metrics::counter!("payments_refunds_total", "outcome" => status).increment(1);
+            metrics::counter!("payments_refunds_total", "outcome" => status.as_str()).increment(1);
             store
                 .record_refund_result(ledger_id, Some(&refund.id), status)
                 .await
@@ -80,7 +84,9 @@ pub async fn send_refund(
                 store
                     .refund_attempt_failed(ledger_id, &err.to_string(), None)
                     .await?;
-                store.record_refund_result(ledger_id, None, "failed").await
+                store
+                    .record_refund_result(ledger_id, None, LedgerStatus::Failed)
+                    .await
             } else {
                 metrics::counter!("payments_refunds_total", "outcome" => "retry").increment(1);
                 tracing::warn!(ledger_id, attempts, error = %err, "refund not accepted by the gateway yet; will retry");

@@ -27,6 +27,12 @@ pub enum DiscountType {
     Fixed,
 }
 
+impl std::fmt::Display for DiscountType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl DiscountType {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -138,6 +138,33 @@ pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> 
     ))
 }
 
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+text_enum! {
+    /// How an order is paid (CONTRACT §6): every method but `cod` (cash on delivery) takes the
+    /// gateway path.
+    pub enum PaymentMethod {
+        Cod = "cod",
+        Razorpay = "razorpay",
+        Card = "card",
+        CreditCard = "credit_card",
+        DebitCard = "debit_card",
+        Upi = "upi",
+        Netbanking = "netbanking",
+        Wallet = "wallet",
+    }
+}
+
+impl PaymentMethod {
+    pub fn is_online(self) -> bool {
+        self != PaymentMethod::Cod
+    }
+}
+
 /// The online methods of CONTRACT §6; all take the gateway path. `cod` is cash on delivery.
 pub const ONLINE_METHODS: &[&str] = &[
     "razorpay",
@@ -150,7 +177,84 @@ pub const ONLINE_METHODS: &[&str] = &[
 ];
 
 pub fn is_online_method(method: &str) -> bool {
-    ONLINE_METHODS.contains(&method)
+    PaymentMethod::parse(method).is_some_and(PaymentMethod::is_online)
+}
+
+text_enum! {
+    /// Whether an order's money has arrived: an online order is `pending` until its capture,
+    /// cash on delivery until delivery; refunds that add up to the total make it `refunded`.
+    pub enum PaymentStatus {
+        Pending = "pending",
+        Completed = "completed",
+        Failed = "failed",
+        Refunded = "refunded",
+    }
+}
+
+text_enum! {
+    /// Where an order's units are: held for an unpaid order (`reserved`), sold (`committed`), or
+    /// given back (`released` from a reservation, `restocked` after a sale).
+    pub enum StockState {
+        Reserved = "reserved",
+        Committed = "committed",
+        Released = "released",
+        Restocked = "restocked",
+    }
+}
+
+/// The stock sub-machine's edges. Cash on delivery and zero totals sell at checkout: the order
+/// is written `committed`, the move `reserved -> committed` made at once.
+pub const STOCK_TRANSITIONS: &[(StockState, StockState)] = {
+    use StockState::*;
+    &[
+        (Reserved, Committed),
+        (Reserved, Released),
+        (Committed, Restocked),
+    ]
+};
+
+impl StockState {
+    pub fn can_move_to(self, to: StockState) -> bool {
+        STOCK_TRANSITIONS.contains(&(self, to))
+    }
+
+    /// The state an order's units move to when the order gives them back, if any.
+    pub fn given_back(self) -> Option<StockState> {
+        match self {
+            StockState::Reserved => Some(StockState::Released),
+            StockState::Committed => Some(StockState::Restocked),
+            StockState::Released | StockState::Restocked => None,
+        }
+    }
+}
+
+text_enum! {
+    /// The return sub-machine of a delivered order (CONTRACT §6).
+    pub enum ReturnStatus {
+        None = "none",
+        Requested = "requested",
+        Approved = "approved",
+        Rejected = "rejected",
+        Completed = "completed",
+    }
+}
+
+/// The return sub-machine's edges, with who may take each. Completing a return also moves the
+/// order `delivered -> returned` (by `System`, through `TRANSITIONS`).
+pub const RETURN_TRANSITIONS: &[(ReturnStatus, ReturnStatus, Actor)] = {
+    use ReturnStatus::*;
+    &[
+        (None, Requested, Actor::Customer),
+        (Requested, Approved, Actor::Admin),
+        (Requested, Rejected, Actor::Admin),
+        (Approved, Completed, Actor::Admin),
+    ]
+};
+
+impl ReturnStatus {
+    pub fn can_move_to(self, to: ReturnStatus, actor: Actor) -> bool {
+        RETURN_TRANSITIONS.contains(&(self, to, actor))
+    }
 }
 
 /// `ORD` + 13 digits: 10 of the millisecond clock, so numbers rise, and 3 of a per-process

@@ -9,7 +9,7 @@ use super::AppState;
 use crate::app::refunds::send_refund;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
-use crate::domain::order::{Actor, OrderStatus};
+use crate::domain::order::{Actor, OrderStatus, PaymentStatus};
 use crate::domain::time::parse_timestamp;
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::orders::{Order, OrderFilter, ReturnAction};
@@ -129,7 +129,7 @@ async fn all_orders(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(s @ ("pending" | "completed" | "failed" | "refunded")) => Some(s.to_string()),
+        Some(s) if PaymentStatus::parse(s).is_some() => PaymentStatus::parse(s),
         Some(other) => {
             return Err(Error::invalid(
                 "paymentStatus",
@@ -570,13 +570,13 @@ async fn daily_stats(
         revenue[index] += row.revenue;
         match by_status
             .iter_mut()
-            .find(|(status, _, _)| *status == row.status)
+            .find(|(status, _, _)| *status == row.status.as_str())
         {
             Some(entry) => {
                 entry.1 += row.orders;
                 entry.2 += row.amount;
             }
-            None => by_status.push((row.status.clone(), row.orders, row.amount)),
+            None => by_status.push((row.status.to_string(), row.orders, row.amount)),
         }
     }
     for (index, (count, kept)) in orders.iter().zip(&revenue).enumerate() {

@@ -7,6 +7,7 @@ use super::session::AuthUser;
 use super::AppState;
 use crate::app::refunds::send_refund;
 use crate::domain::ids::parse_id;
+use crate::domain::ledger::LedgerStatus;
 use crate::domain::money::Money;
 use crate::domain::time::to_rfc3339;
 use crate::error::{Error, ErrorBody, Result};
@@ -24,7 +25,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A refund's states in the ledger.
-const STATUSES: [&str; 4] = ["requested", "pending", "processed", "failed"];
+const STATUSES: [LedgerStatus; 4] = [
+    LedgerStatus::Requested,
+    LedgerStatus::Pending,
+    LedgerStatus::Processed,
+    LedgerStatus::Failed,
+];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -42,7 +48,7 @@ pub struct RefundView {
     pub order_number: String,
     pub amount: Money,
     /// requested, pending, processed or failed.
-    pub status: String,
+    pub status: LedgerStatus,
     /// The payment the money goes back from.
     pub payment_id: Option<String>,
     /// The gateway's refund id, once it accepted the refund.
@@ -102,13 +108,13 @@ async fn list_refunds(
     caller.require_admin()?;
     let page = page.checked()?;
     let status = filter.status.as_deref().unwrap_or("failed").trim();
-    if !STATUSES.contains(&status) {
+    let Some(status) = LedgerStatus::parse(status).filter(|s| STATUSES.contains(s)) else {
         return Err(Error::invalid(
             "status",
             "must be requested, pending, processed or failed",
             status,
         ));
-    }
+    };
     let (rows, total) = state.store.refunds_with_status(status, page).await?;
     Ok(Reply::ok(
         "Refunds retrieved successfully",

@@ -5,6 +5,7 @@ use super::extract::{ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply}
 use super::session::AuthUser;
 use super::AppState;
 use crate::domain::ids::parse_id;
+use crate::domain::notification::NotificationKind;
 use crate::domain::time::to_rfc3339;
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::notifications::Notification;
@@ -31,7 +32,7 @@ pub struct NotificationView {
     pub id: String,
     /// What happened: `order_confirmed`, `order_shipped`, `order_delivered`, `order_cancelled`,
     /// refund and return steps.
-    pub kind: String,
+    pub kind: NotificationKind,
     pub title: String,
     pub message: String,
     /// The order it is about, when there is one.

@@ -1,8 +1,9 @@
 //! How orders look on the wire (api-reference.md): the order, its lines, `paymentDetails` derived
 //! from the payments ledger, tracking, and the receipt of a confirmed payment.
 
+use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::money::Money;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
 use crate::store::orders::{HistoryEntry, LedgerEntry, Order, OrderItem};
@@ -66,16 +67,16 @@ pub struct RefundView {
     pub id: String,
     pub amount: Money,
     /// requested | pending | processed | failed
-    pub status: String,
+    pub status: LedgerStatus,
     pub created_at: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentDetails {
-    pub method: String,
+    pub method: PaymentMethod,
     /// pending | completed | refunded
-    pub status: String,
+    pub status: PaymentStatus,
     pub amount: Money,
     pub currency: String,
     pub razorpay_order_id: Option<String>,
@@ -116,7 +117,7 @@ pub struct OrderView {
     pub return_requested_at: Option<String>,
     pub return_reason: Option<String>,
     /// none | requested | approved | rejected | completed
-    pub return_status: String,
+    pub return_status: ReturnStatus,
     pub return_decision_reason: Option<String>,
     pub returned_at: Option<String>,
     pub created_at: String,
@@ -148,11 +149,11 @@ pub fn order_view(
 ) -> OrderView {
     let refunds = ledger
         .iter()
-        .filter(|e| e.kind == "refund")
+        .filter(|e| e.kind == LedgerKind::Refund)
         .map(|e| RefundView {
             id: e.gateway_ref.clone().unwrap_or_else(|| e.id.clone()),
             amount: Money::from_minor(e.amount),
-            status: e.status.clone(),
+            status: e.status,
             created_at: to_rfc3339(e.created_at),
         })
         .collect();
@@ -168,7 +169,7 @@ pub fn order_view(
         shipping_charges: Money::from_minor(order.shipping_charges),
         tax: Money::from_minor(order.tax),
         total_amount: Money::from_minor(order.total_amount),
-        status: OrderStatus::parse(&order.status).unwrap_or(OrderStatus::Pending),
+        status: order.status,
         shipping_address: serde_json::from_str(&order.shipping_address)
             .unwrap_or(serde_json::Value::Null),
         payment_details: PaymentDetails {
@@ -185,7 +186,7 @@ pub fn order_view(
         notes: order.notes,
         tracking_number: order.tracking_number,
         estimated_delivery: time(order.estimated_delivery),
-        payment_due_by: if order.status == "pending" {
+        payment_due_by: if order.status == OrderStatus::Pending {
             time(order.payment_expires_at)
         } else {
             None
@@ -281,7 +282,7 @@ pub async fn load_order_list(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryView {
-    pub status: String,
+    pub status: OrderStatus,
     pub timestamp: String,
     pub description: String,
 }
@@ -328,8 +329,8 @@ pub struct Receipt {
     pub shipping: Money,
     pub tax: Money,
     pub total: Money,
-    pub payment_method: String,
-    pub payment_status: String,
+    pub payment_method: PaymentMethod,
+    pub payment_status: PaymentStatus,
     pub payment_id: Option<String>,
     pub paid_at: Option<String>,
 }
@@ -364,8 +365,8 @@ pub fn receipt(view: &OrderView) -> Receipt {
         shipping: view.shipping_charges,
         tax: view.tax,
         total: view.total_amount,
-        payment_method: view.payment_details.method.clone(),
-        payment_status: view.payment_details.status.clone(),
+        payment_method: view.payment_details.method,
+        payment_status: view.payment_details.status,
         payment_id: view.payment_details.razorpay_payment_id.clone(),
         paid_at: view.payment_details.paid_at.clone(),
     }

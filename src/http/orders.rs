@@ -14,7 +14,9 @@ use super::AppState;
 use crate::app::payments::{recorded_gateway_order, PaymentSource};
 use crate::app::refunds::send_refund;
 use crate::domain::ids::{new_id, parse_id};
-use crate::domain::order::{is_online_method, new_order_number, Actor, OrderStatus};
+use crate::domain::order::{
+    is_online_method, new_order_number, Actor, OrderStatus, PaymentMethod, PaymentStatus,
+};
 use crate::domain::pricing::PricingSettings;
 use crate::domain::time::now_millis;
 use crate::error::{Error, ErrorBody, Result};
@@ -220,7 +222,8 @@ async fn place_order(
                     order_id: &order_id,
                     order_number: &order_number,
                     user_id: &caller.id,
-                    payment_method: &method,
+                    payment_method: PaymentMethod::parse(&method)
+                        .ok_or_else(|| Error::bad_request("Unknown payment method"))?,
                     notes: notes.as_deref(),
                     currency: &state.config.currency,
                     settlement: match &gateway_order {
@@ -365,7 +368,7 @@ pub struct PaymentResult {
     pub order_id: String,
     pub order_number: String,
     pub status: OrderStatus,
-    pub payment_status: String,
+    pub payment_status: PaymentStatus,
 }
 
 /// Pay for an order (user-flow.md step 4).
@@ -398,7 +401,7 @@ async fn pay(
             ));
         }
         let order = owned_order(&state, &caller, &body.order_id).await?;
-        if order.payment_method == "cod" {
+        if order.payment_method == PaymentMethod::Cod {
             return Err(Error::Conflict("This order is paid in cash on delivery".into()));
         }
         let order = match (&body.payment_id, &body.signature) {
@@ -431,7 +434,7 @@ async fn pay(
                 order_id: order.id.clone(),
                 order_number: order.order_number.clone(),
                 status: order.status(),
-                payment_status: order.payment_status.clone(),
+                payment_status: order.payment_status,
             },
         )
         .into_response())

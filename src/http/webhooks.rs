@@ -6,6 +6,7 @@
 use super::extract::{Envelope, RawBody, Reply};
 use super::AppState;
 use crate::app::payments::PaymentSource;
+use crate::domain::ledger::LedgerStatus;
 use crate::error::{Error, ErrorBody, Result};
 use crate::payments::is_gateway_id;
 use crate::payments::razorpay::{parse_webhook_event, WebhookEvent};
@@ -162,9 +163,9 @@ async fn handle(state: &AppState, event: &WebhookEvent) -> Result<&'static str> 
                 return Ok("ignored");
             };
             let status = if event.event == "refund.processed" {
-                "processed"
+                LedgerStatus::Processed
             } else {
-                "failed"
+                LedgerStatus::Failed
             };
             state
                 .store

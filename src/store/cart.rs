@@ -12,7 +12,7 @@
 use super::addresses::ShippingAddress;
 use super::products::{Product, ProductRow};
 use super::{read, transaction, write, Store};
-use crate::domain::discount::evaluate;
+use crate::domain::discount::{evaluate, DiscountType};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::pricing::{self, Line, PricingSettings, Totals, MAX_LINE_QUANTITY};
@@ -162,7 +162,7 @@ struct CartReadRow {
     p_created_at: Option<i64>,
     p_updated_at: Option<i64>,
     d_code: Option<String>,
-    d_kind: Option<String>,
+    d_kind: Option<DiscountType>,
     d_value: Option<i64>,
     d_min_order_amount: Option<i64>,
     d_max_discount_amount: Option<i64>,
@@ -203,7 +203,7 @@ impl CartSnapshot {
             (Some(code), Some(kind)) => Some(
                 super::discounts::Discount {
                     code: code.clone(),
-                    kind: kind.clone(),
+                    kind: *kind,
                     value: first.d_value.unwrap_or_default(),
                     min_order_amount: first.d_min_order_amount.unwrap_or_default(),
                     max_discount_amount: first.d_max_discount_amount,

@@ -21,8 +21,7 @@ use async_trait::async_trait;
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Discount {
     pub code: String,
-    /// `percent` or `fixed`.
-    pub kind: String,
+    pub kind: DiscountType,
     /// Basis points for `percent`, paise for `fixed` (see `domain::discount`).
     pub value: i64,
     pub min_order_amount: i64,
@@ -39,8 +38,7 @@ pub struct Discount {
 
 impl Discount {
     pub fn kind(&self) -> DiscountType {
-        // The CHECK constraint admits only the two values.
-        DiscountType::parse(&self.kind).unwrap_or(DiscountType::Fixed)
+        self.kind
     }
 
     /// The rule the domain evaluates.

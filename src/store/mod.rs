@@ -23,6 +23,7 @@ pub mod payments;
 pub mod products;
 pub mod rate_limits;
 pub mod reviews;
+pub mod sql_types;
 pub mod stock;
 pub mod users;
 

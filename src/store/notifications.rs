@@ -3,13 +3,14 @@
 //! rolled back.
 
 use super::{read, write, PageRequest, Store};
+use crate::domain::notification::NotificationKind;
 use crate::error::Result;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Notification {
     pub id: String,
     pub user_id: String,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub title: String,
     pub message: String,
     pub order_id: Option<String>,

@@ -4,7 +4,7 @@
 use super::orders::{HistoryEntry, LedgerEntry, Order, OrderFilter, OrderItem, OrderStats};
 use super::{read, PageRequest, Store};
 use crate::domain::ids::parse_id;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{OrderStatus, PaymentStatus};
 use crate::error::Result;
 use sqlx::QueryBuilder;
 
@@ -49,8 +49,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Orders in one (status, payment status): how many, their total amount and the revenue kept.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StateTotals {
-    pub status: String,
-    pub payment_status: String,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
     pub orders: i64,
     pub amount: i64,
     pub revenue: i64,
@@ -190,7 +190,7 @@ impl Store {
             .state_totals(filter)
             .await?
             .iter()
-            .filter(|t| filter.status.is_none_or(|s| s.as_str() == t.status))
+            .filter(|t| filter.status.is_none_or(|s| s == t.status))
             .filter(|t| {
                 filter
                     .payment_status
@@ -240,7 +240,7 @@ impl Store {
         let count_of = |status: &str| -> i64 {
             totals
                 .iter()
-                .filter(|t| t.status == status)
+                .filter(|t| t.status.as_str() == status)
                 .map(|t| t.orders)
                 .sum()
         };
@@ -248,13 +248,13 @@ impl Store {
         for t in &totals {
             match by_status
                 .iter_mut()
-                .find(|(status, _, _)| *status == t.status)
+                .find(|(status, _, _)| *status == t.status.as_str())
             {
                 Some(entry) => {
                     entry.1 += t.orders;
                     entry.2 += t.amount;
                 }
-                None => by_status.push((t.status.clone(), t.orders, t.amount)),
+                None => by_status.push((t.status.to_string(), t.orders, t.amount)),
             }
         }
         by_status.retain(|(_, count, _)| *count > 0);
@@ -395,7 +395,7 @@ impl Store {
 pub struct DailyStatusTotals {
     /// Days since 1970-01-01 (UTC).
     pub day: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub orders: i64,
     /// Sum of the orders' totals, minor units.
     pub amount: i64,

@@ -12,8 +12,12 @@ use super::discounts::DiscountUses;
 use super::stock::{StockLine, StockMove, StockMoves};
 use super::{read, transaction, Store};
 use crate::domain::ids::new_id;
+use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::money::Money;
-use crate::domain::order::{transition_conflict, Actor, OrderStatus};
+use crate::domain::notification::NotificationKind;
+use crate::domain::order::{
+    transition_conflict, Actor, OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus, StockState,
+};
 use crate::domain::pricing::{price, Line, PricingSettings, Totals};
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
@@ -25,7 +29,7 @@ pub struct Order {
     pub id: String,
     pub order_number: String,
     pub user_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_items: i64,
     pub subtotal: i64,
     pub discount: i64,
@@ -36,13 +40,13 @@ pub struct Order {
     pub currency: String,
     pub shipping_address: String,
     pub notes: Option<String>,
-    pub payment_method: String,
-    pub payment_status: String,
+    pub payment_method: PaymentMethod,
+    pub payment_status: PaymentStatus,
     pub gateway_order_id: Option<String>,
     pub gateway_payment_id: Option<String>,
     pub paid_at: Option<i64>,
     pub refunded_amount: i64,
-    pub stock_state: String,
+    pub stock_state: StockState,
     pub payment_expires_at: Option<i64>,
     pub gateway_checked_at: Option<i64>,
     pub confirmed_at: Option<i64>,
@@ -53,7 +57,7 @@ pub struct Order {
     pub cancelled_at: Option<i64>,
     pub cancelled_by: Option<String>,
     pub cancellation_reason: Option<String>,
-    pub return_status: String,
+    pub return_status: ReturnStatus,
     pub return_reason: Option<String>,
     pub return_requested_at: Option<i64>,
     pub return_decision_reason: Option<String>,
@@ -64,7 +68,7 @@ pub struct Order {
 
 impl Order {
     pub fn status(&self) -> OrderStatus {
-        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Pending)
+        self.status
     }
 }
 
@@ -82,7 +86,7 @@ pub struct OrderItem {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HistoryEntry {
-    pub status: String,
+    pub status: OrderStatus,
     pub description: String,
     pub created_at: i64,
 }
@@ -91,10 +95,10 @@ pub struct HistoryEntry {
 pub struct LedgerEntry {
     pub id: String,
     pub order_id: String,
-    pub kind: String,
+    pub kind: LedgerKind,
     pub gateway_ref: Option<String>,
     pub amount: i64,
-    pub status: String,
+    pub status: LedgerStatus,
     pub idempotency_key: Option<String>,
     pub payment_ref: Option<String>,
     pub detail: Option<String>,
@@ -134,7 +138,7 @@ pub struct PlaceOrder<'a> {
     pub order_id: &'a str,
     pub order_number: &'a str,
     pub user_id: &'a str,
-    pub payment_method: &'a str,
+    pub payment_method: PaymentMethod,
     pub notes: Option<&'a str>,
     pub currency: &'a str,
     pub settlement: Settlement<'a>,
@@ -235,7 +239,7 @@ pub enum Confirmation {
 pub struct OrderFilter {
     pub user_id: Option<String>,
     pub status: Option<OrderStatus>,
-    pub payment_status: Option<String>,
+    pub payment_status: Option<PaymentStatus>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
     pub sort: OrderSort,
@@ -572,7 +576,11 @@ impl Store {
             .bind(place.order_id)
             .bind(place.order_number)
             .bind(place.user_id)
-            .bind(if cod { "confirmed" } else { "pending" })
+            .bind(if cod {
+                OrderStatus::Confirmed
+            } else {
+                OrderStatus::Pending
+            })
             .bind(totals.total_items)
             .bind(totals.subtotal.minor())
             .bind(totals.discount.minor())
@@ -585,11 +593,19 @@ impl Store {
             .bind(place.notes)
             .bind(place.payment_method)
             .bind(gateway_order_id)
-            .bind(if cod { "committed" } else { "reserved" })
+            .bind(if cod {
+                StockState::Committed
+            } else {
+                StockState::Reserved
+            })
             .bind(payment_expires_at)
             .bind(if cod { Some(now) } else { None })
             .bind(now)
-            .bind(if paid_now { "completed" } else { "pending" })
+            .bind(if paid_now {
+                PaymentStatus::Completed
+            } else {
+                PaymentStatus::Pending
+            })
             .bind(if paid_now { Some(now) } else { None })
             .fetch_one(&mut *tx)
             .await;
@@ -621,7 +637,7 @@ impl Store {
             record_history!(
                 tx,
                 place.order_id,
-                "pending",
+                OrderStatus::Pending,
                 OrderStatus::Pending.description(),
                 place.user_id,
                 now
@@ -647,7 +663,7 @@ impl Store {
                 record_history!(
                     tx,
                     place.order_id,
-                    "confirmed",
+                    OrderStatus::Confirmed,
                     history,
                     Option::<String>::None,
                     now
@@ -656,7 +672,7 @@ impl Store {
                     tx,
                     new_id(),
                     place.user_id,
-                    "order_confirmed",
+                    NotificationKind::OrderConfirmed,
                     "Order confirmed",
                     message,
                     place.order_id,
@@ -668,10 +684,10 @@ impl Store {
                     tx,
                     new_id(),
                     place.order_id,
-                    "gateway_order",
+                    LedgerKind::GatewayOrder,
                     gateway_order_id,
                     totals.total.minor(),
-                    "created",
+                    LedgerStatus::Created,
                     Option::<String>::None,
                     Option::<String>::None,
                     now
@@ -813,7 +829,7 @@ impl Store {
                 record_history!(
                     tx,
                     order_id,
-                    "confirmed",
+                    OrderStatus::Confirmed,
                     format!("Order confirmed: payment {payment_id} received"),
                     Option::<String>::None,
                     now
@@ -822,7 +838,7 @@ impl Store {
                     tx,
                     new_id(),
                     &order.user_id,
-                    "order_confirmed",
+                    NotificationKind::OrderConfirmed,
                     "Order confirmed",
                     format!(
                         "Payment received; your order {} is confirmed.",
@@ -894,8 +910,8 @@ impl Store {
                  WHERE id = $1 AND status = $2",
             )
             .bind(&order.id)
-            .bind(from.as_str())
-            .bind(to.as_str())
+            .bind(from)
+            .bind(to)
             .bind(now)
             .bind(tracking_number)
             .bind(estimated_delivery)
@@ -918,25 +934,29 @@ impl Store {
                 }
                 _ => to.description().to_string(),
             };
-            record_history!(tx, &order.id, to.as_str(), &description, actor_id, now);
-            if to == OrderStatus::Delivered && order.payment_method == "cod" {
+            record_history!(tx, &order.id, to, &description, actor_id, now);
+            if to == OrderStatus::Delivered && order.payment_method == PaymentMethod::Cod {
                 record_ledger!(
                     tx,
                     new_id(),
                     &order.id,
-                    "payment_captured",
+                    LedgerKind::PaymentCaptured,
                     format!("cod-{}", order.order_number),
                     order.total_amount,
-                    "captured",
+                    LedgerStatus::Captured,
                     Option::<String>::None,
                     "cash collected on delivery",
                     now
                 );
             }
             if let Some((kind, title)) = match to {
-                OrderStatus::Shipped => Some(("order_shipped", "Order shipped")),
-                OrderStatus::Delivered => Some(("order_delivered", "Order delivered")),
-                OrderStatus::Processing => Some(("order_processing", "Order is being prepared")),
+                OrderStatus::Shipped => Some((NotificationKind::OrderShipped, "Order shipped")),
+                OrderStatus::Delivered => {
+                    Some((NotificationKind::OrderDelivered, "Order delivered"))
+                }
+                OrderStatus::Processing => {
+                    Some((NotificationKind::OrderProcessing, "Order is being prepared"))
+                }
                 _ => None,
             } {
                 let message = match (to, tracking_number) {
@@ -987,7 +1007,7 @@ impl Store {
             record_history!(
                 tx,
                 &order.id,
-                "delivered",
+                OrderStatus::Delivered,
                 "Order received by the customer",
                 &order.user_id,
                 now
@@ -1048,7 +1068,7 @@ impl Store {
             record_history!(
                 tx,
                 order_id,
-                "cancelled",
+                OrderStatus::Cancelled,
                 format!("Order cancelled: {reason}"),
                 actor_id,
                 now
@@ -1057,14 +1077,14 @@ impl Store {
                 tx,
                 new_id(),
                 &order.user_id,
-                "order_cancelled",
+                NotificationKind::OrderCancelled,
                 "Order cancelled",
                 format!("Your order {} was cancelled: {reason}", order.order_number),
                 order_id,
                 now
             );
-            let refund_id = match (&order.gateway_payment_id, order.payment_status.as_str()) {
-                (Some(payment_id), "completed") => {
+            let refund_id = match (&order.gateway_payment_id, order.payment_status) {
+                (Some(payment_id), PaymentStatus::Completed) => {
                     insert_refund_request!(
                         tx,
                         &order,
@@ -1126,7 +1146,7 @@ impl Store {
                         "Only delivered orders can be returned; this order is {}",
                         current.status
                     ))
-                } else if current.return_status != "none" {
+                } else if current.return_status != ReturnStatus::None {
                     Error::Conflict(format!(
                         "A return was already requested for this order (status: {})",
                         current.return_status
@@ -1140,7 +1160,7 @@ impl Store {
             record_history!(
                 tx,
                 &order.id,
-                order.status.as_str(),
+                order.status,
                 format!("Return requested: {reason}"),
                 &order.user_id,
                 now
@@ -1149,7 +1169,7 @@ impl Store {
                 tx,
                 new_id(),
                 &order.user_id,
-                "return_requested",
+                NotificationKind::ReturnRequested,
                 "Return requested",
                 format!(
                     "We received your return request for order {}.",
@@ -1172,10 +1192,22 @@ impl Store {
         admin_id: &str,
     ) -> Result<(Order, Option<String>)> {
         let now = now_millis();
-        let (from, to) = match action {
-            ReturnAction::Approve => ("requested", "approved"),
-            ReturnAction::Reject => ("requested", "rejected"),
-            ReturnAction::Complete => ("approved", "completed"),
+        let (from, to, kind) = match action {
+            ReturnAction::Approve => (
+                ReturnStatus::Requested,
+                ReturnStatus::Approved,
+                NotificationKind::ReturnApproved,
+            ),
+            ReturnAction::Reject => (
+                ReturnStatus::Requested,
+                ReturnStatus::Rejected,
+                NotificationKind::ReturnRejected,
+            ),
+            ReturnAction::Complete => (
+                ReturnStatus::Approved,
+                ReturnStatus::Completed,
+                NotificationKind::ReturnCompleted,
+            ),
         };
         let refund_id = transaction!(self, |tx| {
             let done = sqlx::query(
@@ -1236,32 +1268,25 @@ impl Store {
                     ),
                 ),
             };
-            record_history!(
-                tx,
-                order_id,
-                order.status.as_str(),
-                &description,
-                admin_id,
-                now
-            );
+            record_history!(tx, order_id, order.status, &description, admin_id, now);
             notify!(
                 tx,
                 new_id(),
                 &order.user_id,
-                format!("return_{to}"),
+                kind,
                 title,
                 message,
                 order_id,
                 now
             );
             if action == ReturnAction::Complete {
-                let paid_ref = match (order.payment_method.as_str(), &order.gateway_payment_id) {
-                    ("cod", _) => Some(format!("cod-{}", order.order_number)),
+                let paid_ref = match (order.payment_method, &order.gateway_payment_id) {
+                    (PaymentMethod::Cod, _) => Some(format!("cod-{}", order.order_number)),
                     (_, Some(payment_id)) => Some(payment_id.clone()),
                     _ => None,
                 };
                 let refund_id = match paid_ref {
-                    Some(payment_ref) if order.payment_status == "completed" => {
+                    Some(payment_ref) if order.payment_status == PaymentStatus::Completed => {
                         insert_refund_request!(
                             tx,
                             &order,
@@ -1308,7 +1333,7 @@ impl Store {
         &self,
         ledger_id: &str,
         gateway_refund_id: Option<&str>,
-        status: &str,
+        status: LedgerStatus,
     ) -> Result<()> {
         let now = now_millis();
         let update = "UPDATE payment_transactions SET status = $2, gateway_ref = COALESCE($3, gateway_ref), updated_at = $4
@@ -1319,11 +1344,11 @@ impl Store {
                 .bind(status)
                 .bind(gateway_refund_id)
                 .bind(now)
-                .bind("requested")
+                .bind(LedgerStatus::Requested)
                 .fetch_optional(&mut *tx)
                 .await?;
             let (entry, delta) = match first {
-                Some(entry) if status == "failed" => (entry, 0),
+                Some(entry) if status == LedgerStatus::Failed => (entry, 0),
                 Some(entry) => {
                     let amount = entry.amount;
                     (entry, amount)
@@ -1334,11 +1359,11 @@ impl Store {
                         .bind(status)
                         .bind(gateway_refund_id)
                         .bind(now)
-                        .bind("pending")
+                        .bind(LedgerStatus::Pending)
                         .fetch_optional(&mut *tx)
                         .await?;
                     match settled {
-                        Some(entry) if status == "failed" => {
+                        Some(entry) if status == LedgerStatus::Failed => {
                             let amount = entry.amount;
                             (entry, -amount)
                         }
@@ -1382,7 +1407,7 @@ impl Store {
                 };
                 let (kind, title, message) = if delta > 0 {
                     (
-                        "order_refunded",
+                        NotificationKind::OrderRefunded,
                         "Refund issued",
                         format!(
                             "{} {} is being refunded for order {}.",
@@ -1393,7 +1418,7 @@ impl Store {
                     )
                 } else {
                     (
-                        "refund_failed",
+                        NotificationKind::RefundFailed,
                         "Refund failed",
                         format!(
                             "The refund for order {} failed; our team will retry it.",

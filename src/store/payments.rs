@@ -4,6 +4,7 @@
 use super::orders::{LedgerEntry, Order};
 use super::{read, write, Store};
 use crate::domain::ids::new_id;
+use crate::domain::ledger::LedgerStatus;
 use crate::domain::time::now_millis;
 use crate::error::Result;
 
@@ -131,7 +132,7 @@ impl Store {
     /// Refunds in one status, newest first, with their order numbers, and how many there are.
     pub async fn refunds_with_status(
         &self,
-        status: &str,
+        status: LedgerStatus,
         page: super::PageRequest,
     ) -> Result<(Vec<(LedgerEntry, String)>, i64)> {
         #[derive(sqlx::FromRow)]

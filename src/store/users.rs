@@ -13,7 +13,7 @@ pub struct User {
     pub email: String,
     pub phone: Option<String>,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -21,7 +21,7 @@ pub struct User {
 
 impl User {
     pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Customer)
+        self.role
     }
 }
 
@@ -54,7 +54,7 @@ impl Store {
             email: new.email.to_string(),
             phone: new.phone.map(str::to_string),
             password_hash: new.password_hash.to_string(),
-            role: new.role.as_str().to_string(),
+            role: new.role,
             is_active: true,
             created_at: now,
             updated_at: now,
@@ -69,7 +69,7 @@ impl Store {
             .bind(&user.email)
             .bind(&user.phone)
             .bind(&user.password_hash)
-            .bind(&user.role)
+            .bind(user.role)
             .bind(user.is_active)
             .bind(user.created_at)
             .bind(user.updated_at)

@@ -1539,7 +1539,7 @@ async fn a_taken_order_number_writes_nothing(app: TestApp) {
                 order_id: &order_id,
                 order_number: &number,
                 user_id: &second_id,
-                payment_method: "cod",
+                payment_method: cartwright::domain::order::PaymentMethod::Cod,
                 notes: None,
                 currency: "INR",
                 settlement: cartwright::store::orders::Settlement::CashOnDelivery,
