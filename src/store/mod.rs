@@ -16,6 +16,7 @@ pub mod cart;
 pub mod discounts;
 pub mod gate;
 pub mod idempotency;
+pub mod moves;
 pub mod notifications;
 pub mod order_queries;
 pub mod orders;

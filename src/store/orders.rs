@@ -9,6 +9,7 @@
 
 use super::cart::{Cart, CartLine, CheckoutCart};
 use super::discounts::DiscountUses;
+use super::moves::{ReturnStep, StatusMove, StockStep};
 use super::stock::{StockLine, StockMove, StockMoves};
 use super::{read, transaction, Store};
 use crate::domain::ids::new_id;
@@ -330,18 +331,18 @@ macro_rules! record_ledger {
 macro_rules! release_stock {
     ($tx:ident, $order:expr, $now:expr) => {{
         let order: &Order = $order;
-        let step = match order.stock_state.as_str() {
-            "reserved" => Some(("reserved", "released", StockMove::ReleaseReservation)),
-            "committed" => Some(("committed", "restocked", StockMove::Restock)),
-            _ => None,
-        };
-        if let Some((from, to, kind)) = step {
+        if let Some(to) = order.stock_state.given_back() {
+            let step = StockStep::checked(order.stock_state, to)?;
+            let kind = match step.to() {
+                StockState::Released => StockMove::ReleaseReservation,
+                _ => StockMove::Restock,
+            };
             let flipped = sqlx::query(
                 "UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3",
             )
             .bind(&order.id)
-            .bind(to)
-            .bind(from)
+            .bind(step.to())
+            .bind(step.from())
             .execute(&mut *$tx)
             .await?;
             if flipped.rows_affected() == 1 {
@@ -533,6 +534,23 @@ impl Store {
             _ => (None, None),
         };
         let paid_now = place.settlement == Settlement::NothingToPay;
+        // Confirmed at once is the move pending -> confirmed made by the server at checkout, and
+        // selling at once the stock step reserved -> committed: both checked like any other.
+        let confirm_now = if cod {
+            Some(StatusMove::checked(
+                OrderStatus::Pending,
+                OrderStatus::Confirmed,
+                Actor::System,
+            )?)
+        } else {
+            None
+        };
+        let status = confirm_now.map_or(OrderStatus::Pending, StatusMove::to);
+        let stock_state = if cod {
+            StockStep::checked(StockState::Reserved, StockState::Committed)?.to()
+        } else {
+            StockState::Reserved
+        };
         let placed: Result<Order> = (async { Ok(transaction!(self, |tx| {
             let cart = tx
                 .lock_cart(place.user_id)
@@ -576,11 +594,7 @@ impl Store {
             .bind(place.order_id)
             .bind(place.order_number)
             .bind(place.user_id)
-            .bind(if cod {
-                OrderStatus::Confirmed
-            } else {
-                OrderStatus::Pending
-            })
+            .bind(status)
             .bind(totals.total_items)
             .bind(totals.subtotal.minor())
             .bind(totals.discount.minor())
@@ -593,11 +607,7 @@ impl Store {
             .bind(place.notes)
             .bind(place.payment_method)
             .bind(gateway_order_id)
-            .bind(if cod {
-                StockState::Committed
-            } else {
-                StockState::Reserved
-            })
+            .bind(stock_state)
             .bind(payment_expires_at)
             .bind(if cod { Some(now) } else { None })
             .bind(now)
@@ -642,7 +652,7 @@ impl Store {
                 place.user_id,
                 now
             );
-            if cod {
+            if let Some(confirm) = confirm_now {
                 let (history, message) = if paid_now {
                     (
                         "Order confirmed: nothing to pay",
@@ -663,7 +673,7 @@ impl Store {
                 record_history!(
                     tx,
                     place.order_id,
-                    OrderStatus::Confirmed,
+                    confirm.to(),
                     history,
                     Option::<String>::None,
                     now
@@ -753,6 +763,9 @@ impl Store {
     ) -> Result<Confirmation> {
         let now = now_millis();
         let payment_id = payment.payment_id;
+        let confirm =
+            StatusMove::checked(OrderStatus::Pending, OrderStatus::Confirmed, Actor::System)?;
+        let commit = StockStep::checked(StockState::Reserved, StockState::Committed)?;
         Ok(transaction!(self, |tx| {
             let order = tx
                 .lock_order(order_id)
@@ -814,14 +827,19 @@ impl Store {
             }
 
             let moved: Option<Order> = sqlx::query_as(
-                "UPDATE orders SET status = 'confirmed', payment_status = 'completed', gateway_payment_id = $2,
-                        paid_at = $3, confirmed_at = $3, stock_state = 'committed', payment_expires_at = NULL, updated_at = $3
-                 WHERE id = $1 AND status = 'pending' AND stock_state = 'reserved'
+                "UPDATE orders SET status = $4, payment_status = $6, gateway_payment_id = $2,
+                        paid_at = $3, confirmed_at = $3, stock_state = $7, payment_expires_at = NULL, updated_at = $3
+                 WHERE id = $1 AND status = $5 AND stock_state = $8
                  RETURNING *",
             )
             .bind(order_id)
             .bind(payment_id)
             .bind(now)
+            .bind(confirm.to())
+            .bind(confirm.from())
+            .bind(PaymentStatus::Completed)
+            .bind(commit.to())
+            .bind(commit.from())
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(confirmed) = moved {
@@ -829,7 +847,7 @@ impl Store {
                 record_history!(
                     tx,
                     order_id,
-                    OrderStatus::Confirmed,
+                    confirm.to(),
                     format!("Order confirmed: payment {payment_id} received"),
                     Option::<String>::None,
                     now
@@ -895,7 +913,7 @@ impl Store {
         tracking: Option<(Option<&str>, Option<i64>)>,
     ) -> Result<Order> {
         let from = order.status();
-        from.check_transition(to, actor)?;
+        let step = StatusMove::checked(from, to, actor)?;
         let now = now_millis();
         let (tracking_number, estimated_delivery) = tracking.unwrap_or((None, None));
         transaction!(self, |tx| {
@@ -910,8 +928,8 @@ impl Store {
                  WHERE id = $1 AND status = $2",
             )
             .bind(&order.id)
-            .bind(from)
-            .bind(to)
+            .bind(step.from())
+            .bind(step.to())
             .bind(now)
             .bind(tracking_number)
             .bind(estimated_delivery)
@@ -934,7 +952,7 @@ impl Store {
                 }
                 _ => to.description().to_string(),
             };
-            record_history!(tx, &order.id, to, &description, actor_id, now);
+            record_history!(tx, &order.id, step.to(), &description, actor_id, now);
             if to == OrderStatus::Delivered && order.payment_method == PaymentMethod::Cod {
                 record_ledger!(
                     tx,
@@ -1027,14 +1045,12 @@ impl Store {
         reason: &str,
     ) -> Result<(Order, Option<String>)> {
         let now = now_millis();
-        let sources: Vec<&str> = OrderStatus::sources_of(OrderStatus::Cancelled, actor)
-            .into_iter()
-            .map(OrderStatus::as_str)
-            .collect();
+        let moves = StatusMove::all_into(OrderStatus::Cancelled, actor);
         let refund_id = transaction!(self, |tx| {
-            let mut update =
-                QueryBuilder::new("UPDATE orders SET status = 'cancelled', cancelled_at = ");
+            let mut update = QueryBuilder::new("UPDATE orders SET status = ");
             update
+                .push_bind(OrderStatus::Cancelled)
+                .push(", cancelled_at = ")
                 .push_bind(now)
                 .push(", cancelled_by = ")
                 .push_bind(actor_id)
@@ -1046,8 +1062,8 @@ impl Store {
                 .push_bind(order_id)
                 .push(" AND status IN (");
             let mut list = update.separated(", ");
-            for status in &sources {
-                list.push_bind(*status);
+            for step in &moves {
+                list.push_bind(step.from());
             }
             update.push(")");
             let moved = update.build().execute(&mut *tx).await?;
@@ -1125,15 +1141,20 @@ impl Store {
     ) -> Result<Order> {
         let now = now_millis();
         let earliest_delivery = now - window_days * 24 * 60 * 60 * 1000;
+        let step =
+            ReturnStep::checked(ReturnStatus::None, ReturnStatus::Requested, Actor::Customer)?;
         transaction!(self, |tx| {
             let done = sqlx::query(
-                "UPDATE orders SET return_status = 'requested', return_reason = $2, return_requested_at = $3, updated_at = $3
-                 WHERE id = $1 AND status = 'delivered' AND return_status = 'none' AND delivered_at >= $4",
+                "UPDATE orders SET return_status = $5, return_reason = $2, return_requested_at = $3, updated_at = $3
+                 WHERE id = $1 AND status = $7 AND return_status = $6 AND delivered_at >= $4",
             )
             .bind(&order.id)
             .bind(reason)
             .bind(now)
             .bind(earliest_delivery)
+            .bind(step.to())
+            .bind(step.from())
+            .bind(OrderStatus::Delivered)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
@@ -1209,19 +1230,32 @@ impl Store {
                 NotificationKind::ReturnCompleted,
             ),
         };
+        let step = ReturnStep::checked(from, to, Actor::Admin)?;
+        // A completed return moves the order itself: delivered -> returned, made by the server.
+        let returned = if step.to() == ReturnStatus::Completed {
+            Some(StatusMove::checked(
+                OrderStatus::Delivered,
+                OrderStatus::Returned,
+                Actor::System,
+            )?)
+        } else {
+            None
+        };
         let refund_id = transaction!(self, |tx| {
             let done = sqlx::query(
                 "UPDATE orders SET return_status = $3, return_decision_reason = COALESCE($4, return_decision_reason),
-                        status = CASE WHEN $3 = 'completed' THEN 'returned' ELSE status END,
-                        returned_at = CASE WHEN $3 = 'completed' THEN $5 ELSE returned_at END,
+                        status = COALESCE($7, status),
+                        returned_at = CASE WHEN $7 IS NULL THEN returned_at ELSE $5 END,
                         updated_at = $5
-                 WHERE id = $1 AND return_status = $2 AND status = 'delivered'",
+                 WHERE id = $1 AND return_status = $2 AND status = $6",
             )
             .bind(order_id)
-            .bind(from)
-            .bind(to)
+            .bind(step.from())
+            .bind(step.to())
             .bind(reason)
             .bind(now)
+            .bind(OrderStatus::Delivered)
+            .bind(returned.map(StatusMove::to))
             .execute(&mut *tx)
             .await?;
             let order: Order = sqlx::query_as(ORDER_SQL)

@@ -9,6 +9,7 @@ mod cart;
 mod contention;
 mod discounts;
 mod guard;
+mod lifecycle;
 mod live;
 mod money_path;
 mod notifications;
