@@ -10,7 +10,8 @@ use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 use crate::error::{Error, Result};
 use crate::payments::{
-    is_gateway_id, is_signature_shape, GatewayError, GatewayOrder, GatewayPayment, PaymentGateway,
+    is_gateway_id, is_signature_shape, GatewayError, GatewayOrder, GatewayPayment,
+    GatewayPaymentStatus, PaymentGateway,
 };
 use crate::store::orders::{CapturedPayment, Confirmation, Order};
 use crate::store::payments::CaptureClaim;
@@ -158,9 +159,9 @@ impl Payments {
                 "This payment was made for another order; nothing was confirmed".into(),
             ));
         }
-        let payment = match payment.status.as_str() {
-            "captured" => payment,
-            "authorized" => self.capture(order, payment).await?,
+        let payment = match payment.status {
+            GatewayPaymentStatus::Captured => payment,
+            GatewayPaymentStatus::Authorized => self.capture(order, payment).await?,
             other => {
                 metrics::counter!("payments_refused_total", "reason" => "not_captured")
                     .increment(1);
@@ -233,7 +234,7 @@ impl Payments {
                 )
                 .await;
             return match result {
-                Ok(captured) if captured.status == "captured" => Ok(captured),
+                Ok(captured) if captured.status == GatewayPaymentStatus::Captured => Ok(captured),
                 // Captured meanwhile by someone else (or an answer we cannot use): ask again.
                 Ok(_) | Err(GatewayError::Rejected { .. }) => self.captured_now(&payment.id).await,
                 Err(other) => {
@@ -246,7 +247,7 @@ impl Payments {
         for _ in 0..CAPTURE_WAIT_ROUNDS {
             tokio::time::sleep(CAPTURE_WAIT).await;
             let seen = self.fetch(&payment.id).await?;
-            if seen.status == "captured" {
+            if seen.status == GatewayPaymentStatus::Captured {
                 return Ok(seen);
             }
         }
@@ -257,7 +258,7 @@ impl Payments {
 
     async fn captured_now(&self, payment_id: &str) -> Result<GatewayPayment> {
         let seen = self.fetch(payment_id).await?;
-        if seen.status == "captured" {
+        if seen.status == GatewayPaymentStatus::Captured {
             Ok(seen)
         } else {
             Err(Error::PaymentRequired(format!(

@@ -20,6 +20,7 @@ use crate::domain::order::Actor;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
 use crate::http::AppState;
+use crate::payments::GatewayPaymentStatus;
 use crate::store::orders::Order;
 use std::time::Duration;
 
@@ -157,7 +158,10 @@ async fn settle_with_gateway(state: &AppState, order: &Order, now: i64) -> Resul
     let workflow = state.payments();
     let mut paid = false;
     for payment in payments {
-        if !matches!(payment.status.as_str(), "captured" | "authorized") {
+        if !matches!(
+            payment.status,
+            GatewayPaymentStatus::Captured | GatewayPaymentStatus::Authorized
+        ) {
             continue;
         }
         let payment_id = payment.id.clone();

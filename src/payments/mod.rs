@@ -27,6 +27,36 @@ pub struct GatewayOrder {
     pub created_at: i64,
 }
 
+/// Where a payment attempt is at the gateway (Razorpay's payment states). A state the gateway
+/// names that is not one of these makes its answer unreadable (an error), never a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayPaymentStatus {
+    Created,
+    Authorized,
+    Captured,
+    Refunded,
+    Failed,
+}
+
+impl GatewayPaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayPaymentStatus::Created => "created",
+            GatewayPaymentStatus::Authorized => "authorized",
+            GatewayPaymentStatus::Captured => "captured",
+            GatewayPaymentStatus::Refunded => "refunded",
+            GatewayPaymentStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayPaymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A payment attempt on a gateway order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatewayPayment {
@@ -34,8 +64,7 @@ pub struct GatewayPayment {
     pub order_id: Option<String>,
     pub amount: i64,
     pub currency: String,
-    /// `created`, `authorized`, `captured`, `refunded` or `failed`.
-    pub status: String,
+    pub status: GatewayPaymentStatus,
     #[serde(default)]
     pub method: Option<String>,
     #[serde(default)]

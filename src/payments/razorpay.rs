@@ -617,7 +617,7 @@ struct PaymentWire {
     order_id: Option<String>,
     amount: i64,
     currency: String,
-    status: String,
+    status: super::GatewayPaymentStatus,
     #[serde(default, deserialize_with = "lenient_string")]
     method: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]

@@ -3,8 +3,8 @@
 //! the verify-payment path is exercised exactly as with Razorpay.
 
 use super::{
-    hmac_sha256_hex, CreateOrderRequest, GatewayError, GatewayOrder, GatewayPayment, GatewayRefund,
-    PaymentGateway, RefundRequest,
+    hmac_sha256_hex, CreateOrderRequest, GatewayError, GatewayOrder, GatewayPayment,
+    GatewayPaymentStatus, GatewayRefund, PaymentGateway, RefundRequest,
 };
 use crate::domain::money::Money;
 use async_trait::async_trait;
@@ -39,7 +39,7 @@ fn captured_payment(payment_id: &str, order: &GatewayOrder) -> GatewayPayment {
         order_id: Some(order.id.clone()),
         amount: order.amount,
         currency: order.currency.clone(),
-        status: "captured".into(),
+        status: GatewayPaymentStatus::Captured,
         method: Some("card".into()),
         amount_refunded: 0,
         error_code: None,
@@ -161,7 +161,7 @@ impl PaymentGateway for SimulatedGateway {
     ) -> Result<GatewayPayment, GatewayError> {
         let mut payments = self.payments.lock().unwrap_or_else(|e| e.into_inner());
         let payment = payments.get_mut(payment_id).ok_or_else(unknown_id)?;
-        if payment.status != "authorized" {
+        if payment.status != GatewayPaymentStatus::Authorized {
             return Err(bad_request(&format!(
                 "This payment has already been {}",
                 payment.status
@@ -172,7 +172,7 @@ impl PaymentGateway for SimulatedGateway {
                 "Capture amount and currency must be the authorized amount and currency",
             ));
         }
-        payment.status = "captured".into();
+        payment.status = GatewayPaymentStatus::Captured;
         Ok(payment.clone())
     }
 

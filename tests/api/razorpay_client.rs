@@ -144,7 +144,7 @@ async fn order_moves_from_created_to_attempted_to_paid() {
         "attempted"
     );
     let failed = gateway.fetch_payment(&failed_id).await.unwrap();
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status.as_str(), "failed");
     assert_eq!(failed.error_code.as_deref(), Some("BAD_REQUEST_ERROR"));
     assert!(failed.error_description.is_some());
 
@@ -392,7 +392,7 @@ async fn partial_then_full_refund_moves_the_payment_to_refunded() {
     assert_eq!(partial.status, "processed");
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
     assert_eq!(payment.amount_refunded, 1000);
-    assert_eq!(payment.status, "captured");
+    assert_eq!(payment.status.as_str(), "captured");
 
     let rest = gateway
         .refund(refund_request(&payment_id, 5134, "refund-rest-00002"))
@@ -401,7 +401,7 @@ async fn partial_then_full_refund_moves_the_payment_to_refunded() {
     assert_eq!(rest.amount, 5134);
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
     assert_eq!(payment.amount_refunded, 6134);
-    assert_eq!(payment.status, "refunded");
+    assert_eq!(payment.status.as_str(), "refunded");
 
     let refunds = fake.refunds();
     assert_eq!(refunds.len(), 2);
@@ -648,7 +648,7 @@ async fn webhooks_are_signed_with_the_webhook_secret_and_parse() {
     let payment = event.payment.unwrap();
     assert_eq!(payment.id, payment_id);
     assert_eq!(payment.order_id.as_deref(), Some(order_id.as_str()));
-    assert_eq!(payment.status, "captured");
+    assert_eq!(payment.status.as_str(), "captured");
 
     let paid = parse_webhook_event(&fake.prepare_webhook("order.paid", &order_id).body).unwrap();
     assert_eq!(paid.order.unwrap().status, "paid");
@@ -781,7 +781,12 @@ async fn pending_refunds_settle_later_and_a_failed_one_frees_the_amount() {
         .unwrap();
     assert_eq!(refund.status, "pending");
     assert_eq!(
-        gateway.fetch_payment(&payment_id).await.unwrap().status,
+        gateway
+            .fetch_payment(&payment_id)
+            .await
+            .unwrap()
+            .status
+            .as_str(),
         "refunded"
     );
 
@@ -791,5 +796,5 @@ async fn pending_refunds_settle_later_and_a_failed_one_frees_the_amount() {
     assert_eq!(event.refund.unwrap().status, "failed");
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
     assert_eq!(payment.amount_refunded, 0);
-    assert_eq!(payment.status, "captured");
+    assert_eq!(payment.status.as_str(), "captured");
 }
