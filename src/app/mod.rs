@@ -6,6 +6,9 @@
 pub mod cache;
 pub mod events;
 pub mod payments;
+pub mod rate_limit;
 pub mod refunds;
+pub mod state;
 
 pub use events::{Change, Live};
+pub use state::AppState;

@@ -15,11 +15,11 @@
 //! whichever process gets there first does the work and the others change nothing.
 
 use crate::app::payments::PaymentSource;
+use crate::app::AppState;
 use crate::app::refunds::send_refund;
 use crate::domain::order::Actor;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
-use crate::http::AppState;
 use crate::store::orders::Order;
 use std::time::Duration;
 
