@@ -4,10 +4,15 @@
 //! database committed (`events`) and the read caches it keeps honest (`cache`).
 
 pub mod cache;
+pub mod cancellation;
+pub mod checkout;
 pub mod events;
+pub mod expiry;
+pub mod fulfilment;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
+pub mod returns;
 pub mod state;
 
 pub use events::{Change, Live};

@@ -305,6 +305,23 @@ impl Pagination {
     }
 }
 
+/// Trimmed text of at most `max` characters; blank or absent is `None`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, Error> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.chars().count() <= max => Ok(Some(v.to_string())),
+        Some(v) => Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+            v,
+        )),
+    }
+}
+
 /// A JSON body that may be left out entirely (an empty body gives `T::default()`); a body that is
 /// present is checked like `ApiJson`.
 pub struct OptionalJson<T>(pub T);

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod notifications;
 pub mod ops;
+pub mod order_input;
 pub mod order_views;
 pub mod orders;
 pub mod products;

@@ -5,6 +5,7 @@ use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
+use crate::http::extract::Pagination;
 use crate::store::orders::{HistoryEntry, LedgerEntry, Order, OrderItem};
 use crate::store::Store;
 use serde::Serialize;
@@ -276,6 +277,36 @@ pub async fn load_order_list(
             order_view(order, user, items, &[])
         })
         .collect())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPagination {
+    pub current_page: i64,
+    pub total_pages: i64,
+    pub total_orders: i64,
+    pub total_items: i64,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+impl From<Pagination> for OrderPagination {
+    fn from(p: Pagination) -> Self {
+        OrderPagination {
+            current_page: p.current_page,
+            total_pages: p.total_pages,
+            total_orders: p.total_items,
+            total_items: p.total_items,
+            has_next: p.has_next,
+            has_prev: p.has_prev,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub orders: Vec<OrderView>,
+    pub pagination: OrderPagination,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
