@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod events;
 pub mod expiry;
 pub mod fulfilment;
+pub mod gateway_events;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;

@@ -1,11 +1,11 @@
 //! How orders look on the wire (api-reference.md): the order, its lines, `paymentDetails` derived
 //! from the payments ledger, tracking, and the receipt of a confirmed payment.
 
+use super::extract::Pagination;
 use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
-use crate::http::extract::Pagination;
 use crate::store::orders::{HistoryEntry, LedgerEntry, Order, OrderItem};
 use crate::store::Store;
 use serde::Serialize;
@@ -37,7 +37,7 @@ pub enum ProductRef {
     Product(ProductSummary),
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductSummary {
     #[serde(rename = "_id")]
@@ -221,7 +221,8 @@ pub async fn load_order_view(store: &Store, order: Order) -> Result<OrderView> {
     Ok(order_view(order, user, items, &ledger))
 }
 
-/// The single-order view of `GET /orders/:orderId`: user and products populated.
+/// The single-order view of `GET /orders/:orderId`: user and products populated, the products
+/// in one query.
 pub async fn load_populated_order_view(store: &Store, order: Order) -> Result<OrderView> {
     let items = store.order_items(&order.id).await?;
     let ledger = store.order_ledger(&order.id).await?;
@@ -234,25 +235,39 @@ pub async fn load_populated_order_view(store: &Store, order: Order) -> Result<Or
         }),
         None => UserRef::Id(order.user_id.clone()),
     };
-    let mut views = Vec::with_capacity(items.len());
-    for item in items {
-        let product = match store.product_by_id(&item.product_id).await? {
-            Some(p) => ProductRef::Product(ProductSummary {
-                id: p.id,
-                name: p.name,
-                image_urls: p.image_urls,
-                brand: p.brand,
-                category: p.category,
-            }),
-            None => ProductRef::Id(item.product_id.clone()),
-        };
-        views.push(item_view(item, product));
-    }
+    let ids: Vec<String> = items.iter().map(|i| i.product_id.clone()).collect();
+    let products: HashMap<String, ProductSummary> = store
+        .products_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|p| {
+            (
+                p.id.clone(),
+                ProductSummary {
+                    id: p.id,
+                    name: p.name,
+                    image_urls: p.image_urls,
+                    brand: p.brand,
+                    category: p.category,
+                },
+            )
+        })
+        .collect();
+    let views = items
+        .into_iter()
+        .map(|item| {
+            let product = match products.get(&item.product_id) {
+                Some(p) => ProductRef::Product(p.clone()),
+                None => ProductRef::Id(item.product_id.clone()),
+            };
+            item_view(item, product)
+        })
+        .collect();
     Ok(order_view(order, user, views, &ledger))
 }
 
-/// Views of a page of orders with their lines, in two queries; `keep_line` filters lines (a
-/// vendor sees only its own).
+/// Views of a page of orders with their lines and refunds, in two queries whatever the page's
+/// size; `keep_line` filters lines (a vendor sees only its own).
 pub async fn load_order_list(
     store: &Store,
     orders: Vec<Order>,
@@ -269,12 +284,20 @@ pub async fn load_order_list(
                 .push(item_view(item, product));
         }
     }
+    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
+    for entry in store.ledgers_of_orders(&ids).await? {
+        ledgers
+            .entry(entry.order_id.clone())
+            .or_default()
+            .push(entry);
+    }
     Ok(orders
         .into_iter()
         .map(|order| {
             let items = lines.remove(&order.id).unwrap_or_default();
+            let ledger = ledgers.remove(&order.id).unwrap_or_default();
             let user = UserRef::Id(order.user_id.clone());
-            order_view(order, user, items, &[])
+            order_view(order, user, items, &ledger)
         })
         .collect())
 }

@@ -25,6 +25,7 @@ pub mod rate_limits;
 pub mod reviews;
 pub mod stock;
 pub mod users;
+pub mod views;
 
 use crate::config::{Config, DatabaseUrl};
 use anyhow::Context;
