@@ -4,6 +4,7 @@
 use super::cancellation::cancel_and_refund;
 use super::AppState;
 use crate::domain::order::{Actor, OrderStatus};
+use crate::domain::text::{optional_text, MAX_REASON_CHARS};
 use crate::error::{Error, Result};
 use crate::store::orders::Order;
 
@@ -30,18 +31,9 @@ pub async fn apply_status(
         order
             .status()
             .check_transition(OrderStatus::Cancelled, actor)?;
-        let reason = change
-            .reason
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
+        let reason = optional_text(change.reason, MAX_REASON_CHARS)
+            .map_err(|too_long| Error::invalid("reason", too_long.problem(), too_long.value))?
             .unwrap_or("Cancelled by the shop");
-        if reason.chars().count() > 200 {
-            return Err(Error::invalid(
-                "reason",
-                "must be at most 200 characters",
-                reason,
-            ));
-        }
         return cancel_and_refund(state, order, actor, actor_id, reason).await;
     }
     state

@@ -5,5 +5,6 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod pricing;
+pub mod text;
 pub mod time;
 pub mod user;

@@ -1,6 +1,8 @@
 //! Admin order routes: every order with filters, status moves, return decisions and the stats.
 
-use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
+use super::extract::{
+    optional_reason, page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply,
+};
 use super::idempotency::idempotent;
 use super::order_input::{apply_status_body, owned_order, parse_sort, parse_status, StatusBody};
 use super::order_views::{load_order_list, load_order_view, OrderList, OrderView};
@@ -320,21 +322,7 @@ async fn process_return(
         &format!("PATCH /orders/admin/{order_id}/return"),
         &body,
         || async {
-            let reason = match body
-                .reason
-                .as_deref()
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-            {
-                Some(r) if r.chars().count() > 200 => {
-                    return Err(Error::invalid(
-                        "reason",
-                        "must be at most 200 characters",
-                        r,
-                    ))
-                }
-                other => other.map(str::to_string),
-            };
+            let reason = optional_reason(body.reason.as_deref())?;
             // The customer is shown why their return was refused, so a rejection needs a reason.
             if matches!(body.action, ReturnDecision::Reject) && reason.is_none() {
                 return Err(Error::invalid(

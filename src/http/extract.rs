@@ -311,15 +311,14 @@ pub fn optional_text(
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, Error> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) if v.chars().count() <= max => Ok(Some(v.to_string())),
-        Some(v) => Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-            v,
-        )),
-    }
+    crate::domain::text::optional_text(value, max)
+        .map(|v| v.map(str::to_string))
+        .map_err(|too_long| Error::invalid(field, too_long.problem(), too_long.value))
+}
+
+/// An optional `reason` (cancellation, a decision on a return): at most 200 characters.
+pub fn optional_reason(value: Option<&str>) -> Result<Option<String>, Error> {
+    optional_text("reason", value, crate::domain::text::MAX_REASON_CHARS)
 }
 
 /// A JSON body that may be left out entirely (an empty body gives `T::default()`); a body that is

@@ -7,6 +7,7 @@ pub mod admin_refunds;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
+pub mod cart_views;
 pub mod connection;
 pub mod discounts;
 pub mod events;

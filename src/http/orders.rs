@@ -2,8 +2,8 @@
 //! my orders, one order, tracking, cancel, received and return.
 
 use super::extract::{
-    optional_text, page_request, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination,
-    Reply,
+    optional_reason, optional_text, page_request, ApiJson, ApiPath, ApiQuery, Envelope,
+    OptionalJson, Pagination, Reply,
 };
 use super::idempotency::idempotent;
 use super::order_input::{owned_order, parse_sort, parse_status};
@@ -443,7 +443,7 @@ async fn cancel_order(
         &format!("PATCH /orders/{order_id}/cancel"),
         &body,
         || async {
-            let reason = optional_text("reason", body.reason.as_deref(), 200)?;
+            let reason = optional_reason(body.reason.as_deref())?;
             let order = owned_order(&state, &caller, &order_id).await?;
             let actor = if caller.is_admin() {
                 Actor::Admin
@@ -511,7 +511,7 @@ async fn request_return(
         &format!("POST /orders/{order_id}/return"),
         &body,
         || async {
-            let reason = optional_text("reason", Some(&body.reason), 200)?.ok_or_else(|| {
+            let reason = optional_reason(Some(&body.reason))?.ok_or_else(|| {
                 Error::invalid(
                     "reason",
                     "is required (1 to 200 characters)",

@@ -1,7 +1,9 @@
 //! The catalog routes (CONTRACT §4): anyone browses active products; admins and vendors create
 //! them; an admin or the owning vendor edits and deactivates them.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
+use super::extract::{
+    optional_text, ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply,
+};
 use super::session::{AuthUser, MaybeAuthUser};
 use super::AppState;
 use crate::app::cache::{page_key, CatalogPage};
@@ -167,15 +169,8 @@ pub struct ProductQuery {
 
 impl ProductQuery {
     fn checked(&self) -> Result<ProductFilter> {
-        let text = |field: &str, value: &Option<String>| -> Result<Option<String>> {
-            match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(v) if v.chars().count() > 200 => {
-                    Err(Error::invalid(field, "must be at most 200 characters", v))
-                }
-                Some(v) => Ok(Some(v.to_string())),
-            }
-        };
+        let text =
+            |field: &str, value: &Option<String>| optional_text(field, value.as_deref(), 200);
         let price = |field: &str, value: &Option<String>| -> Result<Option<Money>> {
             match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
                 None => Ok(None),
