@@ -19,6 +19,7 @@ pub mod ops;
 pub mod order_input;
 pub mod order_views;
 pub mod orders;
+pub mod product_input;
 pub mod products;
 pub mod reviews;
 pub mod session;
