@@ -15,11 +15,11 @@ pub mod payments;
 pub mod store;
 pub mod telemetry;
 
+use crate::app::rate_limit::RateLimiter;
+use crate::app::AppState;
 use crate::auth::{hash_password, JwtKeys};
 use crate::config::Config;
 use crate::domain::user::{normalize_email, Role};
-use crate::http::rate_limit::RateLimiter;
-use crate::http::AppState;
 use crate::store::users::NewUser;
 use crate::store::Store;
 use anyhow::Context;

@@ -4,8 +4,17 @@
 //! database committed (`events`) and the read caches it keeps honest (`cache`).
 
 pub mod cache;
+pub mod cancellation;
+pub mod checkout;
 pub mod events;
+pub mod expiry;
+pub mod fulfilment;
+pub mod gateway_events;
 pub mod payments;
+pub mod rate_limit;
 pub mod refunds;
+pub mod returns;
+pub mod state;
 
 pub use events::{Change, Live};
+pub use state::AppState;

@@ -52,5 +52,6 @@ pub mod money;
 pub mod notification;
 pub mod order;
 pub mod pricing;
+pub mod text;
 pub mod time;
 pub mod user;

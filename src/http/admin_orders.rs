@@ -1,18 +1,20 @@
 //! Admin order routes: every order with filters, status moves, return decisions and the stats.
 
-use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
+use super::extract::{
+    optional_reason, page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply,
+};
 use super::idempotency::idempotent;
-use super::order_views::{load_order_list, load_order_view, OrderView};
-use super::orders::{cancel_and_refund, owned_order, parse_sort, parse_status, OrderList};
+use super::order_input::{apply_status_body, owned_order, parse_sort, parse_status, StatusBody};
+use super::order_views::{load_order_list, load_order_view, OrderList, OrderView};
 use super::session::AuthUser;
 use super::AppState;
-use crate::app::refunds::send_refund;
+use crate::app::returns;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
-use crate::domain::order::{Actor, OrderStatus, PaymentStatus};
+use crate::domain::order::{Actor, PaymentStatus};
 use crate::domain::time::parse_timestamp;
 use crate::error::{Error, ErrorBody, Result};
-use crate::store::orders::{Order, OrderFilter, ReturnAction};
+use crate::store::orders::{OrderFilter, ReturnAction};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -242,98 +244,6 @@ async fn stats(
     ))
 }
 
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusBody {
-    pub status: OrderStatus,
-    /// Up to 50 characters.
-    pub tracking_number: Option<String>,
-    /// RFC 3339 time.
-    pub estimated_delivery: Option<String>,
-    /// Why (for cancellations), up to 200 characters.
-    pub reason: Option<String>,
-}
-
-/// Checks a status body's tracking fields.
-pub fn tracking_fields(body: &StatusBody) -> Result<(Option<String>, Option<i64>)> {
-    let tracking = match body
-        .tracking_number
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        None => None,
-        Some(t)
-            if t.chars().count() <= 50
-                && t.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_ /".contains(c)) =>
-        {
-            Some(t.to_string())
-        }
-        Some(t) => {
-            return Err(Error::invalid(
-                "trackingNumber",
-                "must be at most 50 letters, digits, spaces, '-', '_' or '/'",
-                t,
-            ))
-        }
-    };
-    let estimated =
-        match body
-            .estimated_delivery
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            None => None,
-            Some(t) => Some(parse_timestamp(t).ok_or_else(|| {
-                Error::invalid("estimatedDelivery", "must be an RFC 3339 time", t)
-            })?),
-        };
-    Ok((tracking, estimated))
-}
-
-/// Applies a status move asked for by an admin or a vendor: cancellation goes through the cancel
-/// flow (stock back, refund), every other move through the state machine.
-pub async fn apply_status(
-    state: &AppState,
-    order: &Order,
-    body: &StatusBody,
-    actor: Actor,
-    actor_id: &str,
-) -> Result<Order> {
-    let (tracking, estimated) = tracking_fields(body)?;
-    if body.status == OrderStatus::Cancelled {
-        order
-            .status()
-            .check_transition(OrderStatus::Cancelled, actor)?;
-        let reason = body
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .unwrap_or("Cancelled by the shop");
-        if reason.chars().count() > 200 {
-            return Err(Error::invalid(
-                "reason",
-                "must be at most 200 characters",
-                reason,
-            ));
-        }
-        return cancel_and_refund(state, order, actor, actor_id, reason).await;
-    }
-    state
-        .store
-        .move_order(
-            order,
-            body.status,
-            actor,
-            actor_id,
-            Some((tracking.as_deref(), estimated)),
-        )
-        .await
-}
-
 /// Move an order along its lifecycle (admin). Illegal moves are 409s naming the allowed states.
 #[utoipa::path(patch, path = "/orders/admin/{orderId}/status", tag = "admin-orders", security(("bearer" = [])),
     params(("orderId" = String, Path, description = "The order's _id or orderNumber")),
@@ -362,7 +272,7 @@ async fn update_status(
         &body,
         || async {
             let order = owned_order(&state, &caller, &order_id).await?;
-            let order = apply_status(&state, &order, &body, Actor::Admin, &caller.id).await?;
+            let order = apply_status_body(&state, &order, &body, Actor::Admin, &caller.id).await?;
             let view = load_order_view(&state.store, order).await?;
             Ok(Reply::ok("Order status updated successfully", view).into_response())
         },
@@ -412,21 +322,7 @@ async fn process_return(
         &format!("PATCH /orders/admin/{order_id}/return"),
         &body,
         || async {
-            let reason = match body
-                .reason
-                .as_deref()
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-            {
-                Some(r) if r.chars().count() > 200 => {
-                    return Err(Error::invalid(
-                        "reason",
-                        "must be at most 200 characters",
-                        r,
-                    ))
-                }
-                other => other.map(str::to_string),
-            };
+            let reason = optional_reason(body.reason.as_deref())?;
             // The customer is shown why their return was refused, so a rejection needs a reason.
             if matches!(body.action, ReturnDecision::Reject) && reason.is_none() {
                 return Err(Error::invalid(
@@ -443,17 +339,9 @@ async fn process_return(
                     (ReturnAction::Complete, "Return completed successfully")
                 }
             };
-            let (order, refund_id) = state
-                .store
-                .process_return(&order.id, action, reason.as_deref(), &caller.id)
-                .await?;
-            let order = match refund_id {
-                Some(refund_id) => {
-                    send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
-                    state.store.order_by_id(&order.id).await?.unwrap_or(order)
-                }
-                None => order,
-            };
+            let order =
+                returns::decide_return(&state, &order, action, reason.as_deref(), &caller.id)
+                    .await?;
             let view = load_order_view(&state.store, order).await?;
             Ok(Reply::ok(message, view).into_response())
         },

@@ -8,20 +8,19 @@
 //! longer for sale dropped, current prices, the discount re-checked; what that changed is appended
 //! to `message`.
 
+use super::cart_views::{CartSummaryView, CartView};
 use super::extract::{ApiJson, ApiPath, Envelope, Reply};
 use super::session::AuthUser;
 use super::AppState;
 use crate::app::cache::cached_priced_cart;
 use crate::domain::discount::normalize_code;
 use crate::domain::ids::parse_id;
-use crate::domain::money::Money;
 use crate::domain::pricing::{PricingSettings, MAX_LINE_QUANTITY};
-use crate::domain::time::to_rfc3339;
 use crate::error::{Error, ErrorBody, FieldError, Result};
 use crate::store::addresses::{ShippingAddress, DEFAULT_COUNTRY};
-use crate::store::cart::{CartLine, PricedCart};
+use crate::store::cart::PricedCart;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -37,152 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_shipping_address))
 }
 
-/// The product inside a cart line, as api-reference.md populates it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CartProductView {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub name: String,
-    /// The current price.
-    pub price: Money,
-    pub image_urls: Vec<String>,
-    pub brand: String,
-    pub category: String,
-    pub stock: i64,
-    /// Stock minus what unpaid orders hold: the most this line may hold.
-    pub available_stock: i64,
-    pub is_active: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CartItemView {
-    /// The product, populated.
-    pub product_id: CartProductView,
-    /// 1 to 100.
-    pub quantity: i64,
-    /// The product's current unit price.
-    pub price: Money,
-    /// `price x quantity`.
-    pub total_price: Money,
-    pub added_at: String,
-}
-
-impl From<&CartLine> for CartItemView {
-    fn from(line: &CartLine) -> Self {
-        let p = &line.product;
-        CartItemView {
-            product_id: CartProductView {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                price: p.price,
-                image_urls: p.image_urls.clone(),
-                brand: p.brand.clone(),
-                category: p.category.clone(),
-                stock: p.stock,
-                available_stock: p.available_stock(),
-                is_active: p.is_active,
-            },
-            quantity: line.quantity,
-            price: p.price,
-            total_price: line.line_total(),
-            added_at: to_rfc3339(line.added_at),
-        }
-    }
-}
-
-/// The cart as api-reference.md shows it, plus `shippingCharges`, `estimatedTax` and
-/// `estimatedTotal` (CONTRACT §5).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CartView {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub user_id: String,
-    pub items: Vec<CartItemView>,
-    /// Units over all lines.
-    pub total_items: i64,
-    /// The subtotal: the sum of the lines at current prices.
-    pub total_amount: Money,
-    /// What the discount code takes off (0 without one).
-    pub discount: Money,
-    pub discount_code: Option<String>,
-    pub shipping_address: Option<ShippingAddress>,
-    /// `totalAmount - discount`.
-    pub final_amount: Money,
-    /// The flat shipping fee, or 0 at or above the free-shipping threshold.
-    pub shipping_charges: Money,
-    /// Tax on `totalAmount - discount`, rounded half-up to the paisa.
-    pub estimated_tax: Money,
-    /// `totalAmount - discount + shippingCharges + estimatedTax`: what checkout will charge.
-    pub estimated_total: Money,
-    /// Always `true`: a user has one cart, and it is the active one.
-    pub is_active: bool,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&PricedCart> for CartView {
-    fn from(priced: &PricedCart) -> Self {
-        let t = &priced.totals;
-        CartView {
-            id: priced.cart.id.clone(),
-            user_id: priced.cart.user_id.clone(),
-            items: priced.lines.iter().map(CartItemView::from).collect(),
-            total_items: t.total_items,
-            total_amount: t.subtotal,
-            discount: t.discount,
-            discount_code: priced.cart.discount_code.clone(),
-            shipping_address: priced.cart.shipping_address.clone(),
-            final_amount: t.discounted_subtotal,
-            shipping_charges: t.shipping,
-            estimated_tax: t.tax,
-            estimated_total: t.total,
-            is_active: true,
-            created_at: to_rfc3339(priced.cart.created_at),
-            updated_at: to_rfc3339(priced.cart.updated_at),
-        }
-    }
-}
-
-/// `GET /cart/summary`: the amounts without the lines.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CartSummaryView {
-    pub total_items: i64,
-    pub subtotal: Money,
-    pub discount: Money,
-    pub discount_code: Option<String>,
-    /// `subtotal - discount`.
-    pub final_amount: Money,
-    pub has_items: bool,
-    pub shipping_address: Option<ShippingAddress>,
-    pub shipping_charges: Money,
-    pub estimated_tax: Money,
-    pub estimated_total: Money,
-}
-
-impl From<&PricedCart> for CartSummaryView {
-    fn from(priced: &PricedCart) -> Self {
-        let t = &priced.totals;
-        CartSummaryView {
-            total_items: t.total_items,
-            subtotal: t.subtotal,
-            discount: t.discount,
-            discount_code: priced.cart.discount_code.clone(),
-            final_amount: t.discounted_subtotal,
-            has_items: !priced.lines.is_empty(),
-            shipping_address: priced.cart.shipping_address.clone(),
-            shipping_charges: t.shipping,
-            estimated_tax: t.tax,
-            estimated_total: t.total,
-        }
-    }
-}
-
-// Fields are read as raw JSON and checked by hand, so that a wrong type, a fraction or a missing
-// field all get the same 400 naming the field.
+// The request types below are both the OpenAPI schema and the parser: serde reads each field as
+// raw JSON and their `parse` checks it, so that a wrong type, a fraction or a missing field all
+// get the same 400 naming the field.
 /// Body of `POST /cart/items`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -214,7 +70,6 @@ pub struct ApplyDiscountBody {
 
 /// One of the caller's saved addresses, by id.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // Documents the request body; the handler reads the JSON by hand.
 #[serde(rename_all = "camelCase")]
 pub struct SavedAddressRef {
     pub address_id: String,
@@ -222,11 +77,82 @@ pub struct SavedAddressRef {
 
 /// `PUT /cart/shipping-address`: an inline address, or `{"addressId": "..."}` of a saved one.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // Documents the request body; the handler reads the JSON by hand.
 #[serde(untagged)]
 pub enum ShippingAddressBody {
     Saved(SavedAddressRef),
     Inline(ShippingAddress),
+}
+
+impl AddItemBody {
+    /// The product id and the quantity.
+    fn parse(&self) -> Result<(String, i64)> {
+        let product_id = parse_product_id(self.product_id.as_ref())?;
+        let quantity = parse_quantity(self.quantity.as_ref())?;
+        Ok((product_id, quantity))
+    }
+}
+
+impl QuantityBody {
+    fn parse(&self) -> Result<i64> {
+        parse_quantity(self.quantity.as_ref())
+    }
+}
+
+impl ApplyDiscountBody {
+    /// The code, normalized.
+    fn parse(self) -> Result<String> {
+        match self.discount_code {
+            Some(Value::String(raw)) => normalize_code("discountCode", &raw).map_err(|_| {
+                invalid(
+                    "discountCode",
+                    "must be 1 to 20 characters of A-Z, 0-9, _ and -",
+                    raw.as_str(),
+                )
+            }),
+            None | Some(Value::Null) => Err(invalid("discountCode", "is required", Value::Null)),
+            Some(other) => Err(invalid(
+                "discountCode",
+                "must be a string of up to 20 characters",
+                other,
+            )),
+        }
+    }
+}
+
+impl ShippingAddressBody {
+    /// Reads the body as one of the two shapes; a field missing or of the wrong type is a 400
+    /// naming it.
+    fn parse(body: Value) -> Result<ShippingAddressBody> {
+        let Value::Object(body) = body else {
+            return Err(Error::bad_request(
+                "The body must be an address object or {\"addressId\": \"...\"}",
+            ));
+        };
+        // `"addressId": null` reads as absent, the way optional fields read everywhere else.
+        match body.get("addressId").filter(|v| !v.is_null()) {
+            Some(raw) => {
+                if ADDRESS_FIELDS.iter().any(|f| body.contains_key(*f)) {
+                    return Err(invalid(
+                        "addressId",
+                        "send either addressId or an inline address, not both",
+                        raw.clone(),
+                    ));
+                }
+                let address_id = match raw {
+                    Value::String(id) => checked_id("addressId", id)?,
+                    other => {
+                        return Err(invalid(
+                            "addressId",
+                            "must be a valid id (UUID)",
+                            other.clone(),
+                        ))
+                    }
+                };
+                Ok(ShippingAddressBody::Saved(SavedAddressRef { address_id }))
+            }
+            None => inline_address(&body).map(ShippingAddressBody::Inline),
+        }
+    }
 }
 
 /// A 400 about one field whose message names the field, so a client reading only `message` still
@@ -333,8 +259,7 @@ async fn add_item(
     caller: AuthUser,
     ApiJson(body): ApiJson<AddItemBody>,
 ) -> Result<Reply<CartView>> {
-    let product_id = parse_product_id(body.product_id.as_ref())?;
-    let quantity = parse_quantity(body.quantity.as_ref())?;
+    let (product_id, quantity) = body.parse()?;
     state
         .store
         .add_to_cart(&caller.id, &product_id, quantity)
@@ -349,7 +274,7 @@ async fn update_item(
     body: QuantityBody,
 ) -> Result<Reply<CartView>> {
     let product_id = checked_id("productId", &product_id)?;
-    let quantity = parse_quantity(body.quantity.as_ref())?;
+    let quantity = body.parse()?;
     state
         .store
         .set_cart_quantity(&caller.id, &product_id, quantity)
@@ -443,25 +368,7 @@ async fn apply_discount(
     caller: AuthUser,
     ApiJson(body): ApiJson<ApplyDiscountBody>,
 ) -> Result<Reply<CartView>> {
-    let code = match body.discount_code {
-        Some(Value::String(raw)) => normalize_code("discountCode", &raw).map_err(|_| {
-            invalid(
-                "discountCode",
-                "must be 1 to 20 characters of A-Z, 0-9, _ and -",
-                raw.as_str(),
-            )
-        })?,
-        None | Some(Value::Null) => {
-            return Err(invalid("discountCode", "is required", Value::Null))
-        }
-        Some(other) => {
-            return Err(invalid(
-                "discountCode",
-                "must be a string of up to 20 characters",
-                other,
-            ))
-        }
-    };
+    let code = body.parse()?;
     let settings = PricingSettings::from_config(&state.config);
     let priced = state.store.priced_cart(&caller.id, &settings).await?;
     if priced.lines.is_empty() {
@@ -548,40 +455,15 @@ async fn set_shipping_address(
     caller: AuthUser,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Reply<CartView>> {
-    let Value::Object(body) = body else {
-        return Err(Error::bad_request(
-            "The body must be an address object or {\"addressId\": \"...\"}",
-        ));
-    };
-    // `"addressId": null` reads as absent, the way optional fields read everywhere else.
-    let address = match body.get("addressId").filter(|v| !v.is_null()) {
-        Some(raw) => {
-            if ADDRESS_FIELDS.iter().any(|f| body.contains_key(*f)) {
-                return Err(invalid(
-                    "addressId",
-                    "send either addressId or an inline address, not both",
-                    raw.clone(),
-                ));
-            }
-            let id = match raw {
-                Value::String(id) => checked_id("addressId", id)?,
-                other => {
-                    return Err(invalid(
-                        "addressId",
-                        "must be a valid id (UUID)",
-                        other.clone(),
-                    ))
-                }
-            };
-            // Another user's address is not found, so ids cannot be probed (CONTRACT §2).
-            state
-                .store
-                .address_for_user(&caller.id, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("Address"))?
-                .shipping()
-        }
-        None => inline_address(&body)?,
+    let address = match ShippingAddressBody::parse(body)? {
+        // Another user's address is not found, so ids cannot be probed (CONTRACT §2).
+        ShippingAddressBody::Saved(saved) => state
+            .store
+            .address_for_user(&caller.id, &saved.address_id)
+            .await?
+            .ok_or_else(|| Error::not_found("Address"))?
+            .shipping(),
+        ShippingAddressBody::Inline(address) => address,
     };
     state
         .store

@@ -305,6 +305,22 @@ impl Pagination {
     }
 }
 
+/// Trimmed text of at most `max` characters; blank or absent is `None`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, Error> {
+    crate::domain::text::optional_text(value, max)
+        .map(|v| v.map(str::to_string))
+        .map_err(|too_long| Error::invalid(field, too_long.problem(), too_long.value))
+}
+
+/// An optional `reason` (cancellation, a decision on a return): at most 200 characters.
+pub fn optional_reason(value: Option<&str>) -> Result<Option<String>, Error> {
+    optional_text("reason", value, crate::domain::text::MAX_REASON_CHARS)
+}
+
 /// A JSON body that may be left out entirely (an empty body gives `T::default()`); a body that is
 /// present is checked like `ApiJson`.
 pub struct OptionalJson<T>(pub T);

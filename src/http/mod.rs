@@ -7,6 +7,7 @@ pub mod admin_refunds;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
+pub mod cart_views;
 pub mod connection;
 pub mod discounts;
 pub mod events;
@@ -15,25 +16,26 @@ pub mod idempotency;
 pub mod limits;
 pub mod notifications;
 pub mod ops;
+pub mod order_input;
 pub mod order_views;
 pub mod orders;
+pub mod product_input;
 pub mod products;
-pub mod rate_limit;
 pub mod reviews;
 pub mod session;
 pub mod vendor;
 pub mod web;
 pub mod webhooks;
 
-use crate::auth::JwtKeys;
-use crate::config::Config;
+/// The application state lives in `crate::app`; handlers name it from here.
+pub use crate::app::rate_limit;
+pub use crate::app::AppState;
+
 use crate::error::Error;
-use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
 use axum::Router;
-use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -42,29 +44,6 @@ use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    /// Behind an `Arc`: the state is cloned for every request, and the keys' validation settings
-    /// hold heap collections.
-    pub jwt: Arc<JwtKeys>,
-    pub auth_limiter: Arc<rate_limit::RateLimiter>,
-    pub gateway: Arc<dyn crate::payments::PaymentGateway>,
-    /// The change feed of this node and the caches it keeps (`crate::app`).
-    pub live: Arc<crate::app::Live>,
-}
-
-impl AppState {
-    /// The payment workflows over this state's store and gateway.
-    pub fn payments(&self) -> crate::app::payments::Payments {
-        crate::app::payments::Payments {
-            store: self.store.clone(),
-            gateway: self.gateway.clone(),
-        }
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(

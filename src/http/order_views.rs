@@ -1,8 +1,9 @@
 //! How orders look on the wire (api-reference.md): the order, its lines, `paymentDetails` derived
 //! from the payments ledger, tracking, and the receipt of a confirmed payment.
 
-use crate::domain::ledger::{LedgerKind, LedgerStatus};
+use super::extract::Pagination;
 use crate::domain::money::Money;
+use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::order::{OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
@@ -37,7 +38,7 @@ pub enum ProductRef {
     Product(ProductSummary),
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductSummary {
     #[serde(rename = "_id")]
@@ -221,7 +222,8 @@ pub async fn load_order_view(store: &Store, order: Order) -> Result<OrderView> {
     Ok(order_view(order, user, items, &ledger))
 }
 
-/// The single-order view of `GET /orders/:orderId`: user and products populated.
+/// The single-order view of `GET /orders/:orderId`: user and products populated, the products
+/// in one query.
 pub async fn load_populated_order_view(store: &Store, order: Order) -> Result<OrderView> {
     let items = store.order_items(&order.id).await?;
     let ledger = store.order_ledger(&order.id).await?;
@@ -234,25 +236,39 @@ pub async fn load_populated_order_view(store: &Store, order: Order) -> Result<Or
         }),
         None => UserRef::Id(order.user_id.clone()),
     };
-    let mut views = Vec::with_capacity(items.len());
-    for item in items {
-        let product = match store.product_by_id(&item.product_id).await? {
-            Some(p) => ProductRef::Product(ProductSummary {
-                id: p.id,
-                name: p.name,
-                image_urls: p.image_urls,
-                brand: p.brand,
-                category: p.category,
-            }),
-            None => ProductRef::Id(item.product_id.clone()),
-        };
-        views.push(item_view(item, product));
-    }
+    let ids: Vec<String> = items.iter().map(|i| i.product_id.clone()).collect();
+    let products: HashMap<String, ProductSummary> = store
+        .products_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|p| {
+            (
+                p.id.clone(),
+                ProductSummary {
+                    id: p.id,
+                    name: p.name,
+                    image_urls: p.image_urls,
+                    brand: p.brand,
+                    category: p.category,
+                },
+            )
+        })
+        .collect();
+    let views = items
+        .into_iter()
+        .map(|item| {
+            let product = match products.get(&item.product_id) {
+                Some(p) => ProductRef::Product(p.clone()),
+                None => ProductRef::Id(item.product_id.clone()),
+            };
+            item_view(item, product)
+        })
+        .collect();
     Ok(order_view(order, user, views, &ledger))
 }
 
-/// Views of a page of orders with their lines, in two queries; `keep_line` filters lines (a
-/// vendor sees only its own).
+/// Views of a page of orders with their lines and refunds, in two queries whatever the page's
+/// size; `keep_line` filters lines (a vendor sees only its own).
 pub async fn load_order_list(
     store: &Store,
     orders: Vec<Order>,
@@ -269,14 +285,52 @@ pub async fn load_order_list(
                 .push(item_view(item, product));
         }
     }
+    let mut ledgers: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
+    for entry in store.ledgers_of_orders(&ids).await? {
+        ledgers
+            .entry(entry.order_id.clone())
+            .or_default()
+            .push(entry);
+    }
     Ok(orders
         .into_iter()
         .map(|order| {
             let items = lines.remove(&order.id).unwrap_or_default();
+            let ledger = ledgers.remove(&order.id).unwrap_or_default();
             let user = UserRef::Id(order.user_id.clone());
-            order_view(order, user, items, &[])
+            order_view(order, user, items, &ledger)
         })
         .collect())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPagination {
+    pub current_page: i64,
+    pub total_pages: i64,
+    pub total_orders: i64,
+    pub total_items: i64,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+impl From<Pagination> for OrderPagination {
+    fn from(p: Pagination) -> Self {
+        OrderPagination {
+            current_page: p.current_page,
+            total_pages: p.total_pages,
+            total_orders: p.total_items,
+            total_items: p.total_items,
+            has_next: p.has_next,
+            has_prev: p.has_prev,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub orders: Vec<OrderView>,
+    pub pagination: OrderPagination,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

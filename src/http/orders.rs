@@ -2,27 +2,24 @@
 //! my orders, one order, tracking, cancel, received and return.
 
 use super::extract::{
-    page_request, ApiJson, ApiPath, ApiQuery, Envelope, OptionalJson, Pagination, Reply,
+    optional_reason, optional_text, page_request, ApiJson, ApiPath, ApiQuery, Envelope,
+    OptionalJson, Pagination, Reply,
 };
 use super::idempotency::idempotent;
+use super::order_input::{owned_order, parse_sort, parse_status};
 use super::order_views::{
-    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view, OrderView,
-    Receipt, TrackingView,
+    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view, OrderList,
+    OrderView, Receipt, TrackingView,
 };
 use super::session::AuthUser;
 use super::AppState;
+use crate::app::cancellation::{cancel_and_refund, CUSTOMER_REASON};
+use crate::app::checkout::{self, Checkout, CheckoutRequest};
 use crate::app::payments::{recorded_gateway_order, PaymentSource};
-use crate::app::refunds::send_refund;
-use crate::domain::ids::{new_id, parse_id};
-use crate::domain::order::{
-    is_online_method, new_order_number, Actor, OrderStatus, PaymentMethod, PaymentStatus,
-};
-use crate::domain::pricing::PricingSettings;
-use crate::domain::time::now_millis;
+use crate::app::{fulfilment, returns};
+use crate::domain::order::{is_online_method, Actor, OrderStatus, PaymentMethod, PaymentStatus};
 use crate::error::{Error, ErrorBody, Result};
-use crate::payments::CreateOrderRequest;
-use crate::store::order_queries::Viewer;
-use crate::store::orders::{Order, OrderFilter, OrderSort, PlaceOrder, Placed, Settlement};
+use crate::store::orders::OrderFilter;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -82,25 +79,6 @@ pub struct CreatedOrder {
     pub status: OrderStatus,
 }
 
-/// Razorpay's smallest payment: 1.00 in minor units.
-const MIN_ONLINE_MINOR: i64 = 100;
-
-fn pricing(state: &AppState) -> PricingSettings {
-    PricingSettings::from_config(&state.config)
-}
-
-fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) if v.chars().count() <= max => Ok(Some(v.to_string())),
-        Some(v) => Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-            v,
-        )),
-    }
-}
-
 /// Check out the cart. Online methods create a gateway order (pay with Razorpay Checkout, then
 /// verify); `cod` confirms at once.
 #[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])),
@@ -143,119 +121,23 @@ async fn place_order(
         ));
     }
     let notes = optional_text("notes", body.notes.as_deref(), 500)?;
-    let address = match body.address_id.as_deref() {
-        None => None,
-        Some(raw) => {
-            let id = parse_id("addressId", raw)?;
-            let address = state
-                .store
-                .address_for_user(&caller.id, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("Address"))?;
-            Some(
-                serde_json::to_string(&address.shipping())
-                    .map_err(|e| Error::Internal(e.into()))?,
-            )
-        }
-    };
-    let settings = pricing(state);
-    let draft = state
-        .store
-        .draft_checkout(&caller.id, address.as_deref(), &settings)
-        .await?;
-    if let Some(raw) = body.cart_id.as_deref() {
-        if parse_id("cartId", raw)? != draft.cart_id {
-            return Err(Error::not_found("Cart"));
-        }
-    }
-
-    // Razorpay takes at least 1.00; a total of zero (a code covering everything) needs no gateway
-    // and is confirmed at once, anything in between cannot be paid online.
-    let total = draft.totals.total.minor();
-    let nothing_to_pay = online && total == 0;
-    if online && (1..MIN_ONLINE_MINOR).contains(&total) {
-        return Err(Error::invalid(
-            "paymentMethod",
-            format!(
-                "online payments must be at least 1.00; this order's total is {}: choose cod",
-                draft.totals.total
-            ),
-            body.payment_method.as_str(),
-        ));
-    }
-    let online = online && !nothing_to_pay;
-
-    // Two nodes may pick the same order number in the same millisecond; the loser writes nothing
-    // and tries again with a new number (and, for online payments, a new gateway order, since
-    // its receipt is the order number; the unused one simply expires at the gateway).
-    let mut attempts = 0;
-    let (order, gateway_order) = loop {
-        attempts += 1;
-        let now = now_millis();
-        let order_id = new_id();
-        let order_number = new_order_number(now);
-        let gateway_order = if online {
-            let created = state
-                .gateway
-                .create_order(CreateOrderRequest {
-                    amount: draft.totals.total,
-                    currency: state.config.currency.clone(),
-                    receipt: order_number.clone(),
-                    notes: vec![
-                        ("order_id".into(), order_id.clone()),
-                        ("user_id".into(), caller.id.clone()),
-                    ],
-                })
-                .await;
-            metrics::counter!("orders_gateway_orders_total", "outcome" => if created.is_ok() { "created" } else { "failed" })
-                .increment(1);
-            Some(created?)
-        } else {
-            None
-        };
-        let timeout_ms = state.config.order_payment_timeout_minutes * 60 * 1000;
-        let placed = state
-            .store
-            .place_order(
-                &draft,
-                PlaceOrder {
-                    order_id: &order_id,
-                    order_number: &order_number,
-                    user_id: &caller.id,
-                    payment_method: PaymentMethod::parse(&method)
-                        .ok_or_else(|| Error::bad_request("Unknown payment method"))?,
-                    notes: notes.as_deref(),
-                    currency: &state.config.currency,
-                    settlement: match &gateway_order {
-                        Some(gateway_order) => Settlement::Gateway {
-                            gateway_order_id: &gateway_order.id,
-                            expires_at: now + timeout_ms,
-                        },
-                        None if nothing_to_pay => Settlement::NothingToPay,
-                        None => Settlement::CashOnDelivery,
-                    },
-                },
-                address.as_deref(),
-                &settings,
-            )
-            .await;
-        let outcome = match &placed {
-            Ok(Placed::Order(_)) => "placed",
-            Ok(Placed::NumberTaken) => "number_taken",
-            Err(_) => "refused",
-        };
-        metrics::counter!("orders_placed_total", "outcome" => outcome, "method" => if online { "online" } else { "cod" })
-            .increment(1);
-        match placed? {
-            Placed::Order(order) => break (*order, gateway_order),
-            Placed::NumberTaken if attempts < 5 => continue,
-            Placed::NumberTaken => {
-                return Err(Error::ServiceUnavailable(
-                    "Could not allocate an order number; please retry".into(),
-                ))
-            }
-        }
-    };
+    let Checkout {
+        order,
+        gateway_order,
+        online,
+    } = checkout::place_order(
+        state,
+        CheckoutRequest {
+            user_id: &caller.id,
+            method: &method,
+            online,
+            method_as_sent: &body.payment_method,
+            notes,
+            address_id: body.address_id.as_deref(),
+            cart_id: body.cart_id.as_deref(),
+        },
+    )
+    .await?;
     let status = order.status();
     let view = load_order_view(&state.store, order).await?;
     let created = CreatedOrder {
@@ -442,20 +324,6 @@ async fn pay(
     .await
 }
 
-/// The caller's order by `_id` or `orderNumber` (admins: any order); otherwise 404.
-pub async fn owned_order(state: &AppState, caller: &AuthUser, reference: &str) -> Result<Order> {
-    let viewer = if caller.is_admin() {
-        Viewer::Admin
-    } else {
-        Viewer::Owner(&caller.id)
-    };
-    state
-        .store
-        .order_for(reference, viewer)
-        .await?
-        .ok_or_else(|| Error::not_found("Order"))
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
@@ -468,79 +336,6 @@ pub struct MyOrdersQuery {
     pub sort_by: Option<String>,
     /// asc or desc (default).
     pub sort_order: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderPagination {
-    pub current_page: i64,
-    pub total_pages: i64,
-    pub total_orders: i64,
-    pub total_items: i64,
-    pub has_next: bool,
-    pub has_prev: bool,
-}
-
-impl From<Pagination> for OrderPagination {
-    fn from(p: Pagination) -> Self {
-        OrderPagination {
-            current_page: p.current_page,
-            total_pages: p.total_pages,
-            total_orders: p.total_items,
-            total_items: p.total_items,
-            has_next: p.has_next,
-            has_prev: p.has_prev,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderList {
-    pub orders: Vec<OrderView>,
-    pub pagination: OrderPagination,
-}
-
-pub fn parse_status(raw: Option<&str>) -> Result<Option<OrderStatus>> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => OrderStatus::parse(s).map(Some).ok_or_else(|| {
-            Error::invalid(
-                "status",
-                "must be pending, confirmed, processing, shipped, delivered, cancelled or returned",
-                s,
-            )
-        }),
-    }
-}
-
-pub fn parse_sort(
-    sort_by: Option<&str>,
-    sort_order: Option<&str>,
-    allow_number: bool,
-) -> Result<(OrderSort, bool)> {
-    let sort = match sort_by.map(str::trim).filter(|s| !s.is_empty()) {
-        None | Some("createdAt") => OrderSort::CreatedAt,
-        Some("totalAmount") => OrderSort::TotalAmount,
-        Some("status") => OrderSort::Status,
-        Some("orderNumber") if allow_number => OrderSort::OrderNumber,
-        Some(other) => {
-            return Err(Error::invalid(
-                "sortBy",
-                if allow_number {
-                    "must be createdAt, totalAmount, status or orderNumber"
-                } else {
-                    "must be createdAt, totalAmount or status"
-                },
-                other,
-            ))
-        }
-    };
-    let descending = match sort_order.map(str::trim).filter(|s| !s.is_empty()) {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => return Err(Error::invalid("sortOrder", "must be asc or desc", other)),
-    };
-    Ok((sort, descending))
 }
 
 /// The caller's orders.
@@ -621,25 +416,6 @@ pub struct ReasonBody {
     pub reason: Option<String>,
 }
 
-/// Cancels an order for `actor` and sends any refund it decided; shared with the admin routes.
-pub async fn cancel_and_refund(
-    state: &AppState,
-    order: &Order,
-    actor: Actor,
-    actor_id: &str,
-    reason: &str,
-) -> Result<Order> {
-    let (order, refund_id) = state
-        .store
-        .cancel_order(&order.id, actor, Some(actor_id), reason)
-        .await?;
-    if let Some(refund_id) = refund_id {
-        send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
-        return Ok(state.store.order_by_id(&order.id).await?.unwrap_or(order));
-    }
-    Ok(order)
-}
-
 /// Cancel an order (customers: pending or confirmed; admins also processing). Stock goes back and
 /// a completed payment is refunded in full.
 #[utoipa::path(patch, path = "/orders/{orderId}/cancel", tag = "orders", security(("bearer" = [])),
@@ -667,14 +443,14 @@ async fn cancel_order(
         &format!("PATCH /orders/{order_id}/cancel"),
         &body,
         || async {
-            let reason = optional_text("reason", body.reason.as_deref(), 200)?;
+            let reason = optional_reason(body.reason.as_deref())?;
             let order = owned_order(&state, &caller, &order_id).await?;
             let actor = if caller.is_admin() {
                 Actor::Admin
             } else {
                 Actor::Customer
             };
-            let reason = reason.unwrap_or_else(|| "Cancelled by the customer".into());
+            let reason = reason.unwrap_or_else(|| CUSTOMER_REASON.into());
             let order = cancel_and_refund(&state, &order, actor, &caller.id, &reason).await?;
             let view = load_order_view(&state.store, order).await?;
             Ok(Reply::ok("Order cancelled successfully", view).into_response())
@@ -698,20 +474,7 @@ async fn mark_received(
     ApiPath(order_id): ApiPath<String>,
 ) -> Result<Reply<OrderView>> {
     let order = owned_order(&state, &caller, &order_id).await?;
-    let order = if order.status() == OrderStatus::Delivered {
-        state.store.mark_received(&order).await?
-    } else {
-        state
-            .store
-            .move_order(
-                &order,
-                OrderStatus::Delivered,
-                Actor::Customer,
-                &caller.id,
-                None,
-            )
-            .await?
-    };
+    let order = fulfilment::mark_received(&state, &order, &caller.id).await?;
     let view = load_order_view(&state.store, order).await?;
     Ok(Reply::ok("Order marked as received", view))
 }
@@ -748,7 +511,7 @@ async fn request_return(
         &format!("POST /orders/{order_id}/return"),
         &body,
         || async {
-            let reason = optional_text("reason", Some(&body.reason), 200)?.ok_or_else(|| {
+            let reason = optional_reason(Some(&body.reason))?.ok_or_else(|| {
                 Error::invalid(
                     "reason",
                     "is required (1 to 200 characters)",
@@ -756,10 +519,7 @@ async fn request_return(
                 )
             })?;
             let order = owned_order(&state, &caller, &order_id).await?;
-            let order = state
-                .store
-                .request_return(&order, &reason, state.config.return_window_days)
-                .await?;
+            let order = returns::request_return(&state, &order, &reason).await?;
             let view = load_order_view(&state.store, order).await?;
             Ok(Reply::ok("Return request submitted successfully", view).into_response())
         },

@@ -1,7 +1,9 @@
 //! Product reviews (CONTRACT §4, user-flow.md step 6): anyone reads them; a customer who received
 //! a product reviews it once, then changes or removes that review at `/reviews/mine`.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
+use super::extract::{
+    optional_text, ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply,
+};
 use super::session::AuthUser;
 use super::AppState;
 use crate::domain::ids::parse_id;
@@ -116,19 +118,6 @@ impl ReviewBody {
             title: optional_text("title", self.title.as_deref(), MAX_TITLE)?,
             comment: optional_text("comment", self.comment.as_deref(), MAX_COMMENT)?,
         })
-    }
-}
-
-/// Trimmed text of at most `max` characters; blank or absent is `None`.
-fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) if v.chars().count() <= max => Ok(Some(v.to_string())),
-        Some(v) => Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-            v,
-        )),
     }
 }
 

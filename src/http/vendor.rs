@@ -1,10 +1,9 @@
 //! Vendor fulfilment (CONTRACT §6): a vendor sees the confirmed orders holding its products, only
 //! its own lines and the totals of those lines, and moves along the orders whose lines are all its own.
 
-use super::admin_orders::{apply_status, StatusBody};
 use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
-use super::order_views::{load_order_list, OrderView};
-use super::orders::{parse_status, OrderList};
+use super::order_input::{apply_status_body, parse_status, StatusBody};
+use super::order_views::{load_order_list, OrderList, OrderView};
 use super::session::AuthUser;
 use super::AppState;
 use crate::domain::money::Money;
@@ -197,7 +196,7 @@ async fn vendor_update_status(
             "This order holds other sellers' products and is fulfilled by the shop".into(),
         ));
     }
-    let order = apply_status(&state, &order, &body, Actor::Vendor, &caller.id).await?;
+    let order = apply_status_body(&state, &order, &body, Actor::Vendor, &caller.id).await?;
     Ok(Reply::ok(
         "Order status updated successfully",
         vendor_view(&state, &caller.id, order).await?,

@@ -27,6 +27,7 @@ pub mod reviews;
 pub mod sql_types;
 pub mod stock;
 pub mod users;
+pub mod views;
 
 use crate::config::{Config, DatabaseUrl};
 use anyhow::Context;

@@ -28,6 +28,7 @@ api_tests!(
     vendor_sees_only_its_lines_and_cannot_move_shared_orders,
     a_taken_order_number_writes_nothing,
     stats_over_date_ranges_count_whole_and_partial_days,
+    order_lists_show_the_refunds_the_single_order_shows,
 );
 
 fn id(resp: &Value) -> String {
@@ -1672,4 +1673,45 @@ async fn stats_over_date_ranges_count_whole_and_partial_days(app: TestApp) {
         (breakdown[1]["_id"].as_str(), breakdown[1]["count"].as_i64()),
         (Some("shipped"), Some(1))
     );
+}
+
+async fn order_lists_show_the_refunds_the_single_order_shows(app: TestApp) {
+    let product_id = app.product("Listed Refund Balm", 20.0, 10).await;
+    let (user_id, token) = app.customer("Lister").await;
+    let refunded = app.paid_order(&token, &product_id, 2).await;
+    let kept = app.paid_order(&token, &product_id, 1).await;
+    app.patch(
+        &format!("/orders/{refunded}/cancel"),
+        Some(&token),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let single = app
+        .get(&format!("/orders/{refunded}"), Some(&token))
+        .await
+        .expect(200);
+    let refunds = single.data()["paymentDetails"]["refunds"].clone();
+    assert_eq!(refunds.as_array().unwrap().len(), 1);
+
+    let mine = app.get("/orders/my-orders", Some(&token)).await.expect(200);
+    let all = app
+        .get(
+            &format!("/orders/admin/all?userId={user_id}"),
+            Some(&app.admin_token),
+        )
+        .await
+        .expect(200);
+    for list in [mine.data(), all.data()] {
+        let orders = list["orders"].as_array().unwrap();
+        assert_eq!(orders.len(), 2);
+        let find = |order_id: &str| {
+            orders
+                .iter()
+                .find(|o| o["_id"] == order_id)
+                .unwrap_or_else(|| panic!("order {order_id} missing from the list"))
+        };
+        assert_eq!(find(&refunded)["paymentDetails"]["refunds"], refunds);
+        assert_eq!(find(&kept)["paymentDetails"]["refunds"], json!([]));
+    }
 }

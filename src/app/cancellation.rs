@@ -1,0 +1,31 @@
+//! Cancellation (CONTRACT §6) by the customer, an admin, a vendor or the server: the store puts
+//! the stock back and records the refund of a completed payment in one transaction; the refund is
+//! then sent at once (and again by the refund job until the gateway accepts it).
+
+use super::refunds::send_refund;
+use super::AppState;
+use crate::domain::order::Actor;
+use crate::error::Result;
+use crate::store::orders::Order;
+
+/// The reason written when the customer gives none.
+pub const CUSTOMER_REASON: &str = "Cancelled by the customer";
+
+/// Cancels `order` for `actor` and sends any refund it decided; returns the order as it is now.
+pub async fn cancel_and_refund(
+    state: &AppState,
+    order: &Order,
+    actor: Actor,
+    actor_id: &str,
+    reason: &str,
+) -> Result<Order> {
+    let (order, refund_id) = state
+        .store
+        .cancel_order(&order.id, actor, Some(actor_id), reason)
+        .await?;
+    if let Some(refund_id) = refund_id {
+        send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+        return Ok(state.store.order_by_id(&order.id).await?.unwrap_or(order));
+    }
+    Ok(order)
+}

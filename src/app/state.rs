@@ -1,0 +1,30 @@
+//! The state every handler, webhook and background job shares: the store, the settings, the
+//! payment gateway, the token keys, the login limiter and this node's change feed and caches.
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::store::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// Behind an `Arc`: the state is cloned for every request, and the keys' validation settings
+    /// hold heap collections.
+    pub jwt: Arc<JwtKeys>,
+    pub auth_limiter: Arc<super::rate_limit::RateLimiter>,
+    pub gateway: Arc<dyn crate::payments::PaymentGateway>,
+    /// The change feed of this node and the caches it keeps (`crate::app`).
+    pub live: Arc<crate::app::Live>,
+}
+
+impl AppState {
+    /// The payment workflows over this state's store and gateway.
+    pub fn payments(&self) -> crate::app::payments::Payments {
+        crate::app::payments::Payments {
+            store: self.store.clone(),
+            gateway: self.gateway.clone(),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Reads for the order views that take a whole page (or a whole order) at once: the ledgers of
+//! several orders and the products of several lines, one statement each, never one per row.
+
+use super::orders::LedgerEntry;
+use super::products::{Product, ProductRow, PRODUCT_COLUMNS};
+use super::{read, Store};
+use crate::error::Result;
+use sqlx::QueryBuilder;
+
+impl Store {
+    /// The payments ledgers of `order_ids`, each order's entries in the order `order_ledger`
+    /// gives them.
+    pub async fn ledgers_of_orders(&self, order_ids: &[String]) -> Result<Vec<LedgerEntry>> {
+        if order_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(read!(self, |pool| {
+            let mut query =
+                QueryBuilder::new("SELECT * FROM payment_transactions WHERE order_id IN (");
+            let mut ids = query.separated(", ");
+            for id in order_ids {
+                ids.push_bind(id.as_str());
+            }
+            query.push(") ORDER BY created_at, id");
+            query.build_query_as().fetch_all(pool).await?
+        }))
+    }
+
+    /// The products with these ids, active or not, in no particular order; unknown ids are left
+    /// out.
+    pub async fn products_by_ids(&self, ids: &[String]) -> Result<Vec<Product>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ProductRow> = read!(self, |pool| {
+            let mut query = QueryBuilder::new(format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ("
+            ));
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.as_str());
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(Product::from).collect())
+    }
+}
