@@ -406,6 +406,17 @@ fn parse_database_url(url: &str) -> Result<DatabaseUrl, ConfigError> {
     ))
 }
 
+/// The pricing rules as configured (the domain does not know where settings come from).
+impl crate::domain::pricing::PricingSettings {
+    pub fn from_config(config: &Config) -> Self {
+        crate::domain::pricing::PricingSettings {
+            tax_rate: config.tax_rate,
+            shipping_fee: config.shipping_fee,
+            free_shipping_threshold: config.free_shipping_threshold,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

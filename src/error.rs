@@ -1,8 +1,10 @@
 //! The one error type of the HTTP layer and the JSON error envelope it turns into.
 //!
-//! Store and domain code return `Error` too, so a rule broken deep inside a transaction reaches the
-//! client with its own status and message and nothing in between has to translate it.
+//! Store code returns `Error` too, so a rule broken deep inside a transaction reaches the client
+//! with its own status and message. The domain has its own `DomainError` (no HTTP in it), turned
+//! into an `Error` here, in one `From`, so `?` carries it through unchanged.
 
+use crate::domain::error::DomainError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -118,6 +120,20 @@ impl Error {
             Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Error::ServiceUnavailable(_) | Error::Contention(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The one place a domain rule becomes an HTTP answer.
+impl From<DomainError> for Error {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Invalid {
+                field,
+                message,
+                value,
+            } => Error::invalid(&field, message, value),
+            DomainError::Conflict(message) => Error::Conflict(message),
         }
     }
 }

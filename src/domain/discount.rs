@@ -4,10 +4,10 @@
 //! `value` is kept as an integer count of hundredths of the number the admin typed: for `percent`
 //! it is basis points (10 % is 1000, 12.5 % is 1250), for `fixed` it is paise (50.00 is 5000).
 
+use super::error::{DomainError, Result};
 use super::money::{BasisPoints, Money, MAX_AMOUNT};
 use super::pricing::{fixed_off, percent_off};
 use super::time::to_rfc3339;
-use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use utoipa::ToSchema;
@@ -228,7 +228,7 @@ pub fn normalize_code(field: &str, raw: &str) -> Result<String> {
     if valid {
         Ok(code)
     } else {
-        Err(Error::invalid(
+        Err(DomainError::invalid(
             field,
             format!("must be 1 to {MAX_CODE_LEN} characters of A-Z, 0-9, _ and -"),
             raw,
@@ -261,14 +261,14 @@ impl RuleDefinition {
     pub fn check(&self) -> Result<()> {
         match self.kind {
             DiscountType::Percent if !(1..=FULL_PERCENT).contains(&self.value) => {
-                return Err(Error::invalid(
+                return Err(DomainError::invalid(
                     "value",
                     "a percent discount must be more than 0 and at most 100",
                     Money::from_minor(self.value).to_json_number(),
                 ));
             }
             DiscountType::Fixed if !(1..=MAX_AMOUNT).contains(&self.value) => {
-                return Err(Error::invalid(
+                return Err(DomainError::invalid(
                     "value",
                     format!(
                         "a fixed discount must be more than 0 and at most {}",
@@ -280,7 +280,7 @@ impl RuleDefinition {
             _ => {}
         }
         if !(0..=MAX_AMOUNT).contains(&self.min_order_amount.minor()) {
-            return Err(Error::invalid(
+            return Err(DomainError::invalid(
                 "minOrderAmount",
                 format!("must be from 0 to {}", Money::from_minor(MAX_AMOUNT)),
                 self.min_order_amount.to_json_number(),
@@ -288,7 +288,7 @@ impl RuleDefinition {
         }
         if let Some(cap) = self.max_discount_amount {
             if !(1..=MAX_AMOUNT).contains(&cap.minor()) {
-                return Err(Error::invalid(
+                return Err(DomainError::invalid(
                     "maxDiscountAmount",
                     format!(
                         "must be more than 0 and at most {}",
@@ -300,7 +300,7 @@ impl RuleDefinition {
         }
         if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at) {
             if ends <= starts {
-                return Err(Error::invalid(
+                return Err(DomainError::invalid(
                     "endsAt",
                     "must be after startsAt",
                     to_rfc3339(ends),
@@ -312,7 +312,7 @@ impl RuleDefinition {
             ("perUserLimit", self.per_user_limit),
         ] {
             if let Some(limit) = limit.filter(|l| !(1..=MAX_USAGE_LIMIT).contains(l)) {
-                return Err(Error::invalid(
+                return Err(DomainError::invalid(
                     field,
                     format!("must be a whole number from 1 to {MAX_USAGE_LIMIT}"),
                     limit,

@@ -1,6 +1,6 @@
 //! Record ids: UUIDs (v7, so they sort by creation time) written as lowercase hyphenated text.
 
-use crate::error::{Error, Result};
+use super::error::{DomainError, Result};
 use uuid::Uuid;
 
 /// A fresh id for a new record.
@@ -13,7 +13,7 @@ pub fn new_id() -> String {
 pub fn parse_id(field: &str, raw: &str) -> Result<String> {
     Uuid::parse_str(raw.trim())
         .map(|id| id.to_string())
-        .map_err(|_| Error::invalid(field, "must be a valid id (UUID)", raw))
+        .map_err(|_| DomainError::invalid(field, "must be a valid id (UUID)", raw))
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ macro_rules! text_enum {
 }
 
 pub mod discount;
+pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod money;

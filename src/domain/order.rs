@@ -7,7 +7,7 @@
 //! ```
 //! `confirmed -> shipped` skips processing. Every other move is refused with the allowed next states.
 
-use crate::error::Error;
+use super::error::DomainError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -99,7 +99,7 @@ impl OrderStatus {
     }
 
     /// Checks one move; the error is the 409 of CONTRACT §6 naming the allowed next states.
-    pub fn check_transition(self, to: OrderStatus, actor: Actor) -> Result<(), Error> {
+    pub fn check_transition(self, to: OrderStatus, actor: Actor) -> Result<(), DomainError> {
         if self.next_states(actor).contains(&to) {
             return Ok(());
         }
@@ -120,7 +120,7 @@ impl OrderStatus {
     }
 }
 
-pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> Error {
+pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> DomainError {
     let allowed: Vec<&str> = from
         .next_states(actor)
         .into_iter()
@@ -131,7 +131,7 @@ pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> 
     } else {
         allowed.join(", ")
     };
-    Error::Conflict(format!(
+    DomainError::Conflict(format!(
         "Cannot change order status from {} to {}; allowed next states: {allowed}",
         from.as_str(),
         to.as_str()

@@ -13,7 +13,6 @@
 //! below hold them to that.
 
 use super::money::{BasisPoints, Money};
-use crate::config::Config;
 
 /// The most units of one product a cart line (and so an order line) may hold.
 pub const MAX_LINE_QUANTITY: i64 = 100;
@@ -24,16 +23,6 @@ pub struct PricingSettings {
     pub tax_rate: BasisPoints,
     pub shipping_fee: Money,
     pub free_shipping_threshold: Option<Money>,
-}
-
-impl PricingSettings {
-    pub fn from_config(config: &Config) -> Self {
-        PricingSettings {
-            tax_rate: config.tax_rate,
-            shipping_fee: config.shipping_fee,
-            free_shipping_threshold: config.free_shipping_threshold,
-        }
-    }
 }
 
 impl Default for PricingSettings {

@@ -7,7 +7,7 @@ use super::session::AuthUser;
 use super::AppState;
 use crate::auth::{hash_password, verify_password};
 use crate::domain::time::to_rfc3339;
-use crate::domain::user::{check_name, check_password, normalize_email, Role};
+use crate::domain::user::{check_name, check_password, normalize_email, Phone, Role};
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::users::{NewUser, User};
 use axum::extract::{ConnectInfo, State};
@@ -72,25 +72,6 @@ pub struct LoginBody {
     pub password: String,
 }
 
-/// Checks an optional phone number: 5 to 20 of digits, spaces, `+`, `-`, `(`, `)`.
-pub fn check_phone(raw: Option<&str>) -> Result<Option<String>> {
-    let Some(raw) = raw.map(str::trim).filter(|p| !p.is_empty()) else {
-        return Ok(None);
-    };
-    let digits = raw.chars().filter(char::is_ascii_digit).count();
-    let allowed = raw
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
-    if !allowed || !(5..=20).contains(&digits) || raw.len() > 25 {
-        return Err(Error::invalid(
-            "phone",
-            "must be a phone number of 5 to 20 digits",
-            raw,
-        ));
-    }
-    Ok(Some(raw.to_string()))
-}
-
 /// Checks the fields of a new account, hashes its password and stores it; a taken e-mail is a 409.
 pub async fn create_account(
     state: &AppState,
@@ -103,14 +84,14 @@ pub async fn create_account(
     let name = check_name("name", &name, 100)?;
     let email = normalize_email(&email)?;
     check_password(&password)?;
-    let phone = check_phone(phone.as_deref())?;
+    let phone = Phone::parse_optional(phone.as_deref())?;
     let password_hash = hash_password(password).await?;
     state
         .store
         .create_user(NewUser {
             name: &name,
             email: &email,
-            phone: phone.as_deref(),
+            phone: phone.as_ref().map(Phone::as_str),
             password_hash: &password_hash,
             role,
         })

@@ -6,6 +6,7 @@
 use super::{transaction, Backend, Store};
 use crate::domain::ids::new_id;
 use crate::domain::time::now_millis;
+use crate::domain::user::Phone;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -67,8 +68,9 @@ impl ShippingAddress {
                 self.zip_code.as_str(),
             ));
         }
-        let phone = crate::http::auth::check_phone(Some(&self.phone))?
-            .ok_or_else(|| Error::invalid("phone", "is required", self.phone.as_str()))?;
+        let phone = Phone::parse_optional(Some(&self.phone))?
+            .ok_or_else(|| Error::invalid("phone", "is required", self.phone.as_str()))?
+            .into_string();
         let name = match self.name.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => Some(required("name", name, 100)?),

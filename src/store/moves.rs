@@ -19,7 +19,7 @@ impl StatusMove {
         if from.next_states(actor).contains(&to) {
             Ok(StatusMove { from, to })
         } else {
-            Err(transition_conflict(from, to, actor))
+            Err(transition_conflict(from, to, actor).into())
         }
     }
 

@@ -941,7 +941,7 @@ impl Store {
                     .bind(&order.id)
                     .fetch_one(&mut *tx)
                     .await?;
-                return Err(transition_conflict(current.status(), to, actor));
+                return Err(transition_conflict(current.status(), to, actor).into());
             }
             let description = match (to, tracking_number) {
                 (OrderStatus::Shipped, Some(number)) => {
@@ -1073,11 +1073,9 @@ impl Store {
                 .await?
                 .ok_or_else(|| Error::not_found("Order"))?;
             if moved.rows_affected() != 1 {
-                return Err(transition_conflict(
-                    order.status(),
-                    OrderStatus::Cancelled,
-                    actor,
-                ));
+                return Err(
+                    transition_conflict(order.status(), OrderStatus::Cancelled, actor).into(),
+                );
             }
             // Lock order: the discount code's row before product rows.
             tx.release_discount_use(order_id, now).await?;
