@@ -1,7 +1,17 @@
 //! The workflows: what the HTTP handlers, webhooks and background jobs have in common. Each takes
-//! the store and the gateway and carries out one rule of CONTRACT.md in one place; it never sees
-//! HTTP. Also the state that spans requests: the change feed that tells every node what the
-//! database committed (`events`) and the read caches it keeps honest (`cache`).
+//! the shared state (`AppState`: store, gateway, settings) with typed inputs and carries out one
+//! rule of CONTRACT.md in one place; it never sees HTTP. Also the state that spans requests: the
+//! change feed that tells every node what the database committed (`events`), the read caches it
+//! keeps honest (`cache`) and the login limiter (`rate_limit`).
+//!
+//! - `checkout`: cart to order, gateway order, order-number retries
+//! - `payments`: payment confirmation, the same rule for every path
+//! - `gateway_events`: what a verified gateway webhook event changes
+//! - `cancellation`: cancel, stock back, refund sent
+//! - `fulfilment`: admin and vendor status moves, tracking, the customer's "received"
+//! - `returns`: request, approve, reject, complete with its refund
+//! - `refunds`: sending recorded refunds, with retries
+//! - `expiry`: unpaid orders reconciled with the gateway or expired
 
 pub mod cache;
 pub mod cancellation;

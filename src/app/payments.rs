@@ -130,6 +130,31 @@ impl Payments {
         self.settle(order, payment, source).await
     }
 
+    /// `POST /payments` without a payment id: only the simulated gateway can pay by itself (with
+    /// Razorpay the customer pays through Checkout). An order no longer pending is left as it is.
+    pub async fn pay_without_checkout(&self, order: Order) -> Result<Order> {
+        if order.status() != OrderStatus::Pending {
+            return Ok(order);
+        }
+        let gateway_order = recorded_gateway_order(
+            &order,
+            order.gateway_order_id.as_deref().unwrap_or_default(),
+        );
+        let (payment_id, signature) = self
+            .gateway
+            .simulate_payment(&gateway_order)
+            .await
+            .ok_or_else(|| {
+                Error::invalid(
+                    "paymentId",
+                    "is required: pay with Razorpay Checkout and send paymentId and signature",
+                    serde_json::Value::Null,
+                )
+            })?;
+        self.confirm_checkout(&order, &payment_id, &signature, PaymentSource::Payments)
+            .await
+    }
+
     async fn fetch(&self, payment_id: &str) -> Result<GatewayPayment> {
         match self.gateway.fetch_payment(payment_id).await {
             Ok(payment) => Ok(payment),

@@ -13,7 +13,7 @@ use crate::domain::ledger::LedgerStatus;
 use crate::domain::money::Money;
 use crate::domain::order::PaymentMethod;
 use crate::domain::time::now_millis;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::payments::{GatewayError, PaymentGateway, RefundRequest};
 use crate::store::Store;
 
@@ -97,6 +97,27 @@ pub async fn send_refund(
             }
         }
     }
+}
+
+/// An admin's retry of a failed refund: queued again with its idempotency key (so a refund the
+/// gateway did make after all is not made twice) and sent. Only a failed refund can be retried.
+pub async fn retry_failed_refund(
+    store: &Store,
+    gateway: &dyn PaymentGateway,
+    ledger_id: &str,
+    admin_id: &str,
+) -> Result<()> {
+    if !store.requeue_failed_refund(ledger_id).await? {
+        return Err(match store.refund_by_id(ledger_id).await? {
+            None => Error::not_found("Refund"),
+            Some((entry, _)) => Error::Conflict(format!(
+                "Only failed refunds can be retried; this one is {}",
+                entry.status
+            )),
+        });
+    }
+    tracing::info!(refund_id = ledger_id, admin = %admin_id, "admin retries a failed refund");
+    send_refund(store, gateway, ledger_id).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::extract::{ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::session::AuthUser;
 use super::AppState;
-use crate::app::refunds::send_refund;
+use crate::app::refunds::retry_failed_refund;
 use crate::domain::ids::parse_id;
 use crate::domain::ledger::LedgerStatus;
 use crate::domain::money::Money;
@@ -147,17 +147,7 @@ async fn retry_refund(
 ) -> Result<Reply<RefundView>> {
     caller.require_admin()?;
     let refund_id = parse_id("refundId", &refund_id)?;
-    if !state.store.requeue_failed_refund(&refund_id).await? {
-        return Err(match state.store.refund_by_id(&refund_id).await? {
-            None => Error::not_found("Refund"),
-            Some((entry, _)) => Error::Conflict(format!(
-                "Only failed refunds can be retried; this one is {}",
-                entry.status
-            )),
-        });
-    }
-    tracing::info!(refund_id, admin = %caller.id, "admin retries a failed refund");
-    send_refund(&state.store, state.gateway.as_ref(), &refund_id).await?;
+    retry_failed_refund(&state.store, state.gateway.as_ref(), &refund_id, &caller.id).await?;
     let (entry, number) = state
         .store
         .refund_by_id(&refund_id)

@@ -321,6 +321,17 @@ pub fn optional_reason(value: Option<&str>) -> Result<Option<String>, Error> {
     optional_text("reason", value, crate::domain::text::MAX_REASON_CHARS)
 }
 
+/// `sortOrder` of the list routes: `Some(true)` for `desc`, `Some(false)` for `asc`, `None` when
+/// absent or empty (each list has its own default). Callers normalize case and spaces first.
+pub fn sort_descending(value: Option<&str>) -> Result<Option<bool>, Error> {
+    match value {
+        None | Some("") => Ok(None),
+        Some("desc") => Ok(Some(true)),
+        Some("asc") => Ok(Some(false)),
+        Some(other) => Err(Error::invalid("sortOrder", "must be asc or desc", other)),
+    }
+}
+
 /// A JSON body that may be left out entirely (an empty body gives `T::default()`); a body that is
 /// present is checked like `ApiJson`.
 pub struct OptionalJson<T>(pub T);

@@ -1,6 +1,7 @@
 //! Order request parsing shared by the customer, admin and vendor routes: finding the caller's
 //! order, the status filter and sort of order lists, and the body of a status move.
 
+use super::extract::sort_descending;
 use super::session::AuthUser;
 use super::AppState;
 use crate::app::fulfilment::{self, StatusMove};
@@ -61,11 +62,7 @@ pub fn parse_sort(
             ))
         }
     };
-    let descending = match sort_order.map(str::trim).filter(|s| !s.is_empty()) {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => return Err(Error::invalid("sortOrder", "must be asc or desc", other)),
-    };
+    let descending = sort_descending(sort_order.map(str::trim))?.unwrap_or(true);
     Ok((sort, descending))
 }
 

@@ -15,7 +15,7 @@ use super::session::AuthUser;
 use super::AppState;
 use crate::app::cancellation::{cancel_and_refund, CUSTOMER_REASON};
 use crate::app::checkout::{self, Checkout, CheckoutRequest};
-use crate::app::payments::{recorded_gateway_order, PaymentSource};
+use crate::app::payments::PaymentSource;
 use crate::app::{fulfilment, returns};
 use crate::domain::order::{is_online_method, Actor, OrderStatus, PaymentMethod, PaymentStatus};
 use crate::error::{Error, ErrorBody, Result};
@@ -293,22 +293,7 @@ async fn pay(
             (Some(_), None) => {
                 return Err(Error::invalid("signature", "is required with paymentId", serde_json::Value::Null))
             }
-            (None, _) => {
-                if order.status() != OrderStatus::Pending {
-                    order
-                } else {
-                    // Only the simulated gateway can pay by itself.
-                    let gateway_order = recorded_gateway_order(&order, order.gateway_order_id.as_deref().unwrap_or_default());
-                    let (payment_id, signature) = state.gateway.simulate_payment(&gateway_order).await.ok_or_else(|| {
-                        Error::invalid(
-                            "paymentId",
-                            "is required: pay with Razorpay Checkout and send paymentId and signature",
-                            serde_json::Value::Null,
-                        )
-                    })?;
-                    state.payments().confirm_checkout(&order, &payment_id, &signature, PaymentSource::Payments).await?
-                }
-            }
+            (None, _) => state.payments().pay_without_checkout(order).await?,
         };
         Ok(Reply::ok(
             "Payment processed successfully",

@@ -1,7 +1,7 @@
 //! What the catalog routes accept: the bodies of create, replace and patch, the list query, and
 //! the check of each field (each names its field in the 400 and changes nothing).
 
-use super::extract::optional_text;
+use super::extract::{optional_text, sort_descending};
 use super::session::AuthUser;
 use super::AppState;
 use crate::domain::ids::parse_id;
@@ -131,15 +131,9 @@ impl ProductQuery {
                 ))
             }
         };
-        let descending = match self.sort_order.as_deref().map(str::to_ascii_lowercase) {
-            None => matches!(sort, ProductSort::CreatedAt | ProductSort::Rating),
-            Some(order) if order.is_empty() => {
-                matches!(sort, ProductSort::CreatedAt | ProductSort::Rating)
-            }
-            Some(order) if order == "desc" => true,
-            Some(order) if order == "asc" => false,
-            Some(order) => return Err(Error::invalid("sortOrder", "must be asc or desc", order)),
-        };
+        let order = self.sort_order.as_deref().map(str::to_ascii_lowercase);
+        let descending = sort_descending(order.as_deref())?
+            .unwrap_or(matches!(sort, ProductSort::CreatedAt | ProductSort::Rating));
         Ok(ProductFilter {
             search: text("search", &self.search)?,
             category: text("category", &self.category)?,

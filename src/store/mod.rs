@@ -4,8 +4,8 @@
 //! Each query is written once and compiled once per back-end by the `read!`, `write!` and
 //! `transaction!` macros, which expand their body inside a `match` on the back-end, so every
 //! statement runs on the back-end's own driver with its own types (no `sqlx::Any`). Statements use
-//! `$1` placeholders, which both SQLite and PostgreSQL understand. Where the two differ (row locks,
-//! `SKIP LOCKED`), the code matches on the back-end itself.
+//! `$1` placeholders, which both SQLite and PostgreSQL understand. Where the two differ (row locks),
+//! the code matches on the back-end itself.
 //!
 //! SQLite runs with one writer connection and a pool of readers (WAL): writes are serialized by
 //! the writer, which is what SQLite does anyway, without `SQLITE_BUSY` retries; reads run in

@@ -86,7 +86,7 @@ impl From<ProductRow> for Product {
             reserved: row.reserved,
             brand: row.brand,
             category: row.category,
-            // Only this module writes the column, always from a `Vec<String>`.
+            // Written as a JSON list of strings (here and by the demo loader).
             image_urls: serde_json::from_str(&row.image_urls).unwrap_or_default(),
             sku: row.sku,
             is_active: row.is_active,
