@@ -1,5 +1,6 @@
-//! The HTTP API: shared state, the router assembled from one `router()` per resource, and the
-//! middleware every request passes through (request id, logging, metrics, body limit, panics).
+//! The HTTP API: the router assembled from one `router()` per resource, and the middleware every
+//! request passes through (request id, logging, metrics, body limit, panics). Handlers parse,
+//! authorize, call the workflows of `crate::app` and render; the shared state is `crate::app`'s.
 
 pub mod addresses;
 pub mod admin_orders;
