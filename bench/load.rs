@@ -850,9 +850,7 @@ async fn storage_phase(
                             format!("pay_bench{}", hex::encode(rand::random::<[u8; 8]>()));
                         let captured = cartwright::store::orders::CapturedPayment {
                             payment_id: &payment_id,
-                            amount: cartwright::domain::money::Money::from_minor(
-                                order.total_amount,
-                            ),
+                            amount: order.total_amount,
                             currency: &order.currency,
                         };
                         let confirmed = store.confirm_payment(&order.id, &captured, "bench").await;

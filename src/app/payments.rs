@@ -23,7 +23,7 @@ use std::time::Duration;
 pub fn recorded_gateway_order(order: &Order, gateway_order_id: &str) -> GatewayOrder {
     GatewayOrder {
         id: gateway_order_id.to_string(),
-        amount: order.total_amount,
+        amount: order.total_amount.minor(),
         amount_paid: 0,
         currency: order.currency.clone(),
         receipt: Some(order.order_number.clone()),
@@ -237,7 +237,9 @@ impl Payments {
                 order.order_number, order.status
             )));
         }
-        if payment.amount != order.total_amount || payment.currency != order.currency {
+        if Money::from_minor(payment.amount) != order.total_amount
+            || payment.currency != order.currency
+        {
             return Err(Error::Conflict(format!(
                 "The authorized payment is not the total of order {}; it was not captured",
                 order.order_number
@@ -252,11 +254,7 @@ impl Payments {
             metrics::counter!("payments_captures_total").increment(1);
             let result = self
                 .gateway
-                .capture_payment(
-                    &payment.id,
-                    Money::from_minor(order.total_amount),
-                    &order.currency,
-                )
+                .capture_payment(&payment.id, order.total_amount, &order.currency)
                 .await;
             return match result {
                 Ok(captured) if captured.status == GatewayPaymentStatus::Captured => Ok(captured),

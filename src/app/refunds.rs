@@ -10,7 +10,6 @@
 //! and can retry it.
 
 use crate::domain::ledger::LedgerStatus;
-use crate::domain::money::Money;
 use crate::domain::order::PaymentMethod;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
@@ -52,7 +51,7 @@ pub async fn send_refund(
     };
     let request = RefundRequest {
         payment_id,
-        amount: Money::from_minor(entry.amount),
+        amount: entry.amount,
         idempotency_key: entry
             .idempotency_key
             .clone()

@@ -50,13 +50,45 @@ impl DiscountType {
     }
 }
 
+/// What a code takes off, typed by its kind: a percentage in basis points (capped by
+/// `max_discount_amount`) or an amount. Stored and shown as one number of hundredths with the
+/// kind beside it; this is the only way the number is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscountValue {
+    Percent(BasisPoints),
+    Fixed(Money),
+}
+
+impl DiscountValue {
+    /// From the stored pair: `hundredths` is basis points for `percent`, paise for `fixed`.
+    pub fn from_hundredths(kind: DiscountType, hundredths: i64) -> DiscountValue {
+        match kind {
+            DiscountType::Percent => DiscountValue::Percent(BasisPoints(hundredths)),
+            DiscountType::Fixed => DiscountValue::Fixed(Money::from_minor(hundredths)),
+        }
+    }
+
+    pub fn kind(self) -> DiscountType {
+        match self {
+            DiscountValue::Percent(_) => DiscountType::Percent,
+            DiscountValue::Fixed(_) => DiscountType::Fixed,
+        }
+    }
+
+    /// The number as stored and shown (`10.5` percent and `10.50` off are both 1050).
+    pub fn hundredths(self) -> i64 {
+        match self {
+            DiscountValue::Percent(BasisPoints(bp)) => bp,
+            DiscountValue::Fixed(amount) => amount.minor(),
+        }
+    }
+}
+
 /// A discount code's rule and its usage so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscountRule {
     pub code: String,
-    pub kind: DiscountType,
-    /// Hundredths: basis points for `Percent`, paise for `Fixed` (see the module note).
-    pub value: i64,
+    pub value: DiscountValue,
     pub min_order_amount: Money,
     pub max_discount_amount: Option<Money>,
     /// Epoch milliseconds; valid from `starts_at` (inclusive) until `ends_at` (exclusive).
@@ -161,11 +193,9 @@ impl DiscountRule {
     /// What the code takes off `subtotal`, ignoring whether it is currently usable: percent of the
     /// subtotal (half-up, at most the cap) or the fixed amount, never more than the subtotal.
     pub fn amount_for(&self, subtotal: Money) -> Money {
-        let off = match self.kind {
-            DiscountType::Percent => {
-                percent_off(subtotal, BasisPoints(self.value), self.max_discount_amount)
-            }
-            DiscountType::Fixed => Some(fixed_off(subtotal, Money::from_minor(self.value))),
+        let off = match self.value {
+            DiscountValue::Percent(rate) => percent_off(subtotal, rate, self.max_discount_amount),
+            DiscountValue::Fixed(amount) => Some(fixed_off(subtotal, amount)),
         };
         // Overflow needs a subtotal beyond any cart the API accepts; no discount is the safe answer.
         off.unwrap_or(Money::ZERO)
@@ -337,8 +367,7 @@ mod tests {
     fn welcome10() -> DiscountRule {
         DiscountRule {
             code: "WELCOME10".into(),
-            kind: DiscountType::Percent,
-            value: 1000,
+            value: DiscountValue::Percent(BasisPoints(1000)),
             min_order_amount: Money::ZERO,
             max_discount_amount: Some(m(10_000)),
             starts_at: None,
@@ -353,8 +382,7 @@ mod tests {
     fn save50() -> DiscountRule {
         DiscountRule {
             code: "SAVE50".into(),
-            kind: DiscountType::Fixed,
-            value: 5_000,
+            value: DiscountValue::Fixed(m(5_000)),
             min_order_amount: m(50_000),
             max_discount_amount: None,
             per_user_limit: None,
@@ -523,8 +551,11 @@ mod tests {
             min in 0i64..=MAX_AMOUNT,
         ) {
             let rule = DiscountRule {
-                kind: if percent { DiscountType::Percent } else { DiscountType::Fixed },
-                value: if percent { value } else { fixed },
+                value: if percent {
+                    DiscountValue::Percent(BasisPoints(value))
+                } else {
+                    DiscountValue::Fixed(m(fixed))
+                },
                 max_discount_amount: cap.map(m),
                 min_order_amount: m(min),
                 ..welcome10()

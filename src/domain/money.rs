@@ -37,6 +37,23 @@ impl Money {
         self.0.checked_mul(factor).map(Money)
     }
 
+    /// The sum of `amounts`, or `None` when it leaves `i64`.
+    pub fn checked_sum(amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
+        amounts
+            .into_iter()
+            .try_fold(Money::ZERO, |sum, amount| sum.checked_add(amount))
+    }
+
+    /// The amount shared out over `count` parts, rounded half-up to the minor unit; zero parts
+    /// share zero. `None` when the arithmetic leaves `i64`.
+    pub fn checked_average(self, count: i64) -> Option<Money> {
+        if count == 0 {
+            return Some(Money::ZERO);
+        }
+        let twice = self.0.checked_mul(2)?.checked_add(count)?;
+        Some(Money(twice / count.checked_mul(2)?))
+    }
+
     /// Parses a decimal string of major units ("25.99", "100", "0.5") exactly; more than two
     /// decimals, signs other than a leading minus, exponents and garbage are refused.
     pub fn parse_major(text: &str) -> Option<Money> {
@@ -230,6 +247,17 @@ impl BasisPoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_and_averages_are_checked() {
+        let m = Money::from_minor;
+        assert_eq!(Money::checked_sum([m(1), m(2), m(3)]), Some(m(6)));
+        assert_eq!(Money::checked_sum([m(i64::MAX), m(1)]), None);
+        assert_eq!(m(1000).checked_average(3), Some(m(333)));
+        assert_eq!(m(1001).checked_average(2), Some(m(501)));
+        assert_eq!(m(1000).checked_average(0), Some(Money::ZERO));
+        assert_eq!(m(i64::MAX).checked_average(2), None);
+    }
 
     #[test]
     fn parses_major_units_exactly() {

@@ -215,18 +215,17 @@ async fn stats(
     )?;
     let stats = state.store.order_stats(&filter).await?;
     // Half-up to the paisa, in integers.
-    let average = if stats.total_orders == 0 {
-        0
-    } else {
-        (stats.total_revenue * 2 + stats.total_orders) / (stats.total_orders * 2)
-    };
+    let average = stats
+        .total_revenue
+        .checked_average(stats.total_orders)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("order totals overflowed")))?;
     Ok(Reply::ok(
         "Order statistics retrieved successfully",
         OrderStatsView {
             overview: StatsOverview {
                 total_orders: stats.total_orders,
-                total_revenue: Money::from_minor(stats.total_revenue),
-                average_order_value: Money::from_minor(average),
+                total_revenue: stats.total_revenue,
+                average_order_value: average,
                 pending_orders: stats.pending_orders,
                 completed_orders: stats.completed_orders,
                 cancelled_orders: stats.cancelled_orders,
@@ -237,7 +236,7 @@ async fn stats(
                 .map(|(status, count, total)| StatusCount {
                     id: status,
                     count,
-                    total_amount: Money::from_minor(total),
+                    total_amount: total,
                 })
                 .collect(),
         },

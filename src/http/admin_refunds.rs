@@ -70,7 +70,7 @@ impl RefundView {
             id: entry.id,
             order_id: entry.order_id,
             order_number,
-            amount: Money::from_minor(entry.amount),
+            amount: entry.amount,
             status: entry.status,
             payment_id: entry.payment_ref,
             gateway_refund_id: entry.gateway_ref,

@@ -59,9 +59,9 @@ impl From<Discount> for DiscountView {
         DiscountView {
             kind: d.kind(),
             // `value` holds hundredths of the admin's number in both cases.
-            value: Money::from_minor(d.value),
-            min_order_amount: Money::from_minor(d.min_order_amount),
-            max_discount_amount: d.max_discount_amount.map(Money::from_minor),
+            value: Money::from_minor(d.value().hundredths()),
+            min_order_amount: d.min_order_amount,
+            max_discount_amount: d.max_discount_amount,
             starts_at: d.starts_at.map(to_rfc3339),
             ends_at: d.ends_at.map(to_rfc3339),
             usage_limit: d.usage_limit,

@@ -136,8 +136,8 @@ fn item_view(item: OrderItem, product: ProductRef) -> OrderItemView {
         product_image: item.product_image,
         vendor_id: item.vendor_id,
         quantity: item.quantity,
-        price: Money::from_minor(item.price),
-        total_price: Money::from_minor(item.total_price),
+        price: item.price,
+        total_price: item.total_price,
     }
 }
 
@@ -153,7 +153,7 @@ pub fn order_view(
         .filter(|e| e.kind == LedgerKind::Refund)
         .map(|e| RefundView {
             id: e.gateway_ref.clone().unwrap_or_else(|| e.id.clone()),
-            amount: Money::from_minor(e.amount),
+            amount: e.amount,
             status: e.status,
             created_at: to_rfc3339(e.created_at),
         })
@@ -164,24 +164,24 @@ pub fn order_view(
         user_id: user,
         items,
         total_items: order.total_items,
-        subtotal: Money::from_minor(order.subtotal),
-        discount: Money::from_minor(order.discount),
+        subtotal: order.subtotal,
+        discount: order.discount,
         discount_code: order.discount_code,
-        shipping_charges: Money::from_minor(order.shipping_charges),
-        tax: Money::from_minor(order.tax),
-        total_amount: Money::from_minor(order.total_amount),
+        shipping_charges: order.shipping_charges,
+        tax: order.tax,
+        total_amount: order.total_amount,
         status: order.status,
         shipping_address: serde_json::from_str(&order.shipping_address)
             .unwrap_or(serde_json::Value::Null),
         payment_details: PaymentDetails {
             method: order.payment_method,
             status: order.payment_status,
-            amount: Money::from_minor(order.total_amount),
+            amount: order.total_amount,
             currency: order.currency,
             razorpay_order_id: order.gateway_order_id,
             razorpay_payment_id: order.gateway_payment_id,
             paid_at: time(order.paid_at),
-            refunded_amount: Money::from_minor(order.refunded_amount),
+            refunded_amount: order.refunded_amount,
             refunds,
         },
         notes: order.notes,

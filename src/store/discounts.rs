@@ -11,7 +11,9 @@
 //! own for callers that have none (the unpaid-order expiry job, say).
 
 use super::{read, transaction, write, PageRequest, Store};
-use crate::domain::discount::{evaluate, DiscountRule, DiscountType, RuleDefinition};
+use crate::domain::discount::{
+    evaluate, DiscountRule, DiscountType, DiscountValue, RuleDefinition,
+};
 use crate::domain::money::Money;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result, ResultExt};
@@ -22,10 +24,10 @@ use async_trait::async_trait;
 pub struct Discount {
     pub code: String,
     pub kind: DiscountType,
-    /// Basis points for `percent`, paise for `fixed` (see `domain::discount`).
-    pub value: i64,
-    pub min_order_amount: i64,
-    pub max_discount_amount: Option<i64>,
+    /// Basis points for `percent`, paise for `fixed`: read it typed through `value()`.
+    pub(super) value: i64,
+    pub min_order_amount: Money,
+    pub max_discount_amount: Option<Money>,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub usage_limit: Option<i64>,
@@ -41,14 +43,18 @@ impl Discount {
         self.kind
     }
 
+    /// The code's value, typed by its kind.
+    pub fn value(&self) -> DiscountValue {
+        DiscountValue::from_hundredths(self.kind, self.value)
+    }
+
     /// The rule the domain evaluates.
     pub fn rule(&self) -> DiscountRule {
         DiscountRule {
             code: self.code.clone(),
-            kind: self.kind(),
-            value: self.value,
-            min_order_amount: Money::from_minor(self.min_order_amount),
-            max_discount_amount: self.max_discount_amount.map(Money::from_minor),
+            value: self.value(),
+            min_order_amount: self.min_order_amount,
+            max_discount_amount: self.max_discount_amount,
             starts_at: self.starts_at,
             ends_at: self.ends_at,
             usage_limit: self.usage_limit,
@@ -131,7 +137,7 @@ impl Store {
                 .bind(code)
                 .bind(def.kind.as_str())
                 .bind(def.value)
-                .bind(def.min_order_amount.minor())
+                .bind(def.min_order_amount)
                 .bind(def.max_discount_amount.map(Money::minor))
                 .bind(def.starts_at)
                 .bind(def.ends_at)
@@ -189,7 +195,7 @@ impl Store {
                 .bind(code)
                 .bind(def.kind.as_str())
                 .bind(def.value)
-                .bind(def.min_order_amount.minor())
+                .bind(def.min_order_amount)
                 .bind(def.max_discount_amount.map(Money::minor))
                 .bind(def.starts_at)
                 .bind(def.ends_at)
@@ -274,7 +280,7 @@ impl Store {
                 .bind(code)
                 .bind(def.kind.as_str())
                 .bind(def.value)
-                .bind(def.min_order_amount.minor())
+                .bind(def.min_order_amount)
                 .bind(def.max_discount_amount.map(Money::minor))
                 .bind(def.starts_at)
                 .bind(def.ends_at)

@@ -4,8 +4,9 @@
 use super::orders::{HistoryEntry, LedgerEntry, Order, OrderFilter, OrderItem, OrderStats};
 use super::{read, PageRequest, Store};
 use crate::domain::ids::parse_id;
+use crate::domain::money::Money;
 use crate::domain::order::{OrderStatus, PaymentStatus};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use sqlx::QueryBuilder;
 
 /// Which orders a caller may see through an `:orderId` route.
@@ -52,11 +53,11 @@ pub struct StateTotals {
     pub status: OrderStatus,
     pub payment_status: PaymentStatus,
     pub orders: i64,
-    pub amount: i64,
-    pub revenue: i64,
+    pub amount: Money,
+    pub revenue: Money,
 }
 
-fn merge_totals(into: &mut Vec<StateTotals>, more: Vec<StateTotals>) {
+fn merge_totals(into: &mut Vec<StateTotals>, more: Vec<StateTotals>) -> Result<()> {
     for t in more {
         match into
             .iter_mut()
@@ -64,12 +65,24 @@ fn merge_totals(into: &mut Vec<StateTotals>, more: Vec<StateTotals>) {
         {
             Some(existing) => {
                 existing.orders += t.orders;
-                existing.amount += t.amount;
-                existing.revenue += t.revenue;
+                existing.amount = existing
+                    .amount
+                    .checked_add(t.amount)
+                    .ok_or_else(totals_overflow)?;
+                existing.revenue = existing
+                    .revenue
+                    .checked_add(t.revenue)
+                    .ok_or_else(totals_overflow)?;
             }
             None => into.push(t),
         }
     }
+    Ok(())
+}
+
+/// Totals of stored amounts stay far inside `i64`; one that does not is corrupt data.
+fn totals_overflow() -> Error {
+    Error::Internal(anyhow::anyhow!("order totals overflowed"))
 }
 
 impl Store {
@@ -244,7 +257,7 @@ impl Store {
                 .map(|t| t.orders)
                 .sum()
         };
-        let mut by_status: Vec<(String, i64, i64)> = Vec::new();
+        let mut by_status: Vec<(String, i64, Money)> = Vec::new();
         for t in &totals {
             match by_status
                 .iter_mut()
@@ -252,7 +265,7 @@ impl Store {
             {
                 Some(entry) => {
                     entry.1 += t.orders;
-                    entry.2 += t.amount;
+                    entry.2 = entry.2.checked_add(t.amount).ok_or_else(totals_overflow)?;
                 }
                 None => by_status.push((t.status.to_string(), t.orders, t.amount)),
             }
@@ -261,7 +274,8 @@ impl Store {
         by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(OrderStats {
             total_orders: totals.iter().map(|t| t.orders).sum(),
-            total_revenue: totals.iter().map(|t| t.revenue).sum(),
+            total_revenue: Money::checked_sum(totals.iter().map(|t| t.revenue))
+                .ok_or_else(totals_overflow)?,
             pending_orders: count_of("pending"),
             completed_orders: count_of("delivered"),
             cancelled_orders: count_of("cancelled"),
@@ -318,14 +332,14 @@ impl Store {
                 &mut totals,
                 self.raw_state_totals(None, Some(from), Some(first_day * DAY_MS - 1))
                     .await?,
-            );
+            )?;
         }
         if let Some(to) = to.filter(|_| end_day != i64::MAX) {
             merge_totals(
                 &mut totals,
                 self.raw_state_totals(None, Some(end_day * DAY_MS), Some(to))
                     .await?,
-            );
+            )?;
         }
         Ok(totals)
     }

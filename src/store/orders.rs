@@ -32,12 +32,12 @@ pub struct Order {
     pub user_id: String,
     pub status: OrderStatus,
     pub total_items: i64,
-    pub subtotal: i64,
-    pub discount: i64,
+    pub subtotal: Money,
+    pub discount: Money,
     pub discount_code: Option<String>,
-    pub shipping_charges: i64,
-    pub tax: i64,
-    pub total_amount: i64,
+    pub shipping_charges: Money,
+    pub tax: Money,
+    pub total_amount: Money,
     pub currency: String,
     pub shipping_address: String,
     pub notes: Option<String>,
@@ -46,7 +46,7 @@ pub struct Order {
     pub gateway_order_id: Option<String>,
     pub gateway_payment_id: Option<String>,
     pub paid_at: Option<i64>,
-    pub refunded_amount: i64,
+    pub refunded_amount: Money,
     pub stock_state: StockState,
     pub payment_expires_at: Option<i64>,
     pub gateway_checked_at: Option<i64>,
@@ -80,9 +80,9 @@ pub struct OrderItem {
     pub vendor_id: Option<String>,
     pub product_name: String,
     pub product_image: Option<String>,
-    pub price: i64,
+    pub price: Money,
     pub quantity: i64,
-    pub total_price: i64,
+    pub total_price: Money,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -98,7 +98,7 @@ pub struct LedgerEntry {
     pub order_id: String,
     pub kind: LedgerKind,
     pub gateway_ref: Option<String>,
-    pub amount: i64,
+    pub amount: Money,
     pub status: LedgerStatus,
     pub idempotency_key: Option<String>,
     pub payment_ref: Option<String>,
@@ -271,12 +271,12 @@ impl OrderSort {
 #[derive(Debug, Clone, Default)]
 pub struct OrderStats {
     pub total_orders: i64,
-    pub total_revenue: i64,
+    pub total_revenue: Money,
     pub pending_orders: i64,
     pub completed_orders: i64,
     pub cancelled_orders: i64,
     /// `(status, count, total_amount)`, largest count first.
-    pub breakdown: Vec<(String, i64, i64)>,
+    pub breakdown: Vec<(String, i64, Money)>,
 }
 
 /// Internal marker of a lost race for an order number; never reaches a client.
@@ -358,8 +358,8 @@ macro_rules! release_stock {
 macro_rules! insert_refund_request {
     ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $detail:expr, $now:expr) => {{
         let order: &Order = $order;
-        let amount: i64 = $amount;
-        if amount <= 0 {
+        let amount: Money = $amount;
+        if amount <= Money::ZERO {
             None
         } else {
             let id = new_id();
@@ -470,6 +470,19 @@ fn draft_from(
         discount_code: cart.discount_code.clone(),
         shipping_address,
     })
+}
+
+/// What of an order's payment has not gone back yet: the most a refund of it may be.
+fn unrefunded(order: &Order) -> Result<Money> {
+    order
+        .total_amount
+        .checked_sub(order.refunded_amount)
+        .ok_or_else(money_overflow)
+}
+
+/// Sums of stored amounts stay far inside `i64` (`MAX_AMOUNT`); one that does not is corrupt data.
+fn money_overflow() -> Error {
+    Error::Internal(anyhow::anyhow!("an amount overflowed"))
 }
 
 fn insufficient_stock(name: &str, available: i64) -> Error {
@@ -596,12 +609,12 @@ impl Store {
             .bind(place.user_id)
             .bind(status)
             .bind(totals.total_items)
-            .bind(totals.subtotal.minor())
-            .bind(totals.discount.minor())
+            .bind(totals.subtotal)
+            .bind(totals.discount)
             .bind(&draft.discount_code)
-            .bind(totals.shipping.minor())
-            .bind(totals.tax.minor())
-            .bind(totals.total.minor())
+            .bind(totals.shipping)
+            .bind(totals.tax)
+            .bind(totals.total)
             .bind(place.currency)
             .bind(&draft.shipping_address)
             .bind(place.notes)
@@ -637,9 +650,9 @@ impl Store {
                 .bind(&line.vendor_id)
                 .bind(&line.name)
                 .bind(&line.image)
-                .bind(line.price.minor())
+                .bind(line.price)
                 .bind(line.quantity)
-                .bind(line.total.minor())
+                .bind(line.total)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -696,7 +709,7 @@ impl Store {
                     place.order_id,
                     LedgerKind::GatewayOrder,
                     gateway_order_id,
-                    totals.total.minor(),
+                    totals.total,
                     LedgerStatus::Created,
                     Option::<String>::None,
                     Option::<String>::None,
@@ -780,7 +793,7 @@ impl Store {
             .bind(new_id())
             .bind(order_id)
             .bind(payment_id)
-            .bind(payment.amount.minor())
+            .bind(payment.amount)
             .bind(format!("{source}: {} {}", payment.currency, payment.amount))
             .bind(now)
             .execute(&mut *tx)
@@ -803,15 +816,15 @@ impl Store {
             // A capture that cannot pay this order goes back, once per payment id.
             let refund_capture = |reason: Refusal| Refusal::refund_key(reason, payment_id);
 
-            if payment.amount.minor() != order.total_amount || payment.currency != order.currency {
+            if payment.amount != order.total_amount || payment.currency != order.currency {
                 let refund_id = if captured_new {
                     tracing::error!(order = %order.order_number, captured = %payment.amount, currency = payment.currency,
-                        expected = order.total_amount, "captured amount differs from the order total; refunding it");
+                        expected = %order.total_amount, "captured amount differs from the order total; refunding it");
                     insert_refund_request!(
                         tx,
                         &order,
                         payment_id,
-                        payment.amount.minor(),
+                        payment.amount,
                         refund_capture(Refusal::AmountMismatch),
                         Refusal::AmountMismatch.ledger_note(),
                         now
@@ -885,7 +898,7 @@ impl Store {
                         tx,
                         &order,
                         payment_id,
-                        payment.amount.minor(),
+                        payment.amount,
                         refund_capture(reason),
                         reason.ledger_note(),
                         now
@@ -1103,7 +1116,7 @@ impl Store {
                         tx,
                         &order,
                         payment_id,
-                        order.total_amount - order.refunded_amount,
+                        unrefunded(&order)?,
                         format!("cancel-{order_id}"),
                         "order cancelled",
                         now
@@ -1323,7 +1336,7 @@ impl Store {
                             tx,
                             &order,
                             payment_ref,
-                            order.total_amount - order.refunded_amount,
+                            unrefunded(&order)?,
                             format!("return-{order_id}"),
                             "return completed",
                             now
@@ -1380,7 +1393,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             let (entry, delta) = match first {
-                Some(entry) if status == LedgerStatus::Failed => (entry, 0),
+                Some(entry) if status == LedgerStatus::Failed => (entry, Money::ZERO),
                 Some(entry) => {
                     let amount = entry.amount;
                     (entry, amount)
@@ -1396,10 +1409,12 @@ impl Store {
                         .await?;
                     match settled {
                         Some(entry) if status == LedgerStatus::Failed => {
-                            let amount = entry.amount;
-                            (entry, -amount)
+                            let back = Money::ZERO
+                                .checked_sub(entry.amount)
+                                .ok_or_else(money_overflow)?;
+                            (entry, back)
                         }
-                        Some(entry) => (entry, 0),
+                        Some(entry) => (entry, Money::ZERO),
                         None => return Ok(()),
                     }
                 }
@@ -1407,7 +1422,7 @@ impl Store {
             // Only a refund of the order's own payment changes what the order shows as refunded;
             // a refund of an extra capture (paid twice, paid late, another amount) stands alone in
             // the ledger, so `refunded_amount` never exceeds what the order's payment brought in.
-            let counted: Option<Order> = if delta != 0 {
+            let counted: Option<Order> = if delta != Money::ZERO {
                 sqlx::query_as(
                     "UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = $3,
                             payment_status = CASE WHEN refunded_amount + $2 >= total_amount THEN 'refunded'
@@ -1427,7 +1442,7 @@ impl Store {
             } else {
                 None
             };
-            if delta != 0 {
+            if delta != Money::ZERO {
                 let order: Order = match counted {
                     Some(order) => order,
                     None => {
@@ -1437,15 +1452,13 @@ impl Store {
                             .await?
                     }
                 };
-                let (kind, title, message) = if delta > 0 {
+                let (kind, title, message) = if delta > Money::ZERO {
                     (
                         NotificationKind::OrderRefunded,
                         "Refund issued",
                         format!(
                             "{} {} is being refunded for order {}.",
-                            order.currency,
-                            Money::from_minor(delta),
-                            order.order_number
+                            order.currency, delta, order.order_number
                         ),
                     )
                 } else {

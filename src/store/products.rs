@@ -190,10 +190,10 @@ where
             .push_bind(brand.to_lowercase());
     }
     if let Some(min) = filter.min_price {
-        qb.push(" AND price >= ").push_bind(min.minor());
+        qb.push(" AND price >= ").push_bind(min);
     }
     if let Some(max) = filter.max_price {
-        qb.push(" AND price <= ").push_bind(max.minor());
+        qb.push(" AND price <= ").push_bind(max);
     }
 }
 
@@ -230,7 +230,7 @@ where
         qb.push(", description = ").push_bind(description.clone());
     }
     if let Some(price) = changes.price {
-        qb.push(", price = ").push_bind(price.minor());
+        qb.push(", price = ").push_bind(price);
     }
     if let Some(stock) = changes.stock {
         qb.push(", stock = ").push_bind(stock);
@@ -295,7 +295,7 @@ impl Store {
             .bind(&product.id)
             .bind(&product.name)
             .bind(&product.description)
-            .bind(product.price.minor())
+            .bind(product.price)
             .bind(product.stock)
             .bind(&product.brand)
             .bind(&product.category)
