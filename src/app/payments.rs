@@ -23,8 +23,8 @@ use std::time::Duration;
 pub fn recorded_gateway_order(order: &Order, gateway_order_id: &str) -> GatewayOrder {
     GatewayOrder {
         id: gateway_order_id.to_string(),
-        amount: order.total_amount.minor(),
-        amount_paid: 0,
+        amount: order.total_amount,
+        amount_paid: Money::ZERO,
         currency: order.currency.clone(),
         receipt: Some(order.order_number.clone()),
         status: "created".into(),
@@ -197,7 +197,7 @@ impl Payments {
         };
         let captured = CapturedPayment {
             payment_id: &payment.id,
-            amount: Money::from_minor(payment.amount),
+            amount: payment.amount,
             currency: &payment.currency,
         };
         match self
@@ -237,9 +237,7 @@ impl Payments {
                 order.order_number, order.status
             )));
         }
-        if Money::from_minor(payment.amount) != order.total_amount
-            || payment.currency != order.currency
-        {
+        if payment.amount != order.total_amount || payment.currency != order.currency {
             return Err(Error::Conflict(format!(
                 "The authorized payment is not the total of order {}; it was not captured",
                 order.order_number

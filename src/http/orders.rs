@@ -146,7 +146,7 @@ async fn place_order(
         order: view,
         razorpay_order: gateway_order.map(|g| RazorpayOrderView {
             id: g.id,
-            amount: g.amount,
+            amount: g.amount.minor(),
             currency: g.currency,
             receipt: g.receipt,
             status: g.status,

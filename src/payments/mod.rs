@@ -17,9 +17,9 @@ use subtle::ConstantTimeEq;
 pub struct GatewayOrder {
     pub id: String,
     /// Minor units (paise).
-    pub amount: i64,
+    pub amount: Money,
     #[serde(default)]
-    pub amount_paid: i64,
+    pub amount_paid: Money,
     pub currency: String,
     pub receipt: Option<String>,
     /// `created`, `attempted` or `paid`.
@@ -62,13 +62,13 @@ impl std::fmt::Display for GatewayPaymentStatus {
 pub struct GatewayPayment {
     pub id: String,
     pub order_id: Option<String>,
-    pub amount: i64,
+    pub amount: Money,
     pub currency: String,
     pub status: GatewayPaymentStatus,
     #[serde(default)]
     pub method: Option<String>,
     #[serde(default)]
-    pub amount_refunded: i64,
+    pub amount_refunded: Money,
     /// Razorpay's reason code for a failed payment (e.g. `BAD_REQUEST_ERROR`), kept with the
     /// description so a ledger row of a failed attempt says why it failed.
     #[serde(default)]
@@ -81,7 +81,7 @@ pub struct GatewayPayment {
 pub struct GatewayRefund {
     pub id: String,
     pub payment_id: String,
-    pub amount: i64,
+    pub amount: Money,
     /// `pending`, `processed` or `failed`.
     pub status: String,
 }

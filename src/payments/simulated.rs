@@ -41,7 +41,7 @@ fn captured_payment(payment_id: &str, order: &GatewayOrder) -> GatewayPayment {
         currency: order.currency.clone(),
         status: GatewayPaymentStatus::Captured,
         method: Some("card".into()),
-        amount_refunded: 0,
+        amount_refunded: Money::ZERO,
         error_code: None,
         error_description: None,
     }
@@ -97,8 +97,8 @@ impl PaymentGateway for SimulatedGateway {
     ) -> Result<GatewayOrder, GatewayError> {
         let order = GatewayOrder {
             id: razorpay_like_id("order"),
-            amount: request.amount.minor(),
-            amount_paid: 0,
+            amount: request.amount,
+            amount_paid: Money::ZERO,
             currency: request.currency,
             receipt: Some(request.receipt),
             status: "created".into(),
@@ -167,7 +167,7 @@ impl PaymentGateway for SimulatedGateway {
                 payment.status
             )));
         }
-        if payment.amount != amount.minor() || payment.currency != currency {
+        if payment.amount != amount || payment.currency != currency {
             return Err(bad_request(
                 "Capture amount and currency must be the authorized amount and currency",
             ));
@@ -223,7 +223,7 @@ impl PaymentGateway for SimulatedGateway {
             .or_insert_with(|| GatewayRefund {
                 id: razorpay_like_id("rfnd"),
                 payment_id: request.payment_id.clone(),
-                amount: request.amount.minor(),
+                amount: request.amount,
                 status: "processed".into(),
             })
             .clone();

@@ -5,6 +5,7 @@ use super::orders::{LedgerEntry, Order};
 use super::{read, write, Store};
 use crate::domain::ids::new_id;
 use crate::domain::ledger::LedgerStatus;
+use crate::domain::money::Money;
 use crate::domain::time::now_millis;
 use crate::error::Result;
 
@@ -24,7 +25,7 @@ impl Store {
         &self,
         order_id: &str,
         payment_id: &str,
-        amount: i64,
+        amount: Money,
     ) -> Result<CaptureClaim> {
         let now = now_millis();
         let key = format!("capture-request-{payment_id}");
@@ -200,7 +201,7 @@ impl Store {
         &self,
         order: &Order,
         payment_id: &str,
-        amount: i64,
+        amount: Money,
         reason: &str,
     ) -> Result<()> {
         let now = now_millis();
@@ -214,7 +215,7 @@ impl Store {
             .bind(new_id())
             .bind(&order.id)
             .bind(payment_id)
-            .bind(amount.max(0))
+            .bind(amount.max(Money::ZERO))
             .bind(format!("failed-{payment_id}"))
             .bind(reason)
             .bind(now)
@@ -230,7 +231,7 @@ impl Store {
         &self,
         gateway_refund_id: &str,
         payment_id: &str,
-        amount: i64,
+        amount: Money,
     ) -> Result<Option<LedgerEntry>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(

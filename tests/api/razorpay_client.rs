@@ -109,8 +109,8 @@ async fn order_is_created_at_razorpay_with_amount_receipt_and_notes() {
         .await
         .unwrap();
     assert!(order.id.starts_with("order_"), "{}", order.id);
-    assert_eq!(order.amount, 6134);
-    assert_eq!(order.amount_paid, 0);
+    assert_eq!(order.amount, Money::from_minor(6134));
+    assert_eq!(order.amount_paid, Money::from_minor(0));
     assert_eq!(order.currency, "INR");
     assert_eq!(order.receipt.as_deref(), Some("ORD1234567890123"));
     assert_eq!(order.status, "created");
@@ -152,13 +152,13 @@ async fn order_moves_from_created_to_attempted_to_paid() {
     assert!(gateway.verify_payment_signature(&order.id, &payment_id, &signature));
     let fetched = gateway.fetch_order(&order.id).await.unwrap();
     assert_eq!(fetched.status, "paid");
-    assert_eq!(fetched.amount_paid, 6134);
+    assert_eq!(fetched.amount_paid, Money::from_minor(6134));
     let payments = gateway.fetch_order_payments(&order.id).await.unwrap();
     let statuses: Vec<&str> = payments.iter().map(|p| p.status.as_str()).collect();
     assert_eq!(statuses, ["failed", "captured"]);
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
     assert_eq!(payment.order_id.as_deref(), Some(order.id.as_str()));
-    assert_eq!(payment.amount, 6134);
+    assert_eq!(payment.amount, Money::from_minor(6134));
     assert_eq!(payment.method.as_deref(), Some("card"));
 }
 
@@ -388,19 +388,19 @@ async fn partial_then_full_refund_moves_the_payment_to_refunded() {
         .unwrap();
     assert!(partial.id.starts_with("rfnd_"), "{}", partial.id);
     assert_eq!(partial.payment_id, payment_id);
-    assert_eq!(partial.amount, 1000);
+    assert_eq!(partial.amount, Money::from_minor(1000));
     assert_eq!(partial.status, "processed");
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
-    assert_eq!(payment.amount_refunded, 1000);
+    assert_eq!(payment.amount_refunded, Money::from_minor(1000));
     assert_eq!(payment.status.as_str(), "captured");
 
     let rest = gateway
         .refund(refund_request(&payment_id, 5134, "refund-rest-00002"))
         .await
         .unwrap();
-    assert_eq!(rest.amount, 5134);
+    assert_eq!(rest.amount, Money::from_minor(5134));
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
-    assert_eq!(payment.amount_refunded, 6134);
+    assert_eq!(payment.amount_refunded, Money::from_minor(6134));
     assert_eq!(payment.status.as_str(), "refunded");
 
     let refunds = fake.refunds();
@@ -502,7 +502,7 @@ async fn refund_server_error_is_retried_without_refunding_twice() {
         .refund(refund_request(&payment_id, 6134, "refund-after-502s"))
         .await
         .unwrap();
-    assert_eq!(refund.amount, 6134);
+    assert_eq!(refund.amount, Money::from_minor(6134));
     assert_eq!(fake.request_count_for("POST", "/payments"), 3);
     assert_eq!(fake.refunds().len(), 1);
 }
@@ -612,7 +612,7 @@ async fn entities_with_empty_notes_array_and_unknown_fields_are_tolerated() {
         .await
         .unwrap();
     assert_eq!(order.id, "order_Canned00000001");
-    assert_eq!(order.amount, 6134);
+    assert_eq!(order.amount, Money::from_minor(6134));
 
     // Orders without notes really come back from the fake with `notes: []`.
     let order = gateway
@@ -622,7 +622,7 @@ async fn entities_with_empty_notes_array_and_unknown_fields_are_tolerated() {
     gateway.fetch_order(&order.id).await.unwrap();
     let (payment_id, _) = fake.pay(&order.id);
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
-    assert_eq!(payment.amount_refunded, 0);
+    assert_eq!(payment.amount_refunded, Money::from_minor(0));
     assert_eq!(payment.error_description, None);
 }
 
@@ -661,7 +661,10 @@ async fn webhooks_are_signed_with_the_webhook_secret_and_parse() {
     let processed =
         parse_webhook_event(&fake.prepare_webhook("refund.processed", &refund.id).body).unwrap();
     assert_eq!(processed.refund.unwrap(), refund);
-    assert_eq!(processed.payment.unwrap().amount_refunded, 2000);
+    assert_eq!(
+        processed.payment.unwrap().amount_refunded,
+        Money::from_minor(2000)
+    );
 }
 
 /// A stand-in for the app's webhook endpoint: checks the signature as the app must and records
@@ -795,6 +798,6 @@ async fn pending_refunds_settle_later_and_a_failed_one_frees_the_amount() {
         parse_webhook_event(&fake.prepare_webhook("refund.failed", &refund.id).body).unwrap();
     assert_eq!(event.refund.unwrap().status, "failed");
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
-    assert_eq!(payment.amount_refunded, 0);
+    assert_eq!(payment.amount_refunded, Money::from_minor(0));
     assert_eq!(payment.status.as_str(), "captured");
 }

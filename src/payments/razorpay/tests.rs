@@ -58,7 +58,7 @@ fn entities_with_empty_notes_nulls_and_unknown_fields_are_read() {
     )
     .unwrap();
     let order = GatewayOrder::from(order);
-    assert_eq!(order.amount, 6134);
+    assert_eq!(order.amount, Money::from_minor(6134));
     assert_eq!(order.receipt, None);
 
     let payment: PaymentWire = serde_json::from_str(
@@ -69,7 +69,7 @@ fn entities_with_empty_notes_nulls_and_unknown_fields_are_read() {
     )
     .unwrap();
     let payment = GatewayPayment::from(payment);
-    assert_eq!(payment.amount_refunded, 0);
+    assert_eq!(payment.amount_refunded, Money::ZERO);
     assert_eq!(payment.error_code.as_deref(), Some("BAD_REQUEST_ERROR"));
     assert_eq!(payment.error_description, None);
 }
@@ -87,8 +87,14 @@ fn webhook_events_are_read_with_their_entities() {
     let event = parse_webhook_event(body).unwrap();
     assert_eq!(event.event, "refund.processed");
     assert_eq!(event.contains, vec!["refund", "payment"]);
-    assert_eq!(event.refund.as_ref().unwrap().amount, 500);
-    assert_eq!(event.payment.as_ref().unwrap().amount_refunded, 500);
+    assert_eq!(
+        event.refund.as_ref().unwrap().amount,
+        Money::from_minor(500)
+    );
+    assert_eq!(
+        event.payment.as_ref().unwrap().amount_refunded,
+        Money::from_minor(500)
+    );
     assert_eq!(event.order, None);
 
     let unknown = br#"{"entity":"event","event":"settlement.processed","contains":["settlement"],

@@ -1,5 +1,6 @@
 //! Razorpay's answers as they arrive on the wire, read tolerantly, and its error envelope.
 
+use crate::domain::money::Money;
 use crate::payments::{GatewayError, GatewayOrder, GatewayPayment, GatewayRefund};
 use reqwest::StatusCode;
 use serde::{Deserialize, Deserializer};
@@ -102,8 +103,8 @@ impl From<OrderWire> for GatewayOrder {
     fn from(o: OrderWire) -> Self {
         GatewayOrder {
             id: o.id,
-            amount: o.amount,
-            amount_paid: o.amount_paid,
+            amount: Money::from_minor(o.amount),
+            amount_paid: Money::from_minor(o.amount_paid),
             currency: o.currency,
             receipt: o.receipt,
             status: o.status,
@@ -135,11 +136,11 @@ impl From<PaymentWire> for GatewayPayment {
         GatewayPayment {
             id: p.id,
             order_id: p.order_id,
-            amount: p.amount,
+            amount: Money::from_minor(p.amount),
             currency: p.currency,
             status: p.status,
             method: p.method,
-            amount_refunded: p.amount_refunded,
+            amount_refunded: Money::from_minor(p.amount_refunded),
             error_code: p.error_code,
             error_description: p.error_description,
         }
@@ -159,7 +160,7 @@ impl From<RefundWire> for GatewayRefund {
         GatewayRefund {
             id: r.id,
             payment_id: r.payment_id,
-            amount: r.amount,
+            amount: Money::from_minor(r.amount),
             status: r.status,
         }
     }
