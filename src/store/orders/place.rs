@@ -1,0 +1,332 @@
+//! Checkout: the cart frozen into an order, its stock reserved (or sold, for cash on delivery
+//! and zero totals), in one transaction.
+
+use super::*;
+
+/// Freezes the cart into what the order will hold, checking it can be ordered: not empty, every
+/// product for sale and in stock, an address. Shared by the pre-check and the in-transaction
+/// re-check so both apply the same rules.
+fn draft_from(
+    cart: &Cart,
+    lines: &[CartLine],
+    discount: Money,
+    address_override: Option<&str>,
+    settings: &PricingSettings,
+) -> Result<CheckoutDraft> {
+    if lines.is_empty() {
+        return Err(Error::bad_request("Your cart is empty"));
+    }
+    let mut draft_lines = Vec::with_capacity(lines.len());
+    for line in lines {
+        let product = &line.product;
+        if !product.is_active {
+            return Err(Error::Conflict(format!(
+                "{} is no longer available; remove it from your cart",
+                product.name
+            )));
+        }
+        if line.quantity > product.available_stock() {
+            return Err(insufficient_stock(&product.name, product.available_stock()));
+        }
+        draft_lines.push(DraftLine {
+            product_id: product.id.clone(),
+            vendor_id: product.vendor_id.clone(),
+            name: product.name.clone(),
+            image: product.main_image().map(str::to_string),
+            price: product.price,
+            quantity: line.quantity,
+            total: line.line_total(),
+        });
+    }
+    // Products in id order, so concurrent checkouts take product rows in one order (no deadlock).
+    draft_lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    let priced: Vec<Line> = lines.iter().map(CartLine::pricing_line).collect();
+    let totals = price(&priced, discount, settings)
+        .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
+    let shipping_address = match (address_override, &cart.shipping_address) {
+        (Some(address), _) => address.to_string(),
+        (None, Some(address)) => {
+            serde_json::to_string(address).map_err(|e| Error::Internal(e.into()))?
+        }
+        (None, None) => {
+            return Err(Error::invalid(
+                "addressId",
+                "A shipping address is required: set one on the cart or pass addressId",
+                serde_json::Value::Null,
+            ))
+        }
+    };
+    Ok(CheckoutDraft {
+        cart_id: cart.id.clone(),
+        lines: draft_lines,
+        totals,
+        discount_code: cart.discount_code.clone(),
+        shipping_address,
+    })
+}
+
+fn insufficient_stock(name: &str, available: i64) -> Error {
+    Error::Conflict(format!(
+        "Insufficient stock for {name}: only {} left",
+        available.max(0)
+    ))
+}
+
+impl Store {
+    /// Prices the caller's cart for checkout (as `GET /cart` shows it) and checks it can be
+    /// ordered. When the read had to change the cart (a product gone, a code that stopped
+    /// applying) the customer has not seen the new total yet: that is a 409 saying what changed.
+    pub async fn draft_checkout(
+        &self,
+        user_id: &str,
+        address_override: Option<&str>,
+        settings: &PricingSettings,
+    ) -> Result<CheckoutDraft> {
+        let priced = self.priced_cart(user_id, settings).await?;
+        if !priced.notices.is_empty() {
+            return Err(Error::Conflict(format!(
+                "{} Review your cart and place the order again.",
+                priced.notices.join(" ")
+            )));
+        }
+        draft_from(
+            &priced.cart,
+            &priced.lines,
+            priced.totals.discount,
+            address_override,
+            settings,
+        )
+    }
+
+    /// Places the order in one transaction: re-reads the cart (locked on PostgreSQL) and refuses if
+    /// it changed since `draft`, takes a use of the discount code within its limits, reserves every
+    /// line's stock with a conditional update (or, for cash on delivery, takes it), writes the
+    /// order, its lines, history and ledger, and empties the cart. Any failure rolls all of it back.
+    pub async fn place_order(
+        &self,
+        draft: &CheckoutDraft,
+        place: PlaceOrder<'_>,
+        address_override: Option<&str>,
+        settings: &PricingSettings,
+    ) -> Result<Placed> {
+        let now = now_millis();
+        // Cash on delivery and zero totals are confirmed (and their stock sold) at once.
+        let cod = !matches!(place.settlement, Settlement::Gateway { .. });
+        let (gateway_order_id, payment_expires_at) = match place.settlement {
+            Settlement::Gateway {
+                gateway_order_id,
+                expires_at,
+            } => (Some(gateway_order_id), Some(expires_at)),
+            _ => (None, None),
+        };
+        let paid_now = place.settlement == Settlement::NothingToPay;
+        // Confirmed at once is the move pending -> confirmed made by the server at checkout, and
+        // selling at once the stock step reserved -> committed: both checked like any other.
+        let confirm_now = if cod {
+            Some(StatusMove::checked(
+                OrderStatus::Pending,
+                OrderStatus::Confirmed,
+                Actor::System,
+            )?)
+        } else {
+            None
+        };
+        let status = confirm_now.map_or(OrderStatus::Pending, StatusMove::to);
+        let stock_state = if cod {
+            StockStep::checked(StockState::Reserved, StockState::Committed)?.to()
+        } else {
+            StockState::Reserved
+        };
+        let placed: Result<Order> = (async { Ok(transaction!(self, |tx| {
+            let cart = tx
+                .lock_cart(place.user_id)
+                .await?
+                .ok_or_else(|| Error::bad_request("Your cart is empty"))?;
+            let lines = tx.cart_lines(&cart.id).await?;
+            let subtotal = lines
+                .iter()
+                .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.line_total()))
+                .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
+            let discount = match &cart.discount_code {
+                Some(code) => {
+                    let amount = tx
+                        .reserve_discount_use(place.order_id, code, place.user_id, subtotal, now)
+                        .await?;
+                    if cod {
+                        // Cash on delivery is confirmed at once, so its use is final at once.
+                        tx.finalize_discount_use(place.order_id, now).await?;
+                    }
+                    amount
+                }
+                None => Money::ZERO,
+            };
+            let fresh = draft_from(&cart, &lines, discount, address_override, settings)?;
+            if &fresh != draft {
+                return Err(Error::Conflict(
+                    "Your cart changed during checkout; review it and place the order again".into(),
+                ));
+            }
+
+            let totals = &draft.totals;
+            let inserted = sqlx::query_as::<_, Order>(
+                "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
+                    shipping_charges, tax, total_amount, currency, shipping_address, notes, payment_method,
+                    payment_status, gateway_order_id, stock_state, payment_expires_at, confirmed_at,
+                    paid_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $21, $16, $17, $18, $19,
+                         $22, $20, $20)
+                 RETURNING *",
+            )
+            .bind(place.order_id)
+            .bind(place.order_number)
+            .bind(place.user_id)
+            .bind(status)
+            .bind(totals.total_items)
+            .bind(totals.subtotal)
+            .bind(totals.discount)
+            .bind(&draft.discount_code)
+            .bind(totals.shipping)
+            .bind(totals.tax)
+            .bind(totals.total)
+            .bind(place.currency)
+            .bind(&draft.shipping_address)
+            .bind(place.notes)
+            .bind(place.payment_method)
+            .bind(gateway_order_id)
+            .bind(stock_state)
+            .bind(payment_expires_at)
+            .bind(if cod { Some(now) } else { None })
+            .bind(now)
+            .bind(if paid_now {
+                PaymentStatus::Completed
+            } else {
+                PaymentStatus::Pending
+            })
+            .bind(if paid_now { Some(now) } else { None })
+            .fetch_one(&mut *tx)
+            .await;
+            let order = match inserted {
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    // Rolls back the reservations above; the caller tries another number.
+                    return Err(Error::Conflict(ORDER_NUMBER_TAKEN.into()));
+                }
+                other => other?,
+            };
+
+            for line in &draft.lines {
+                sqlx::query(
+                    "INSERT INTO order_items (order_id, product_id, vendor_id, product_name, product_image, price, quantity, total_price)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(place.order_id)
+                .bind(&line.product_id)
+                .bind(&line.vendor_id)
+                .bind(&line.name)
+                .bind(&line.image)
+                .bind(line.price)
+                .bind(line.quantity)
+                .bind(line.total)
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            record_history!(
+                tx,
+                place.order_id,
+                OrderStatus::Pending,
+                OrderStatus::Pending.description(),
+                place.user_id,
+                now
+            );
+            if let Some(confirm) = confirm_now {
+                let (history, message) = if paid_now {
+                    (
+                        "Order confirmed: nothing to pay",
+                        format!(
+                            "Your order {} is confirmed; its discount covers the whole total.",
+                            place.order_number
+                        ),
+                    )
+                } else {
+                    (
+                        "Order confirmed: cash on delivery",
+                        format!(
+                            "Your order {} is confirmed; pay on delivery.",
+                            place.order_number
+                        ),
+                    )
+                };
+                record_history!(
+                    tx,
+                    place.order_id,
+                    confirm.to(),
+                    history,
+                    Option::<String>::None,
+                    now
+                );
+                notify!(
+                    tx,
+                    new_id(),
+                    place.user_id,
+                    NotificationKind::OrderConfirmed,
+                    "Order confirmed",
+                    message,
+                    place.order_id,
+                    now
+                );
+            }
+            if let Some(gateway_order_id) = gateway_order_id {
+                record_ledger!(
+                    tx,
+                    new_id(),
+                    place.order_id,
+                    LedgerKind::GatewayOrder,
+                    gateway_order_id,
+                    totals.total,
+                    LedgerStatus::Created,
+                    Option::<String>::None,
+                    Option::<String>::None,
+                    now
+                );
+            }
+
+            tx.empty_cart(&draft.cart_id, now).await?;
+
+            // Stock last: on PostgreSQL the product rows stay locked from here to the commit, and
+            // hot products are what every checkout shares, so they are held as briefly as can be.
+            let stock_lines: Vec<StockLine> = draft
+                .lines
+                .iter()
+                .map(|line| StockLine {
+                    product_id: line.product_id.clone(),
+                    quantity: line.quantity,
+                })
+                .collect();
+            let kind = if cod {
+                StockMove::Sell
+            } else {
+                StockMove::Reserve
+            };
+            if let Some(short) = tx.move_stock(&stock_lines, kind, now).await? {
+                let (available,): (i64,) =
+                    sqlx::query_as("SELECT stock - reserved FROM products WHERE id = $1")
+                        .bind(&short)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let name = draft
+                    .lines
+                    .iter()
+                    .find(|line| line.product_id == short)
+                    .map_or("a product", |line| line.name.as_str());
+                return Err(insufficient_stock(name, available));
+            }
+            order
+        })) })
+        .await;
+        match placed {
+            Ok(order) => Ok(Placed::Order(Box::new(order))),
+            Err(Error::Conflict(reason)) if reason == ORDER_NUMBER_TAKEN => Ok(Placed::NumberTaken),
+            Err(other) => Err(other),
+        }
+    }
+}
