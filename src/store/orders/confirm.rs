@@ -114,15 +114,10 @@ impl Store {
                 );
                 notify!(
                     tx,
-                    new_id(),
                     &order.user_id,
-                    NotificationKind::OrderConfirmed,
-                    "Order confirmed",
-                    format!(
-                        "Payment received; your order {} is confirmed.",
-                        order.order_number
-                    ),
                     order_id,
+                    &order.order_number,
+                    OrderEvent::Confirmed(ConfirmedBy::Payment),
                     now
                 );
                 // Product rows last, held only until the commit (see `place_order`).

@@ -21,7 +21,7 @@ use super::{read, transaction, Store};
 use crate::domain::ids::new_id;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::money::Money;
-use crate::domain::notification::NotificationKind;
+use crate::domain::notification::{ConfirmedBy, OrderEvent};
 use crate::domain::order::{
     transition_conflict, Actor, OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus, StockState,
 };
@@ -309,13 +309,23 @@ macro_rules! record_history {
     }};
 }
 
-/// Writes a notification in the same transaction as the event it reports:
-/// `(id, user_id, kind, title, message, order_id, now)`.
+/// Tells the order's customer about `$event` (a `domain::notification::OrderEvent`, which holds
+/// the wording) in the same transaction as the change it reports:
+/// `(order: &Order-like with id, user_id, order_number, event, now)` as separate arguments.
 macro_rules! notify {
-    ($tx:ident, $($arg:expr),+ $(,)?) => {{
-        let query = sqlx::query(NOTICE_SQL);
-        $(let query = query.bind($arg);)+
-        query.execute(&mut *$tx).await?;
+    ($tx:ident, $user_id:expr, $order_id:expr, $order_number:expr, $event:expr, $now:expr) => {{
+        if let Some(notice) = $event.notice($order_number) {
+            sqlx::query(NOTICE_SQL)
+                .bind(new_id())
+                .bind($user_id)
+                .bind(notice.kind)
+                .bind(notice.title)
+                .bind(notice.message)
+                .bind($order_id)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+        }
     }};
 }
 

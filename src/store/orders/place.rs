@@ -239,22 +239,10 @@ impl Store {
                 now
             );
             if let Some(confirm) = confirm_now {
-                let (history, message) = if paid_now {
-                    (
-                        "Order confirmed: nothing to pay",
-                        format!(
-                            "Your order {} is confirmed; its discount covers the whole total.",
-                            place.order_number
-                        ),
-                    )
+                let (history, by) = if paid_now {
+                    ("Order confirmed: nothing to pay", ConfirmedBy::NothingToPay)
                 } else {
-                    (
-                        "Order confirmed: cash on delivery",
-                        format!(
-                            "Your order {} is confirmed; pay on delivery.",
-                            place.order_number
-                        ),
-                    )
+                    ("Order confirmed: cash on delivery", ConfirmedBy::CashOnDelivery)
                 };
                 record_history!(
                     tx,
@@ -266,12 +254,10 @@ impl Store {
                 );
                 notify!(
                     tx,
-                    new_id(),
                     place.user_id,
-                    NotificationKind::OrderConfirmed,
-                    "Order confirmed",
-                    message,
                     place.order_id,
+                    place.order_number,
+                    OrderEvent::Confirmed(by),
                     now
                 );
             }

@@ -101,33 +101,20 @@ impl Store {
                             .await?
                     }
                 };
-                let (kind, title, message) = if delta > Money::ZERO {
-                    (
-                        NotificationKind::OrderRefunded,
-                        "Refund issued",
-                        format!(
-                            "{} {} is being refunded for order {}.",
-                            order.currency, delta, order.order_number
-                        ),
-                    )
+                let event = if delta > Money::ZERO {
+                    OrderEvent::Refunded {
+                        currency: &order.currency,
+                        amount: delta,
+                    }
                 } else {
-                    (
-                        NotificationKind::RefundFailed,
-                        "Refund failed",
-                        format!(
-                            "The refund for order {} failed; our team will retry it.",
-                            order.order_number
-                        ),
-                    )
+                    OrderEvent::RefundFailed
                 };
                 notify!(
                     tx,
-                    new_id(),
                     &order.user_id,
-                    kind,
-                    title,
-                    message,
                     &order.id,
+                    &order.order_number,
+                    event,
                     now
                 );
             }

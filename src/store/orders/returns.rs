@@ -69,15 +69,10 @@ impl Store {
             );
             notify!(
                 tx,
-                new_id(),
                 &order.user_id,
-                NotificationKind::ReturnRequested,
-                "Return requested",
-                format!(
-                    "We received your return request for order {}.",
-                    order.order_number
-                ),
                 &order.id,
+                &order.order_number,
+                OrderEvent::ReturnRequested,
                 now
             );
         });
@@ -94,21 +89,21 @@ impl Store {
         admin_id: &str,
     ) -> Result<(Order, Option<String>)> {
         let now = now_millis();
-        let (from, to, kind) = match action {
+        let (from, to, event) = match action {
             ReturnAction::Approve => (
                 ReturnStatus::Requested,
                 ReturnStatus::Approved,
-                NotificationKind::ReturnApproved,
+                OrderEvent::ReturnApproved,
             ),
             ReturnAction::Reject => (
                 ReturnStatus::Requested,
                 ReturnStatus::Rejected,
-                NotificationKind::ReturnRejected,
+                OrderEvent::ReturnRejected { reason },
             ),
             ReturnAction::Complete => (
                 ReturnStatus::Approved,
                 ReturnStatus::Completed,
-                NotificationKind::ReturnCompleted,
+                OrderEvent::ReturnCompleted,
             ),
         };
         let step = ReturnStep::checked(from, to, Actor::Admin)?;
@@ -156,42 +151,20 @@ impl Store {
                     order.status
                 )));
             }
-            let (description, title, message) = match action {
-                ReturnAction::Approve => (
-                    "Return approved".to_string(),
-                    "Return approved",
-                    format!(
-                        "Your return for order {} was approved; please send the items back.",
-                        order.order_number
-                    ),
-                ),
-                ReturnAction::Reject => (
-                    format!("Return rejected: {}", reason.unwrap_or("no reason given")),
-                    "Return rejected",
-                    format!(
-                        "Your return for order {} was rejected: {}",
-                        order.order_number,
-                        reason.unwrap_or("no reason given")
-                    ),
-                ),
-                ReturnAction::Complete => (
-                    OrderStatus::Returned.description().to_string(),
-                    "Return completed",
-                    format!(
-                        "Your return for order {} is complete; your refund is on its way.",
-                        order.order_number
-                    ),
-                ),
+            let description = match action {
+                ReturnAction::Approve => "Return approved".to_string(),
+                ReturnAction::Reject => {
+                    format!("Return rejected: {}", reason.unwrap_or("no reason given"))
+                }
+                ReturnAction::Complete => OrderStatus::Returned.description().to_string(),
             };
             record_history!(tx, order_id, order.status, &description, admin_id, now);
             notify!(
                 tx,
-                new_id(),
                 &order.user_id,
-                kind,
-                title,
-                message,
                 order_id,
+                &order.order_number,
+                event,
                 now
             );
             if action == ReturnAction::Complete {

@@ -69,33 +69,17 @@ impl Store {
                     now
                 );
             }
-            if let Some((kind, title)) = match to {
-                OrderStatus::Shipped => Some((NotificationKind::OrderShipped, "Order shipped")),
-                OrderStatus::Delivered => {
-                    Some((NotificationKind::OrderDelivered, "Order delivered"))
-                }
-                OrderStatus::Processing => {
-                    Some((NotificationKind::OrderProcessing, "Order is being prepared"))
-                }
-                _ => None,
-            } {
-                let message = match (to, tracking_number) {
-                    (OrderStatus::Shipped, Some(number)) => format!("Your order {} has shipped; tracking number {number}.", order.order_number),
-                    (OrderStatus::Shipped, None) => format!("Your order {} has shipped.", order.order_number),
-                    (OrderStatus::Delivered, _) => format!("Your order {} was delivered. Enjoy, and tell others what you think with a review.", order.order_number),
-                    _ => format!("Your order {} is being prepared.", order.order_number),
-                };
-                notify!(
-                    tx,
-                    new_id(),
-                    &order.user_id,
-                    kind,
-                    title,
-                    message,
-                    &order.id,
-                    now
-                );
-            }
+            notify!(
+                tx,
+                &order.user_id,
+                &order.id,
+                &order.order_number,
+                OrderEvent::Moved {
+                    to,
+                    tracking_number,
+                },
+                now
+            );
         });
         self.reload_order(&order.id).await
     }
@@ -191,12 +175,10 @@ impl Store {
             );
             notify!(
                 tx,
-                new_id(),
                 &order.user_id,
-                NotificationKind::OrderCancelled,
-                "Order cancelled",
-                format!("Your order {} was cancelled: {reason}", order.order_number),
                 order_id,
+                &order.order_number,
+                OrderEvent::Cancelled { reason },
                 now
             );
             let refund_id = match (&order.gateway_payment_id, order.payment_status) {
