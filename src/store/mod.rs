@@ -7,6 +7,12 @@
 //! `$1` placeholders, which both SQLite and PostgreSQL understand. Where the two differ (row locks),
 //! the code matches on the back-end itself.
 //!
+//! A step that several transactions share is a method of a step trait called on the `tx` of
+//! `transaction!` (`tx.lock_order(..)`, `tx.record_history(..)`, `tx.move_stock(..)`,
+//! `tx.reserve_discount_use(..)`, `tx.lock_cart(..)`), written once and implemented for both
+//! back-ends by one `impl_*!` macro next to the trait. The commit is `transaction!`'s, after the
+//! body: a step never commits.
+//!
 //! SQLite runs with one writer connection and a pool of readers (WAL): writes are serialized by
 //! the writer, which is what SQLite does anyway, without `SQLITE_BUSY` retries; reads run in
 //! parallel. PostgreSQL uses row locks and conditional updates.

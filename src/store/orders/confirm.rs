@@ -67,15 +67,17 @@ impl Store {
                 let refund_id = if captured_new {
                     tracing::error!(order = %order.order_number, captured = %payment.amount, currency = payment.currency,
                         expected = %order.total_amount, "captured amount differs from the order total; refunding it");
-                    insert_refund_request!(
-                        tx,
+                    tx.request_refund(
                         &order,
-                        payment_id,
-                        payment.amount,
-                        refund_capture(Refusal::AmountMismatch),
-                        Refusal::AmountMismatch.ledger_note(),
-                        now
+                        RefundRow {
+                            payment_ref: payment_id,
+                            amount: payment.amount,
+                            key: &refund_capture(Refusal::AmountMismatch),
+                            detail: Refusal::AmountMismatch.ledger_note(),
+                        },
+                        now,
                     )
+                    .await?
                 } else {
                     None
                 };
@@ -104,22 +106,20 @@ impl Store {
             .await?;
             if let Some(confirmed) = moved {
                 tx.finalize_discount_use(order_id, now).await?;
-                record_history!(
-                    tx,
+                tx.record_history(
                     order_id,
                     confirm.to(),
-                    format!("Order confirmed: payment {payment_id} received"),
-                    Option::<String>::None,
-                    now
-                );
-                notify!(
-                    tx,
-                    &order.user_id,
-                    order_id,
-                    &order.order_number,
+                    &format!("Order confirmed: payment {payment_id} received"),
+                    None,
+                    now,
+                )
+                .await?;
+                tx.notify(
+                    order.as_ref(),
                     OrderEvent::Confirmed(ConfirmedBy::Payment),
-                    now
-                );
+                    now,
+                )
+                .await?;
                 // Product rows last, held only until the commit (see `place_order`).
                 let lines = tx.order_stock_lines(order_id).await?;
                 tx.move_stock(&lines, StockMove::CommitReservation, now)
@@ -136,15 +136,17 @@ impl Store {
             // The order's own payment was refunded by its cancellation; any other capture here.
             let refund_id =
                 if captured_new && order.gateway_payment_id.as_deref() != Some(payment_id) {
-                    insert_refund_request!(
-                        tx,
+                    tx.request_refund(
                         &order,
-                        payment_id,
-                        payment.amount,
-                        refund_capture(reason),
-                        reason.ledger_note(),
-                        now
+                        RefundRow {
+                            payment_ref: payment_id,
+                            amount: payment.amount,
+                            key: &refund_capture(reason),
+                            detail: reason.ledger_note(),
+                        },
+                        now,
                     )
+                    .await?
                 } else {
                     None
                 };

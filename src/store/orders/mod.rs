@@ -15,6 +15,7 @@
 
 use super::cart::{Cart, CartLine, CheckoutCart};
 use super::discounts::DiscountUses;
+use super::gate::Tx;
 use super::moves::{ReturnStep, StatusMove, StockStep};
 use super::stock::{StockLine, StockMove, StockMoves};
 use super::{read, transaction, Store};
@@ -289,142 +290,222 @@ pub struct OrderStats {
 const ORDER_NUMBER_TAKEN: &str = "order number taken";
 
 const ORDER_SQL: &str = "SELECT * FROM orders WHERE id = $1";
-const HISTORY_SQL: &str =
-    "INSERT INTO order_status_history (order_id, status, description, actor_id, created_at)
- VALUES ($1, $2, $3, $4, $5)";
-const NOTICE_SQL: &str =
-    "INSERT INTO notifications (id, user_id, kind, title, message, order_id, is_read, created_at)
- VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)";
-const LEDGER_SQL: &str = "INSERT INTO payment_transactions
- (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
- VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 
-/// Appends a line to an order's status history (what tracking shows):
-/// `(order_id, status, description, actor_id, now)`.
-macro_rules! record_history {
-    ($tx:ident, $($arg:expr),+ $(,)?) => {{
-        let query = sqlx::query(HISTORY_SQL);
-        $(let query = query.bind($arg);)+
-        query.execute(&mut *$tx).await?;
-    }};
-}
-
-/// Tells the order's customer about `$event` (a `domain::notification::OrderEvent`, which holds
-/// the wording) in the same transaction as the change it reports:
-/// `(order: &Order-like with id, user_id, order_number, event, now)` as separate arguments.
-macro_rules! notify {
-    ($tx:ident, $user_id:expr, $order_id:expr, $order_number:expr, $event:expr, $now:expr) => {{
-        if let Some(notice) = $event.notice($order_number) {
-            sqlx::query(NOTICE_SQL)
-                .bind(new_id())
-                .bind($user_id)
-                .bind(notice.kind)
-                .bind(notice.title)
-                .bind(notice.message)
-                .bind($order_id)
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
-}
-
-/// Adds a row to the payments ledger:
-/// `(id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, now)`.
-macro_rules! record_ledger {
-    ($tx:ident, $($arg:expr),+ $(,)?) => {{
-        let query = sqlx::query(LEDGER_SQL);
-        $(let query = query.bind($arg);)+
-        query.execute(&mut *$tx).await?;
-    }};
-}
-
-// Steps shared by several transactions. They are macros rather than functions because each
-// expands inside both arms of `transaction!`, where `$tx` is a SQLite or a PostgreSQL connection.
-
-/// Gives an order's stock back once: a reservation is released, sold units are restocked. The
-/// conditional update of `stock_state` makes a second call (or a racing one) do nothing.
-macro_rules! release_stock {
-    ($tx:ident, $order:expr, $now:expr) => {{
-        let order: &Order = $order;
-        if let Some(to) = order.stock_state.given_back() {
-            let step = StockStep::checked(order.stock_state, to)?;
-            let kind = match step.to() {
-                StockState::Released => StockMove::ReleaseReservation,
-                _ => StockMove::Restock,
-            };
-            let flipped = sqlx::query(
-                "UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3",
-            )
-            .bind(&order.id)
-            .bind(step.to())
-            .bind(step.from())
-            .execute(&mut *$tx)
-            .await?;
-            if flipped.rows_affected() == 1 {
-                let lines = $tx.order_stock_lines(&order.id).await?;
-                $tx.move_stock(&lines, kind, $now).await?;
-            }
-        }
-    }};
-}
-
-/// Records a refund to be sent to the gateway, at most once per `$key` (the unique idempotency
-/// key, also sent to the gateway). Evaluates to the ledger id when this call created it.
-macro_rules! insert_refund_request {
-    ($tx:ident, $order:expr, $payment_id:expr, $amount:expr, $key:expr, $detail:expr, $now:expr) => {{
-        let order: &Order = $order;
-        let amount: Money = $amount;
-        if amount <= Money::ZERO {
-            None
-        } else {
-            let id = new_id();
-            let inserted = sqlx::query(
-                "INSERT INTO payment_transactions
-                 (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, detail, created_at, updated_at)
-                 VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $7, $6, $6)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(&order.id)
-            .bind(amount)
-            .bind($key)
-            .bind($payment_id)
-            .bind($now)
-            .bind($detail)
-            .execute(&mut *$tx)
-            .await?;
-            (inserted.rows_affected() == 1).then_some(id)
-        }
-    }};
-}
-
-/// Inside a transaction: the order row, locked until the transaction ends on PostgreSQL
-/// (`FOR UPDATE`; SQLite's single writer serializes anyway), so the paths that settle one order's
-/// payment run one after the other. Orders come first in the lock order (see `store`).
+/// The steps the order transactions share, called on the `tx` of `transaction!` like the stock
+/// and discount steps (`StockMoves`, `DiscountUses`): each is written once and implemented for
+/// both back-ends' transactions by `impl_order_steps!`.
 #[async_trait::async_trait]
-pub trait OrderLocks {
+pub trait OrderSteps {
+    /// The order row, locked until the transaction ends on PostgreSQL (`FOR UPDATE`; SQLite's
+    /// single writer serializes anyway), so the paths that settle one order's payment run one
+    /// after the other. Orders come first in the lock order (see `store`).
     async fn lock_order(&mut self, order_id: &str) -> Result<Option<Order>>;
+
+    /// Appends a line to the order's status history (what tracking shows).
+    async fn record_history(
+        &mut self,
+        order_id: &str,
+        status: OrderStatus,
+        description: &str,
+        actor_id: Option<&str>,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Tells the order's customer about `event` (`domain::notification` holds the wording), in
+    /// the transaction of the change it reports.
+    async fn notify(&mut self, order: OrderRef<'_>, event: OrderEvent<'_>, now: i64) -> Result<()>;
+
+    /// Adds a row to the payments ledger.
+    async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<()>;
+
+    /// Gives an order's stock back once: a reservation is released, sold units are restocked.
+    /// The conditional update of `stock_state` makes a second call (or a racing one) do nothing.
+    /// Product rows come last in the lock order: call it as the transaction's last step.
+    async fn release_stock(&mut self, order: &Order, now: i64) -> Result<()>;
+
+    /// Records a refund to be sent to the gateway, at most once per `key` (the unique
+    /// idempotency key, also sent to the gateway). The ledger id when this call created it.
+    async fn request_refund(
+        &mut self,
+        order: &Order,
+        refund: RefundRow<'_>,
+        now: i64,
+    ) -> Result<Option<String>>;
 }
 
-macro_rules! impl_order_locks {
-    ($conn:ty, $lock:literal) => {
+/// The order a step is about: its id, customer and number.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderRef<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub order_number: &'a str,
+}
+
+impl Order {
+    pub fn as_ref(&self) -> OrderRef<'_> {
+        OrderRef {
+            id: &self.id,
+            user_id: &self.user_id,
+            order_number: &self.order_number,
+        }
+    }
+}
+
+/// A payments-ledger row other than a refund request.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerRow<'a> {
+    pub order_id: &'a str,
+    pub kind: LedgerKind,
+    pub gateway_ref: &'a str,
+    pub amount: Money,
+    pub status: LedgerStatus,
+    pub detail: Option<&'a str>,
+}
+
+/// A refund to request: of `payment_ref` (a gateway payment id, or `cod-<order number>`).
+#[derive(Debug, Clone, Copy)]
+pub struct RefundRow<'a> {
+    pub payment_ref: &'a str,
+    pub amount: Money,
+    pub key: &'a str,
+    pub detail: &'a str,
+}
+
+macro_rules! impl_order_steps {
+    ($tx:ty, $lock:literal) => {
         #[async_trait::async_trait]
-        impl OrderLocks for $conn {
+        impl OrderSteps for $tx {
             async fn lock_order(&mut self, order_id: &str) -> Result<Option<Order>> {
                 Ok(
                     sqlx::query_as(concat!("SELECT * FROM orders WHERE id = $1", $lock))
                         .bind(order_id)
-                        .fetch_optional(&mut *self)
+                        .fetch_optional(&mut **self)
                         .await?,
                 )
+            }
+
+            async fn record_history(
+                &mut self,
+                order_id: &str,
+                status: OrderStatus,
+                description: &str,
+                actor_id: Option<&str>,
+                now: i64,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO order_status_history (order_id, status, description, actor_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(order_id)
+                .bind(status)
+                .bind(description)
+                .bind(actor_id)
+                .bind(now)
+                .execute(&mut **self)
+                .await?;
+                Ok(())
+            }
+
+            async fn notify(
+                &mut self,
+                order: OrderRef<'_>,
+                event: OrderEvent<'_>,
+                now: i64,
+            ) -> Result<()> {
+                if let Some(notice) = event.notice(order.order_number) {
+                    sqlx::query(
+                        "INSERT INTO notifications (id, user_id, kind, title, message, order_id, is_read, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
+                    )
+                    .bind(new_id())
+                    .bind(order.user_id)
+                    .bind(notice.kind)
+                    .bind(notice.title)
+                    .bind(notice.message)
+                    .bind(order.id)
+                    .bind(now)
+                    .execute(&mut **self)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO payment_transactions
+                     (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $8)",
+                )
+                .bind(new_id())
+                .bind(row.order_id)
+                .bind(row.kind)
+                .bind(row.gateway_ref)
+                .bind(row.amount)
+                .bind(row.status)
+                .bind(row.detail)
+                .bind(now)
+                .execute(&mut **self)
+                .await?;
+                Ok(())
+            }
+
+            async fn release_stock(&mut self, order: &Order, now: i64) -> Result<()> {
+                let Some(to) = order.stock_state.given_back() else {
+                    return Ok(());
+                };
+                let step = StockStep::checked(order.stock_state, to)?;
+                let kind = match step.to() {
+                    StockState::Released => StockMove::ReleaseReservation,
+                    _ => StockMove::Restock,
+                };
+                let flipped = sqlx::query(
+                    "UPDATE orders SET stock_state = $2 WHERE id = $1 AND stock_state = $3",
+                )
+                .bind(&order.id)
+                .bind(step.to())
+                .bind(step.from())
+                .execute(&mut **self)
+                .await?;
+                if flipped.rows_affected() == 1 {
+                    let lines = self.order_stock_lines(&order.id).await?;
+                    self.move_stock(&lines, kind, now).await?;
+                }
+                Ok(())
+            }
+
+            async fn request_refund(
+                &mut self,
+                order: &Order,
+                refund: RefundRow<'_>,
+                now: i64,
+            ) -> Result<Option<String>> {
+                if refund.amount <= Money::ZERO {
+                    return Ok(None);
+                }
+                let id = new_id();
+                let inserted = sqlx::query(
+                    "INSERT INTO payment_transactions
+                     (id, order_id, kind, gateway_ref, amount, status, idempotency_key, payment_ref, detail, created_at, updated_at)
+                     VALUES ($1, $2, 'refund', NULL, $3, 'requested', $4, $5, $7, $6, $6)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&id)
+                .bind(&order.id)
+                .bind(refund.amount)
+                .bind(refund.key)
+                .bind(refund.payment_ref)
+                .bind(now)
+                .bind(refund.detail)
+                .execute(&mut **self)
+                .await?;
+                Ok((inserted.rows_affected() == 1).then_some(id))
             }
         }
     };
 }
 
-impl_order_locks!(sqlx::SqliteConnection, "");
-impl_order_locks!(sqlx::PgConnection, " FOR UPDATE");
+impl_order_steps!(Tx<'_, sqlx::Sqlite>, "");
+impl_order_steps!(Tx<'_, sqlx::Postgres>, " FOR UPDATE");
 
 mod confirm;
 mod place;

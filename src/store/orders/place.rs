@@ -230,50 +230,38 @@ impl Store {
                 .await?;
             }
 
-            record_history!(
-                tx,
+            tx.record_history(
                 place.order_id,
                 OrderStatus::Pending,
                 OrderStatus::Pending.description(),
-                place.user_id,
-                now
-            );
+                Some(place.user_id),
+                now,
+            )
+            .await?;
             if let Some(confirm) = confirm_now {
                 let (history, by) = if paid_now {
                     ("Order confirmed: nothing to pay", ConfirmedBy::NothingToPay)
                 } else {
                     ("Order confirmed: cash on delivery", ConfirmedBy::CashOnDelivery)
                 };
-                record_history!(
-                    tx,
-                    place.order_id,
-                    confirm.to(),
-                    history,
-                    Option::<String>::None,
-                    now
-                );
-                notify!(
-                    tx,
-                    place.user_id,
-                    place.order_id,
-                    place.order_number,
-                    OrderEvent::Confirmed(by),
-                    now
-                );
+                tx.record_history(place.order_id, confirm.to(), history, None, now)
+                    .await?;
+                tx.notify(order.as_ref(), OrderEvent::Confirmed(by), now)
+                    .await?;
             }
             if let Some(gateway_order_id) = gateway_order_id {
-                record_ledger!(
-                    tx,
-                    new_id(),
-                    place.order_id,
-                    LedgerKind::GatewayOrder,
-                    gateway_order_id,
-                    totals.total,
-                    LedgerStatus::Created,
-                    Option::<String>::None,
-                    Option::<String>::None,
-                    now
-                );
+                tx.record_ledger(
+                    LedgerRow {
+                        order_id: place.order_id,
+                        kind: LedgerKind::GatewayOrder,
+                        gateway_ref: gateway_order_id,
+                        amount: totals.total,
+                        status: LedgerStatus::Created,
+                        detail: None,
+                    },
+                    now,
+                )
+                .await?;
             }
 
             tx.empty_cart(&draft.cart_id, now).await?;

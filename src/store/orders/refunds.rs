@@ -109,14 +109,7 @@ impl Store {
                 } else {
                     OrderEvent::RefundFailed
                 };
-                notify!(
-                    tx,
-                    &order.user_id,
-                    &order.id,
-                    &order.order_number,
-                    event,
-                    now
-                );
+                tx.notify(order.as_ref(), event, now).await?;
             }
         });
         Ok(())

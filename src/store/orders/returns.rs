@@ -59,22 +59,16 @@ impl Store {
                     ))
                 });
             }
-            record_history!(
-                tx,
+            tx.record_history(
                 &order.id,
                 order.status,
-                format!("Return requested: {reason}"),
-                &order.user_id,
-                now
-            );
-            notify!(
-                tx,
-                &order.user_id,
-                &order.id,
-                &order.order_number,
-                OrderEvent::ReturnRequested,
-                now
-            );
+                &format!("Return requested: {reason}"),
+                Some(&order.user_id),
+                now,
+            )
+            .await?;
+            tx.notify(order.as_ref(), OrderEvent::ReturnRequested, now)
+                .await?;
         });
         self.reload_order(&order.id).await
     }
@@ -158,15 +152,9 @@ impl Store {
                 }
                 ReturnAction::Complete => OrderStatus::Returned.description().to_string(),
             };
-            record_history!(tx, order_id, order.status, &description, admin_id, now);
-            notify!(
-                tx,
-                &order.user_id,
-                order_id,
-                &order.order_number,
-                event,
-                now
-            );
+            tx.record_history(order_id, order.status, &description, Some(admin_id), now)
+                .await?;
+            tx.notify(order.as_ref(), event, now).await?;
             if action == ReturnAction::Complete {
                 let paid_ref = match (order.payment_method, &order.gateway_payment_id) {
                     (PaymentMethod::Cod, _) => Some(format!("cod-{}", order.order_number)),
@@ -175,20 +163,22 @@ impl Store {
                 };
                 let refund_id = match paid_ref {
                     Some(payment_ref) if order.payment_status == PaymentStatus::Completed => {
-                        insert_refund_request!(
-                            tx,
+                        tx.request_refund(
                             &order,
-                            payment_ref,
-                            unrefunded(&order)?,
-                            format!("return-{order_id}"),
-                            "return completed",
-                            now
+                            RefundRow {
+                                payment_ref: &payment_ref,
+                                amount: unrefunded(&order)?,
+                                key: &format!("return-{order_id}"),
+                                detail: "return completed",
+                            },
+                            now,
                         )
+                        .await?
                     }
                     _ => None,
                 };
                 // Product rows last, held only until the commit (see `place_order`).
-                release_stock!(tx, &order, now);
+                tx.release_stock(&order, now).await?;
                 refund_id
             } else {
                 None

@@ -54,32 +54,31 @@ impl Store {
                 }
                 _ => to.description().to_string(),
             };
-            record_history!(tx, &order.id, step.to(), &description, actor_id, now);
+            tx.record_history(&order.id, step.to(), &description, Some(actor_id), now)
+                .await?;
             if to == OrderStatus::Delivered && order.payment_method == PaymentMethod::Cod {
-                record_ledger!(
-                    tx,
-                    new_id(),
-                    &order.id,
-                    LedgerKind::PaymentCaptured,
-                    format!("cod-{}", order.order_number),
-                    order.total_amount,
-                    LedgerStatus::Captured,
-                    Option::<String>::None,
-                    "cash collected on delivery",
-                    now
-                );
+                tx.record_ledger(
+                    LedgerRow {
+                        order_id: &order.id,
+                        kind: LedgerKind::PaymentCaptured,
+                        gateway_ref: &format!("cod-{}", order.order_number),
+                        amount: order.total_amount,
+                        status: LedgerStatus::Captured,
+                        detail: Some("cash collected on delivery"),
+                    },
+                    now,
+                )
+                .await?;
             }
-            notify!(
-                tx,
-                &order.user_id,
-                &order.id,
-                &order.order_number,
+            tx.notify(
+                order.as_ref(),
                 OrderEvent::Moved {
                     to,
                     tracking_number,
                 },
-                now
-            );
+                now,
+            )
+            .await?;
         });
         self.reload_order(&order.id).await
     }
@@ -108,14 +107,14 @@ impl Store {
                     }
                 )));
             }
-            record_history!(
-                tx,
+            tx.record_history(
                 &order.id,
                 OrderStatus::Delivered,
                 "Order received by the customer",
-                &order.user_id,
-                now
-            );
+                Some(&order.user_id),
+                now,
+            )
+            .await?;
         });
         self.reload_order(&order.id).await
     }
@@ -165,38 +164,34 @@ impl Store {
             }
             // Lock order: the discount code's row before product rows.
             tx.release_discount_use(order_id, now).await?;
-            record_history!(
-                tx,
+            tx.record_history(
                 order_id,
                 OrderStatus::Cancelled,
-                format!("Order cancelled: {reason}"),
+                &format!("Order cancelled: {reason}"),
                 actor_id,
-                now
-            );
-            notify!(
-                tx,
-                &order.user_id,
-                order_id,
-                &order.order_number,
-                OrderEvent::Cancelled { reason },
-                now
-            );
+                now,
+            )
+            .await?;
+            tx.notify(order.as_ref(), OrderEvent::Cancelled { reason }, now)
+                .await?;
             let refund_id = match (&order.gateway_payment_id, order.payment_status) {
                 (Some(payment_id), PaymentStatus::Completed) => {
-                    insert_refund_request!(
-                        tx,
+                    tx.request_refund(
                         &order,
-                        payment_id,
-                        unrefunded(&order)?,
-                        format!("cancel-{order_id}"),
-                        "order cancelled",
-                        now
+                        RefundRow {
+                            payment_ref: payment_id,
+                            amount: unrefunded(&order)?,
+                            key: &format!("cancel-{order_id}"),
+                            detail: "order cancelled",
+                        },
+                        now,
                     )
+                    .await?
                 }
                 _ => None,
             };
             // Product rows last, held only until the commit (see `place_order`).
-            release_stock!(tx, &order, now);
+            tx.release_stock(&order, now).await?;
             refund_id
         });
         Ok((self.reload_order(order_id).await?, refund_id))
