@@ -556,8 +556,9 @@ async fn daily_stats(
         .daily_order_totals(first_day, first_day + span - 1)
         .await?;
     let mut days: Vec<DayFigures> = Vec::with_capacity(span as usize);
-    let (mut orders, mut revenue) = (vec![0i64; span as usize], vec![0i64; span as usize]);
-    let mut by_status: Vec<(String, i64, i64)> = Vec::new();
+    let overflow = || Error::Internal(anyhow::anyhow!("order totals overflowed"));
+    let (mut orders, mut revenue) = (vec![0i64; span as usize], vec![Money::ZERO; span as usize]);
+    let mut by_status: Vec<(String, i64, Money)> = Vec::new();
     for row in &rows {
         let Some(index) = usize::try_from(row.day - first_day)
             .ok()
@@ -566,14 +567,16 @@ async fn daily_stats(
             continue;
         };
         orders[index] += row.orders;
-        revenue[index] += row.revenue;
+        revenue[index] = revenue[index]
+            .checked_add(row.revenue)
+            .ok_or_else(overflow)?;
         match by_status
             .iter_mut()
             .find(|(status, _, _)| *status == row.status.as_str())
         {
             Some(entry) => {
                 entry.1 += row.orders;
-                entry.2 += row.amount;
+                entry.2 = entry.2.checked_add(row.amount).ok_or_else(overflow)?;
             }
             None => by_status.push((row.status.to_string(), row.orders, row.amount)),
         }
@@ -583,7 +586,7 @@ async fn daily_stats(
         days.push(DayFigures {
             date: date.format("%Y-%m-%d").to_string(),
             orders: *count,
-            revenue: Money::from_minor(*kept),
+            revenue: *kept,
         });
     }
     // As `GET /orders/admin/stats` orders its breakdown.
@@ -600,12 +603,12 @@ async fn daily_stats(
                 .map(|(status, count, total)| StatusCount {
                     id: status,
                     count,
-                    total_amount: Money::from_minor(total),
+                    total_amount: total,
                 })
                 .collect(),
             totals: DailyTotalsView {
                 orders: orders.iter().sum(),
-                revenue: Money::from_minor(revenue.iter().sum()),
+                revenue: Money::checked_sum(revenue.iter().copied()).ok_or_else(overflow)?,
             },
         },
     ))

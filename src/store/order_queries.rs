@@ -411,11 +411,11 @@ pub struct DailyStatusTotals {
     pub day: i64,
     pub status: OrderStatus,
     pub orders: i64,
-    /// Sum of the orders' totals, minor units.
-    pub amount: i64,
-    /// What completed payments kept (total minus refunded), minor units: the revenue of
+    /// Sum of the orders' totals.
+    pub amount: Money,
+    /// What completed payments kept (total minus refunded): the revenue of
     /// `GET /orders/admin/stats`.
-    pub revenue: i64,
+    pub revenue: Money,
 }
 
 impl Store {
