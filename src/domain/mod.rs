@@ -3,7 +3,8 @@
 //! writes them, refusing an unknown stored value).
 
 /// An enum stored and serialized as fixed text: `as_str`, `parse` (the only way in from text),
-/// `ALL`, `Display`, and serde/OpenAPI with the same strings.
+/// `ALL`, `Display`, and serde/OpenAPI with the same strings (each text must be the variant's
+/// name in snake_case).
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -12,23 +13,16 @@ macro_rules! text_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema,
+        )]
+        // `snake_case` is each variant's text (a test checks they agree): utoipa reads
+        // `rename_all`, where a per-variant `rename` from a macro argument is lost to it.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+            $($(#[$vmeta])* $variant,)+
         }
-
-        // Written out rather than derived: the derive does not see the `rename` of a variant
-        // when its text comes through a macro, and would document the Rust names.
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::schema::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .enum_values(Some([$($text,)+]))
-                    .into()
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
@@ -69,51 +63,51 @@ pub mod user;
 
 #[cfg(test)]
 mod tests {
-    use super::ledger::{LedgerKind, LedgerStatus};
-    use super::notification::NotificationKind;
-    use super::order::{PaymentMethod, PaymentStatus, ReturnStatus, StockState};
-    use utoipa::openapi::schema::Schema;
-    use utoipa::openapi::RefOr;
-    use utoipa::PartialSchema;
-
-    /// The strings the OpenAPI document lists for a type.
-    fn documented<T: PartialSchema>() -> Vec<String> {
-        match T::schema() {
-            RefOr::T(Schema::Object(object)) => object
-                .enum_values
-                .unwrap_or_default()
-                .into_iter()
-                .map(|value| value.as_str().unwrap_or_default().to_string())
-                .collect(),
-            _ => panic!("not an object schema"),
-        }
-    }
-
-    /// What serde writes for every variant.
-    fn written<T: serde::Serialize>(all: &[T]) -> Vec<String> {
-        all.iter()
-            .map(|v| {
-                serde_json::to_value(v)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
-    }
-
+    /// serde (the JSON) and the OpenAPI document write each variant as `as_str` does.
     #[test]
-    fn the_document_lists_exactly_what_the_api_writes() {
-        assert_eq!(documented::<LedgerKind>(), written(LedgerKind::ALL));
-        assert_eq!(documented::<LedgerStatus>(), written(LedgerStatus::ALL));
-        assert_eq!(
-            documented::<NotificationKind>(),
-            written(NotificationKind::ALL)
+    fn text_enums_serialize_as_their_text() {
+        fn check<T: serde::Serialize + utoipa::PartialSchema + Copy>(
+            all: &[T],
+            text: fn(T) -> &'static str,
+        ) {
+            for value in all {
+                assert_eq!(serde_json::to_value(value).unwrap(), text(*value));
+            }
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            let texts: Vec<&str> = all.iter().map(|value| text(*value)).collect();
+            assert_eq!(schema["enum"], serde_json::json!(texts), "{schema}");
+        }
+        check(
+            super::ledger::LedgerKind::ALL,
+            super::ledger::LedgerKind::as_str,
         );
-        assert_eq!(documented::<PaymentMethod>(), written(PaymentMethod::ALL));
-        assert_eq!(documented::<PaymentStatus>(), written(PaymentStatus::ALL));
-        assert_eq!(documented::<ReturnStatus>(), written(ReturnStatus::ALL));
-        assert_eq!(documented::<StockState>(), written(StockState::ALL));
-        assert!(documented::<NotificationKind>().contains(&"order_confirmed".to_string()));
+        check(
+            super::ledger::LedgerStatus::ALL,
+            super::ledger::LedgerStatus::as_str,
+        );
+        check(
+            super::notification::NotificationKind::ALL,
+            super::notification::NotificationKind::as_str,
+        );
+        check(
+            super::order::PaymentMethod::ALL,
+            super::order::PaymentMethod::as_str,
+        );
+        check(
+            super::order::PaymentStatus::ALL,
+            super::order::PaymentStatus::as_str,
+        );
+        check(
+            super::order::StockState::ALL,
+            super::order::StockState::as_str,
+        );
+        check(
+            super::order::ReturnStatus::ALL,
+            super::order::ReturnStatus::as_str,
+        );
+        check(
+            &super::order::OrderStatus::ALL,
+            super::order::OrderStatus::as_str,
+        );
     }
 }
