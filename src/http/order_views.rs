@@ -2,8 +2,8 @@
 //! from the payments ledger, tracking, and the receipt of a confirmed payment.
 
 use super::extract::Pagination;
-use crate::domain::money::Money;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
+use crate::domain::money::Money;
 use crate::domain::order::{OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
