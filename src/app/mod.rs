@@ -5,6 +5,7 @@
 //! keeps honest (`cache`) and the login limiter (`rate_limit`).
 //!
 //! - `accounts`: account creation, for registration and admins alike
+//! - `cart`: applying a discount code to a cart
 //! - `checkout`: cart to order, gateway order, order-number retries
 //! - `payments`: payment confirmation, the same rule for every path
 //! - `gateway_events`: what a verified gateway webhook event changes
@@ -17,6 +18,7 @@
 pub mod accounts;
 pub mod cache;
 pub mod cancellation;
+pub mod cart;
 pub mod checkout;
 pub mod events;
 pub mod expiry;
