@@ -4,6 +4,8 @@
 //! change feed that tells every node what the database committed (`events`), the read caches it
 //! keeps honest (`cache`) and the login limiter (`rate_limit`).
 //!
+//! - `accounts`: account creation, for registration and admins alike
+//! - `cart`: applying a discount code to a cart
 //! - `checkout`: cart to order, gateway order, order-number retries
 //! - `payments`: payment confirmation, the same rule for every path
 //! - `gateway_events`: what a verified gateway webhook event changes
@@ -13,8 +15,10 @@
 //! - `refunds`: sending recorded refunds, with retries
 //! - `expiry`: unpaid orders reconciled with the gateway or expired
 
+pub mod accounts;
 pub mod cache;
 pub mod cancellation;
+pub mod cart;
 pub mod checkout;
 pub mod events;
 pub mod expiry;

@@ -16,6 +16,45 @@ pub fn parse_id(field: &str, raw: &str) -> Result<String> {
         .map_err(|_| DomainError::invalid(field, "must be a valid id (UUID)", raw))
 }
 
+/// A record id of one kind: a canonical UUID, made only by `parse` (a 400 naming the field when
+/// the text is not one), serialized as the plain string.
+macro_rules! typed_id {
+    ($($(#[$meta:meta])* $name:ident,)+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+        #[serde(transparent)]
+        #[schema(value_type = String)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(field: &str, raw: &str) -> Result<$name> {
+                parse_id(field, raw).map($name)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )+};
+}
+
+typed_id! {
+    /// A product's id.
+    ProductId,
+    /// A user's id.
+    UserId,
+    /// An order's id (`_id`, not its `orderNumber`).
+    OrderId,
+    /// A saved address's id.
+    AddressId,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +69,22 @@ mod tests {
             parse_id("id", "0190F8E0-0000-7000-8000-000000000000").unwrap(),
             "0190f8e0-0000-7000-8000-000000000000"
         );
+    }
+
+    #[test]
+    fn typed_ids_are_canonical_uuids_and_name_their_field() {
+        let id = ProductId::parse("productId", " 0190F8E0-0000-7000-8000-000000000000 ").unwrap();
+        assert_eq!(id.as_str(), "0190f8e0-0000-7000-8000-000000000000");
+        assert_eq!(id.to_string(), id.as_str());
+        assert_eq!(
+            serde_json::to_value(&id).unwrap(),
+            serde_json::json!("0190f8e0-0000-7000-8000-000000000000")
+        );
+        assert_eq!(
+            UserId::parse("id", "nope").unwrap_err(),
+            DomainError::invalid("id", "must be a valid id (UUID)", "nope")
+        );
+        assert!(OrderId::parse("orderId", "ORD1705312800123").is_err());
+        assert!(AddressId::parse("addressId", "").is_err());
     }
 }

@@ -50,12 +50,15 @@ macro_rules! text_enum {
 }
 
 pub mod discount;
+pub mod discount_code;
+pub mod email;
 pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod notification;
 pub mod order;
+pub mod order_number;
 pub mod pricing;
 pub mod text;
 pub mod time;

@@ -1,11 +1,12 @@
 //! `GET/POST /admin/users`, `PATCH /admin/users/:id`: admins list accounts, create any role (this
 //! is how vendors are made) and change roles or deactivate (CONTRACT §3).
 
-use super::auth::{create_account, UserView};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::session::AuthUser;
+use super::user_views::UserView;
 use super::AppState;
-use crate::domain::ids::parse_id;
+use crate::app::accounts::{create_account, NewAccount};
+use crate::domain::ids::UserId;
 use crate::domain::user::{check_name, Role};
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::users::UserChanges;
@@ -103,11 +104,13 @@ async fn create_user(
     caller.require_admin()?;
     let user = create_account(
         &state,
-        body.name,
-        body.email,
-        body.password,
-        body.phone,
-        body.role,
+        NewAccount {
+            name: body.name,
+            email: body.email,
+            password: body.password,
+            phone: body.phone,
+            role: body.role,
+        },
     )
     .await?;
     Ok(Reply::created("User created successfully", user.into()))
@@ -132,8 +135,8 @@ async fn update_user(
     ApiJson(body): ApiJson<UpdateUserBody>,
 ) -> Result<Reply<UserView>> {
     caller.require_admin()?;
-    let id = parse_id("id", &id)?;
-    if id == caller.id
+    let id = UserId::parse("id", &id)?;
+    if id.as_str() == caller.id
         && (body.is_active == Some(false) || body.role.is_some_and(|r| r != Role::Admin))
     {
         // Keeps at least the acting admin able to undo a mistake.
@@ -149,7 +152,7 @@ async fn update_user(
     let user = state
         .store
         .update_user(
-            &id,
+            id.as_str(),
             UserChanges {
                 role: body.role,
                 is_active: body.is_active,

@@ -4,12 +4,13 @@ use super::connection::ClientAddr;
 use super::extract::{ApiJson, Reply};
 use super::rate_limit;
 use super::session::AuthUser;
+use super::user_views::UserView;
 use super::AppState;
-use crate::auth::{hash_password, verify_password};
-use crate::domain::time::to_rfc3339;
-use crate::domain::user::{check_name, check_password, normalize_email, Phone, Role};
+use crate::app::accounts::{create_account, NewAccount};
+use crate::auth::verify_password;
+use crate::domain::email::Email;
+use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
-use crate::store::users::{NewUser, User};
 use axum::extract::{ConnectInfo, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,34 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(me))
-}
-
-/// A user as the API shows it: never the password hash.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub phone: Option<String>,
-    pub role: Role,
-    pub is_active: bool,
-    pub created_at: String,
-}
-
-impl From<User> for UserView {
-    fn from(user: User) -> Self {
-        UserView {
-            role: user.role(),
-            id: user.id,
-            name: user.name,
-            email: user.email,
-            phone: user.phone,
-            is_active: user.is_active,
-            created_at: to_rfc3339(user.created_at),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,32 +45,6 @@ pub struct LoginBody {
     pub password: String,
 }
 
-/// Checks the fields of a new account, hashes its password and stores it; a taken e-mail is a 409.
-pub async fn create_account(
-    state: &AppState,
-    name: String,
-    email: String,
-    password: String,
-    phone: Option<String>,
-    role: Role,
-) -> Result<User> {
-    let name = check_name("name", &name, 100)?;
-    let email = normalize_email(&email)?;
-    check_password(&password)?;
-    let phone = Phone::parse_optional(phone.as_deref())?;
-    let password_hash = hash_password(password).await?;
-    state
-        .store
-        .create_user(NewUser {
-            name: &name,
-            email: &email,
-            phone: phone.as_ref().map(Phone::as_str),
-            password_hash: &password_hash,
-            role,
-        })
-        .await
-}
-
 /// Register a customer account.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
@@ -117,11 +64,13 @@ async fn register(
         .await?;
     let user = create_account(
         &state,
-        body.name,
-        body.email,
-        body.password,
-        body.phone,
-        Role::Customer,
+        NewAccount {
+            name: body.name,
+            email: body.email,
+            password: body.password,
+            phone: body.phone,
+            role: Role::Customer,
+        },
     )
     .await?;
     let token = state.jwt.issue(&user.id, user.role())?;
@@ -152,8 +101,8 @@ async fn login(
         .check(&state.store, rate_limit::Bucket::Auth, client.ip())
         .await?;
     let invalid = || Error::Unauthorized("Invalid email or password".into());
-    let user = match normalize_email(&body.email) {
-        Ok(email) => state.store.user_by_email(&email).await?,
+    let user = match Email::parse(&body.email) {
+        Ok(email) => state.store.user_by_email(email.as_str()).await?,
         Err(_) => None,
     };
     let password_ok = verify_password(

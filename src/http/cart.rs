@@ -9,12 +9,13 @@
 //! to `message`.
 
 use super::cart_views::{CartSummaryView, CartView};
-use super::extract::{ApiJson, ApiPath, Envelope, Reply};
+use super::extract::{ApiJson, ApiPath, BodyError, Envelope, Reply};
 use super::session::AuthUser;
 use super::AppState;
 use crate::app::cache::cached_priced_cart;
-use crate::domain::discount::normalize_code;
-use crate::domain::ids::parse_id;
+use crate::app::cart;
+use crate::domain::discount_code::DiscountCode;
+use crate::domain::ids::{AddressId, ProductId};
 use crate::domain::pricing::{PricingSettings, MAX_LINE_QUANTITY};
 use crate::error::{Error, ErrorBody, FieldError, Result};
 use crate::store::addresses::{ShippingAddress, DEFAULT_COUNTRY};
@@ -36,97 +37,136 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_shipping_address))
 }
 
-// The request types below are both the OpenAPI schema and the parser: serde reads each field as
-// raw JSON and their `parse` checks it, so that a wrong type, a fraction or a missing field all
-// get the same 400 naming the field.
+// The request types below are both the OpenAPI schema and the parser: each deserializes
+// (`try_from`) from its raw shape, every field read as raw JSON and checked in a fixed order, so
+// that a wrong type, a fraction or a missing field all get the same 400 naming the field (a
+// `BodyError`, which `ApiJson` turns into the envelope). A handler only ever sees checked values.
 /// Body of `POST /cart/items`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawAddItem")]
 pub struct AddItemBody {
     /// The product's id.
-    #[schema(value_type = String, required = true)]
-    pub product_id: Option<Value>,
+    #[schema(value_type = String, format = "uuid")]
+    pub product_id: ProductId,
     /// Units to add, a whole number from 1 to 100.
-    #[schema(value_type = i64, minimum = 1, maximum = 100, required = true)]
-    pub quantity: Option<Value>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub quantity: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAddItem {
+    product_id: Option<Value>,
+    quantity: Option<Value>,
+}
+
+impl TryFrom<RawAddItem> for AddItemBody {
+    type Error = BodyError;
+
+    fn try_from(raw: RawAddItem) -> Result<Self, BodyError> {
+        Ok(AddItemBody {
+            product_id: parse_product_id(raw.product_id.as_ref())?,
+            quantity: parse_quantity(raw.quantity.as_ref())?,
+        })
+    }
 }
 
 /// Body of `PUT`/`PATCH /cart/items/{productId}`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(try_from = "RawQuantity")]
 pub struct QuantityBody {
     /// The line's new quantity, a whole number from 1 to 100.
-    #[schema(value_type = i64, minimum = 1, maximum = 100, required = true)]
-    pub quantity: Option<Value>,
+    #[schema(minimum = 1, maximum = 100)]
+    pub quantity: i64,
+}
+
+#[derive(Deserialize)]
+struct RawQuantity {
+    quantity: Option<Value>,
+}
+
+impl TryFrom<RawQuantity> for QuantityBody {
+    type Error = BodyError;
+
+    fn try_from(raw: RawQuantity) -> Result<Self, BodyError> {
+        Ok(QuantityBody {
+            quantity: parse_quantity(raw.quantity.as_ref())?,
+        })
+    }
 }
 
 /// Body of `POST /cart/discount`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawApplyDiscount")]
 pub struct ApplyDiscountBody {
     /// Up to 20 characters; case does not matter.
-    #[schema(value_type = String, required = true)]
-    pub discount_code: Option<Value>,
+    #[schema(value_type = String)]
+    pub discount_code: DiscountCode,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawApplyDiscount {
+    discount_code: Option<Value>,
+}
+
+impl TryFrom<RawApplyDiscount> for ApplyDiscountBody {
+    type Error = BodyError;
+
+    fn try_from(raw: RawApplyDiscount) -> Result<Self, BodyError> {
+        let discount_code = match raw.discount_code {
+            Some(Value::String(raw)) => {
+                DiscountCode::parse("discountCode", &raw).map_err(|_| {
+                    invalid(
+                        "discountCode",
+                        "must be 1 to 20 characters of A-Z, 0-9, _ and -",
+                        raw.as_str(),
+                    )
+                })?
+            }
+            None | Some(Value::Null) => {
+                return Err(invalid("discountCode", "is required", Value::Null).into())
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "discountCode",
+                    "must be a string of up to 20 characters",
+                    other,
+                )
+                .into())
+            }
+        };
+        Ok(ApplyDiscountBody { discount_code })
+    }
 }
 
 /// One of the caller's saved addresses, by id.
 #[derive(Debug, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedAddressRef {
-    pub address_id: String,
+    #[schema(value_type = String, format = "uuid")]
+    pub address_id: AddressId,
 }
 
 /// `PUT /cart/shipping-address`: an inline address, or `{"addressId": "..."}` of a saved one.
-#[derive(Debug, ToSchema)]
-#[serde(untagged)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged, try_from = "Value")]
 pub enum ShippingAddressBody {
     Saved(SavedAddressRef),
     Inline(ShippingAddress),
 }
 
-impl AddItemBody {
-    /// The product id and the quantity.
-    fn parse(&self) -> Result<(String, i64)> {
-        let product_id = parse_product_id(self.product_id.as_ref())?;
-        let quantity = parse_quantity(self.quantity.as_ref())?;
-        Ok((product_id, quantity))
-    }
-}
+impl TryFrom<Value> for ShippingAddressBody {
+    type Error = BodyError;
 
-impl QuantityBody {
-    fn parse(&self) -> Result<i64> {
-        parse_quantity(self.quantity.as_ref())
-    }
-}
-
-impl ApplyDiscountBody {
-    /// The code, normalized.
-    fn parse(self) -> Result<String> {
-        match self.discount_code {
-            Some(Value::String(raw)) => normalize_code("discountCode", &raw).map_err(|_| {
-                invalid(
-                    "discountCode",
-                    "must be 1 to 20 characters of A-Z, 0-9, _ and -",
-                    raw.as_str(),
-                )
-            }),
-            None | Some(Value::Null) => Err(invalid("discountCode", "is required", Value::Null)),
-            Some(other) => Err(invalid(
-                "discountCode",
-                "must be a string of up to 20 characters",
-                other,
-            )),
-        }
-    }
-}
-
-impl ShippingAddressBody {
     /// Reads the body as one of the two shapes; a field missing or of the wrong type is a 400
     /// naming it.
-    fn parse(body: Value) -> Result<ShippingAddressBody> {
+    fn try_from(body: Value) -> Result<Self, BodyError> {
         let Value::Object(body) = body else {
             return Err(Error::bad_request(
                 "The body must be an address object or {\"addressId\": \"...\"}",
-            ));
+            )
+            .into());
         };
         // `"addressId": null` reads as absent, the way optional fields read everywhere else.
         match body.get("addressId").filter(|v| !v.is_null()) {
@@ -136,21 +176,25 @@ impl ShippingAddressBody {
                         "addressId",
                         "send either addressId or an inline address, not both",
                         raw.clone(),
-                    ));
+                    )
+                    .into());
                 }
                 let address_id = match raw {
-                    Value::String(id) => checked_id("addressId", id)?,
+                    Value::String(id) => AddressId::parse("addressId", id).map_err(|_| {
+                        invalid("addressId", "must be a valid id (UUID)", id.as_str())
+                    })?,
                     other => {
                         return Err(invalid(
                             "addressId",
                             "must be a valid id (UUID)",
                             other.clone(),
-                        ))
+                        )
+                        .into())
                     }
                 };
                 Ok(ShippingAddressBody::Saved(SavedAddressRef { address_id }))
             }
-            None => inline_address(&body).map(ShippingAddressBody::Inline),
+            None => Ok(ShippingAddressBody::Inline(inline_address(&body)?)),
         }
     }
 }
@@ -165,8 +209,9 @@ fn invalid(field: &str, problem: impl Into<String>, value: impl Into<Value>) -> 
     }
 }
 
-fn checked_id(field: &str, raw: &str) -> Result<String> {
-    parse_id(field, raw).map_err(|_| invalid(field, "must be a valid id (UUID)", raw))
+fn checked_product_id(raw: &str) -> Result<ProductId> {
+    ProductId::parse("productId", raw)
+        .map_err(|_| invalid("productId", "must be a valid id (UUID)", raw))
 }
 
 fn parse_quantity(raw: Option<&Value>) -> Result<i64> {
@@ -184,9 +229,9 @@ fn parse_quantity(raw: Option<&Value>) -> Result<i64> {
     }
 }
 
-fn parse_product_id(raw: Option<&Value>) -> Result<String> {
+fn parse_product_id(raw: Option<&Value>) -> Result<ProductId> {
     match raw {
-        Some(Value::String(id)) => checked_id("productId", id),
+        Some(Value::String(id)) => checked_product_id(id),
         None | Some(Value::Null) => Err(invalid("productId", "is required", Value::Null)),
         Some(other) => Err(invalid(
             "productId",
@@ -259,10 +304,9 @@ async fn add_item(
     caller: AuthUser,
     ApiJson(body): ApiJson<AddItemBody>,
 ) -> Result<Reply<CartView>> {
-    let (product_id, quantity) = body.parse()?;
     state
         .store
-        .add_to_cart(&caller.id, &product_id, quantity)
+        .add_to_cart(&caller.id, body.product_id.as_str(), body.quantity)
         .await?;
     cart_reply(&state, &caller.id, "Item added to cart successfully").await
 }
@@ -273,11 +317,10 @@ async fn update_item(
     product_id: String,
     body: QuantityBody,
 ) -> Result<Reply<CartView>> {
-    let product_id = checked_id("productId", &product_id)?;
-    let quantity = body.parse()?;
+    let product_id = checked_product_id(&product_id)?;
     state
         .store
-        .set_cart_quantity(&caller.id, &product_id, quantity)
+        .set_cart_quantity(&caller.id, product_id.as_str(), body.quantity)
         .await?;
     cart_reply(&state, &caller.id, "Cart item updated successfully").await
 }
@@ -336,10 +379,10 @@ async fn remove_item(
     caller: AuthUser,
     ApiPath(product_id): ApiPath<String>,
 ) -> Result<Reply<CartView>> {
-    let product_id = checked_id("productId", &product_id)?;
+    let product_id = checked_product_id(&product_id)?;
     state
         .store
-        .remove_from_cart(&caller.id, &product_id)
+        .remove_from_cart(&caller.id, product_id.as_str())
         .await?;
     cart_reply(&state, &caller.id, "Item removed from cart successfully").await
 }
@@ -368,30 +411,7 @@ async fn apply_discount(
     caller: AuthUser,
     ApiJson(body): ApiJson<ApplyDiscountBody>,
 ) -> Result<Reply<CartView>> {
-    let code = body.parse()?;
-    let settings = PricingSettings::from_config(&state.config);
-    let priced = state.store.priced_cart(&caller.id, &settings).await?;
-    if priced.lines.is_empty() {
-        return Err(Error::Validation {
-            message: "Your cart is empty: add items before applying a discount code".into(),
-            errors: vec![FieldError::new(
-                "discountCode",
-                "the cart is empty",
-                code.as_str(),
-            )],
-        });
-    }
-    if let Err(reason) = state
-        .store
-        .check_cart_discount(&code, &caller.id, priced.totals.subtotal)
-        .await?
-    {
-        return Err(Error::Validation {
-            message: reason.clone(),
-            errors: vec![FieldError::new("discountCode", reason, code.as_str())],
-        });
-    }
-    state.store.set_cart_discount(&caller.id, &code).await?;
+    cart::apply_discount(&state, &caller.id, &body.discount_code).await?;
     cart_reply(&state, &caller.id, "Discount applied successfully").await
 }
 
@@ -453,13 +473,13 @@ fn inline_address(body: &Map<String, Value>) -> Result<ShippingAddress> {
 async fn set_shipping_address(
     State(state): State<AppState>,
     caller: AuthUser,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<ShippingAddressBody>,
 ) -> Result<Reply<CartView>> {
-    let address = match ShippingAddressBody::parse(body)? {
+    let address = match body {
         // Another user's address is not found, so ids cannot be probed (CONTRACT §2).
         ShippingAddressBody::Saved(saved) => state
             .store
-            .address_for_user(&caller.id, &saved.address_id)
+            .address_for_user(&caller.id, saved.address_id.as_str())
             .await?
             .ok_or_else(|| Error::not_found("Address"))?
             .shipping(),

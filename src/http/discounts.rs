@@ -8,7 +8,8 @@
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::session::AuthUser;
 use super::AppState;
-use crate::domain::discount::{normalize_code, DiscountType, RuleDefinition};
+use crate::domain::discount::{DiscountType, RuleDefinition};
+use crate::domain::discount_code::DiscountCode;
 use crate::domain::money::Money;
 use crate::domain::time::{parse_timestamp, to_rfc3339};
 use crate::error::{Error, ErrorBody, Result};
@@ -195,7 +196,7 @@ async fn create_discount(
 ) -> Result<Reply<DiscountView>> {
     caller.require_admin()?;
     let code = match body.code.as_deref() {
-        Some(raw) => normalize_code("code", raw)?,
+        Some(raw) => DiscountCode::parse("code", raw)?,
         None => {
             return Err(Error::invalid(
                 "code",
@@ -205,7 +206,7 @@ async fn create_discount(
         }
     };
     let def = body.definition()?;
-    let created = state.store.create_discount(&code, &def).await?;
+    let created = state.store.create_discount(code.as_str(), &def).await?;
     Ok(Reply::created(
         "Discount created successfully",
         created.into(),
@@ -228,10 +229,10 @@ async fn get_discount(
     ApiPath(code): ApiPath<String>,
 ) -> Result<Reply<DiscountView>> {
     caller.require_admin()?;
-    let code = normalize_code("code", &code)?;
+    let code = DiscountCode::parse("code", &code)?;
     let found = state
         .store
-        .discount_by_code(&code)
+        .discount_by_code(code.as_str())
         .await?
         .ok_or_else(|| Error::not_found("Discount code"))?;
     Ok(Reply::ok("Discount retrieved successfully", found.into()))
@@ -256,9 +257,9 @@ async fn replace_discount(
     ApiJson(body): ApiJson<DiscountCodeBody>,
 ) -> Result<Reply<DiscountView>> {
     caller.require_admin()?;
-    let code = normalize_code("code", &code)?;
+    let code = DiscountCode::parse("code", &code)?;
     if let Some(raw) = body.code.as_deref() {
-        if normalize_code("code", raw)? != code {
+        if DiscountCode::parse("code", raw)? != code {
             return Err(Error::invalid(
                 "code",
                 "a code cannot be renamed; it must match the path",
@@ -267,7 +268,7 @@ async fn replace_discount(
         }
     }
     let def = body.definition()?;
-    match state.store.replace_discount(&code, &def).await? {
+    match state.store.replace_discount(code.as_str(), &def).await? {
         Replaced::Updated(row) => Ok(Reply::ok("Discount updated successfully", row.into())),
         Replaced::NotFound => Err(Error::not_found("Discount code")),
         Replaced::LimitBelowUses { used_count } => Err(Error::Conflict(format!(
@@ -292,8 +293,8 @@ async fn delete_discount(
     ApiPath(code): ApiPath<String>,
 ) -> Result<Reply<DiscountView>> {
     caller.require_admin()?;
-    let code = normalize_code("code", &code)?;
-    match state.store.remove_discount(&code).await? {
+    let code = DiscountCode::parse("code", &code)?;
+    match state.store.remove_discount(code.as_str()).await? {
         Some(Removal::Deleted(row)) => Ok(Reply::ok(
             format!("Discount code {code} deleted"),
             row.into(),

@@ -144,6 +144,9 @@ fn json_rejection(rejection: JsonRejection) -> Error {
         }
         JsonRejection::JsonDataError(err) => {
             let detail = inner_message(&err);
+            if let Some(error) = BodyError::read(&detail) {
+                return error;
+            }
             Error::Validation {
                 message: format!("Invalid request body: {detail}"),
                 errors: vec![FieldError::new(
@@ -157,6 +160,71 @@ fn json_rejection(rejection: JsonRejection) -> Error {
             Error::PayloadTooLarge(MAX_BODY_BYTES)
         }
         other => Error::bad_request(format!("Unreadable request body: {}", other.body_text())),
+    }
+}
+
+/// A 400 raised by a request type that checks its own fields while it is deserialized (through
+/// `#[serde(try_from = ...)]`). serde carries only text, so its `Display` writes a tag and the
+/// envelope as JSON, and `json_rejection` reads it back: the client gets the envelope the type
+/// built, message and field errors as they were, not serde's wording.
+#[derive(Debug)]
+pub struct BodyError {
+    message: String,
+    errors: Vec<FieldError>,
+}
+
+const BODY_ERROR_TAG: &str = "\u{1}cartwright-body-error:";
+
+impl BodyError {
+    /// The envelope a tagged serde message carries, if it carries one.
+    fn read(detail: &str) -> Option<Error> {
+        let (_, tagged) = detail.split_once(BODY_ERROR_TAG)?;
+        // serde_json appends " at line 1 column 42": read the first JSON value only.
+        let body = serde_json::Deserializer::from_str(tagged)
+            .into_iter::<serde_json::Value>()
+            .next()?
+            .ok()?;
+        let errors = body["errors"]
+            .as_array()?
+            .iter()
+            .map(|e| {
+                Some(FieldError::new(
+                    e["field"].as_str()?,
+                    e["message"].as_str()?,
+                    e["value"].clone(),
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Error::Validation {
+            message: body["message"].as_str()?.to_string(),
+            errors,
+        })
+    }
+}
+
+impl From<Error> for BodyError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Validation { message, errors } => BodyError { message, errors },
+            // Parsing a body raises nothing but 400s; anything else is shown as one.
+            other => BodyError {
+                message: other.to_string(),
+                errors: Vec::new(),
+            },
+        }
+    }
+}
+
+impl From<crate::domain::error::DomainError> for BodyError {
+    fn from(error: crate::domain::error::DomainError) -> Self {
+        Error::from(error).into()
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let body = serde_json::json!({"message": self.message, "errors": self.errors});
+        write!(f, "{BODY_ERROR_TAG}{body}")
     }
 }
 
@@ -365,6 +433,47 @@ mod tests {
         assert!(has_escaped_nul(br#"{"name": "\\\u0000"}"#));
         assert!(!has_escaped_nul(br#"{"name": "a\\u0000b"}"#));
         assert!(!has_escaped_nul(br#"{"name": "u0000 \u0001"}"#));
+    }
+
+    #[test]
+    fn a_body_error_survives_serde_and_comes_back_as_its_envelope() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(try_from = "serde_json::Value")]
+        struct Even;
+        impl TryFrom<serde_json::Value> for Even {
+            type Error = BodyError;
+            fn try_from(value: serde_json::Value) -> Result<Self, BodyError> {
+                match value.as_i64() {
+                    Some(n) if n % 2 == 0 => Ok(Even),
+                    _ => Err(Error::invalid("n", "must be even", value).into()),
+                }
+            }
+        }
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            n: Even,
+        }
+        assert!(axum::Json::<Body>::from_bytes(br#"{"n": 2}"#).is_ok());
+        let rejection = axum::Json::<Body>::from_bytes(br#"{"n": 3}"#).unwrap_err();
+        match json_rejection(rejection) {
+            Error::Validation { message, errors } => {
+                assert_eq!(message, "Validation failed: must be even");
+                assert_eq!(errors, vec![FieldError::new("n", "must be even", 3)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A plain serde error keeps serde's wording.
+        let rejection = axum::Json::<Body>::from_bytes(br#"{}"#).unwrap_err();
+        match json_rejection(rejection) {
+            Error::Validation { message, .. } => {
+                assert_eq!(
+                    message,
+                    "Invalid request body: missing field `n` at line 1 column 2"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

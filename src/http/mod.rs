@@ -24,6 +24,7 @@ pub mod product_input;
 pub mod products;
 pub mod reviews;
 pub mod session;
+pub mod user_views;
 pub mod vendor;
 pub mod web;
 pub mod webhooks;

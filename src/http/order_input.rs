@@ -6,6 +6,7 @@ use super::session::AuthUser;
 use super::AppState;
 use crate::app::fulfilment::{self, StatusMove};
 use crate::domain::order::OrderStatus;
+use crate::domain::order_number::OrderRef;
 use crate::domain::time::parse_timestamp;
 use crate::error::{Error, Result};
 use crate::store::order_queries::Viewer;
@@ -20,9 +21,12 @@ pub async fn owned_order(state: &AppState, caller: &AuthUser, reference: &str) -
     } else {
         Viewer::Owner(&caller.id)
     };
+    let Some(reference) = OrderRef::parse(reference) else {
+        return Err(Error::not_found("Order"));
+    };
     state
         .store
-        .order_for(reference, viewer)
+        .order_for(reference.as_str(), viewer)
         .await?
         .ok_or_else(|| Error::not_found("Order"))
 }

@@ -8,6 +8,7 @@ use super::session::AuthUser;
 use super::AppState;
 use crate::domain::money::Money;
 use crate::domain::order::Actor;
+use crate::domain::order_number::OrderRef;
 use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::order_queries::Viewer;
@@ -97,9 +98,10 @@ async fn vendor_order_by_ref(
     vendor_id: &str,
     reference: &str,
 ) -> Result<(Order, bool)> {
+    let reference = OrderRef::parse(reference).ok_or_else(|| Error::not_found("Order"))?;
     let order = state
         .store
-        .order_for(reference, Viewer::Admin)
+        .order_for(reference.as_str(), Viewer::Admin)
         .await?
         .filter(|o| o.confirmed_at.is_some())
         .ok_or_else(|| Error::not_found("Order"))?;

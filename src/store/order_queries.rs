@@ -99,7 +99,7 @@ impl Store {
     /// user's order and a malformed reference, is `None` so ids cannot be probed.
     pub async fn order_for(&self, reference: &str, viewer: Viewer<'_>) -> Result<Option<Order>> {
         let reference = reference.trim();
-        let by_number = reference.starts_with("ORD") && reference.len() == 16;
+        let by_number = crate::domain::order_number::is_order_number(reference);
         let key = if by_number {
             reference.to_string()
         } else {
