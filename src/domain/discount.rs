@@ -84,6 +84,15 @@ impl DiscountValue {
     }
 }
 
+text_enum! {
+    /// A use of a code by an order: `reserved` at checkout (given back if the order is cancelled
+    /// unpaid), `final` once the order is confirmed.
+    pub enum DiscountUseState {
+        Reserved = "reserved",
+        Final = "final",
+    }
+}
+
 /// A discount code's rule and its usage so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscountRule {

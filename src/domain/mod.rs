@@ -112,5 +112,9 @@ mod tests {
             &super::order::OrderStatus::ALL,
             super::order::OrderStatus::as_str,
         );
+        check(
+            super::discount::DiscountUseState::ALL,
+            super::discount::DiscountUseState::as_str,
+        );
     }
 }

@@ -12,7 +12,7 @@
 
 use super::{read, transaction, write, PageRequest, Store};
 use crate::domain::discount::{
-    evaluate, DiscountRule, DiscountType, DiscountValue, RuleDefinition,
+    evaluate, DiscountRule, DiscountType, DiscountUseState, DiscountValue, RuleDefinition,
 };
 use crate::domain::money::Money;
 use crate::domain::time::now_millis;
@@ -422,12 +422,13 @@ macro_rules! impl_discount_uses {
                 };
                 sqlx::query(
                     "INSERT INTO discount_uses (order_id, code, user_id, state, created_at, updated_at)
-                     VALUES ($1, $2, $3, 'reserved', $4, $4)",
+                     VALUES ($1, $2, $3, $5, $4, $4)",
                 )
                 .bind(order_id)
                 .bind(code)
                 .bind(user_id)
                 .bind(now)
+                .bind(DiscountUseState::Reserved)
                 .execute(&mut *self)
                 .await
                 .on_unique_violation(|| {
@@ -438,11 +439,13 @@ macro_rules! impl_discount_uses {
 
             async fn finalize_discount_use(&mut self, order_id: &str, now: i64) -> Result<bool> {
                 let done = sqlx::query(
-                    "UPDATE discount_uses SET state = 'final', updated_at = $2
-                     WHERE order_id = $1 AND state = 'reserved'",
+                    "UPDATE discount_uses SET state = $3, updated_at = $2
+                     WHERE order_id = $1 AND state = $4",
                 )
                 .bind(order_id)
                 .bind(now)
+                .bind(DiscountUseState::Final)
+                .bind(DiscountUseState::Reserved)
                 .execute(&mut *self)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -450,10 +453,11 @@ macro_rules! impl_discount_uses {
 
             async fn release_discount_use(&mut self, order_id: &str, now: i64) -> Result<bool> {
                 let released: Option<(String,)> = sqlx::query_as(
-                    "DELETE FROM discount_uses WHERE order_id = $1 AND state = 'reserved'
+                    "DELETE FROM discount_uses WHERE order_id = $1 AND state = $2
                      RETURNING code",
                 )
                 .bind(order_id)
+                .bind(DiscountUseState::Reserved)
                 .fetch_optional(&mut *self)
                 .await?;
                 let Some((code,)) = released else {

@@ -3,7 +3,7 @@
 //! impls are the one place that does. A stored text no enum variant names is a decode error
 //! (a 500 whose log names the value and the type), never a silent default.
 
-use crate::domain::discount::DiscountType;
+use crate::domain::discount::{DiscountType, DiscountUseState};
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::money::Money;
 use crate::domain::notification::NotificationKind;
@@ -66,6 +66,7 @@ text_column!(
     ReturnStatus,
     Role,
     DiscountType,
+    DiscountUseState,
     NotificationKind,
     LedgerKind,
     LedgerStatus,
