@@ -26,6 +26,7 @@
 //! other nodes and the background jobs.
 
 use super::cache::{AccountCache, CartCache, CatalogCache};
+use crate::domain::order::OrderStatus;
 use crate::store::{Backend, SqliteBackend, Store};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -55,7 +56,7 @@ pub enum Change {
         id: String,
         number: String,
         user: String,
-        status: String,
+        status: OrderStatus,
         /// Vendors with lines in the order; filled in by the feed (only while streams listen).
         #[serde(default)]
         vendors: Vec<String>,

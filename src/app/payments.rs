@@ -27,7 +27,7 @@ pub fn recorded_gateway_order(order: &Order, gateway_order_id: &str) -> GatewayO
         amount_paid: Money::ZERO,
         currency: order.currency.clone(),
         receipt: Some(order.order_number.clone()),
-        status: "created".into(),
+        status: crate::payments::GatewayOrderStatus::Created,
         created_at: order.created_at / 1000,
     }
 }
@@ -221,7 +221,7 @@ impl Payments {
                     self.dispatch_refund(refund_id, source).await;
                 }
                 Err(Error::Conflict(
-                    reason.explain(&order.order_number, order.status.as_str()),
+                    reason.explain(&order.order_number, order.status),
                 ))
             }
         }

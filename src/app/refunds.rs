@@ -13,7 +13,7 @@ use crate::domain::ledger::LedgerStatus;
 use crate::domain::order::PaymentMethod;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
-use crate::payments::{GatewayError, PaymentGateway, RefundRequest};
+use crate::payments::{GatewayError, GatewayRefundStatus, PaymentGateway, RefundRequest};
 use crate::store::Store;
 
 /// Gateway calls a refund gets before it needs an admin.
@@ -63,10 +63,10 @@ pub async fn send_refund(
     };
     match gateway.refund(request).await {
         Ok(refund) => {
-            let status = match refund.status.as_str() {
-                "processed" => LedgerStatus::Processed,
-                "failed" => LedgerStatus::Failed,
-                _ => LedgerStatus::Pending,
+            let status = match refund.status {
+                GatewayRefundStatus::Processed => LedgerStatus::Processed,
+                GatewayRefundStatus::Failed => LedgerStatus::Failed,
+                GatewayRefundStatus::Pending => LedgerStatus::Pending,
             };
             metrics::counter!("payments_refunds_total", "outcome" => status.as_str()).increment(1);
             store

@@ -11,7 +11,7 @@ use super::AppState;
 use crate::app::returns;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
-use crate::domain::order::{Actor, PaymentStatus};
+use crate::domain::order::{Actor, OrderStatus, PaymentStatus};
 use crate::domain::time::parse_timestamp;
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::orders::{OrderFilter, ReturnAction};
@@ -181,7 +181,7 @@ pub struct StatsOverview {
 pub struct StatusCount {
     /// The status.
     #[serde(rename = "_id")]
-    pub id: String,
+    pub id: OrderStatus,
     pub count: i64,
     pub total_amount: Money,
 }
@@ -446,7 +446,7 @@ async fn daily_stats(
     let overflow = || Error::Internal(anyhow::anyhow!("daily order totals overflowed"));
     let mut days: Vec<DayFigures> = Vec::with_capacity(span as usize);
     let (mut orders, mut revenue) = (vec![0i64; span as usize], vec![Money::ZERO; span as usize]);
-    let mut by_status: Vec<(String, i64, Money)> = Vec::new();
+    let mut by_status: Vec<(OrderStatus, i64, Money)> = Vec::new();
     for row in &rows {
         let Some(index) = usize::try_from(row.day - first_day)
             .ok()
@@ -460,13 +460,13 @@ async fn daily_stats(
             .ok_or_else(overflow)?;
         match by_status
             .iter_mut()
-            .find(|(status, _, _)| *status == row.status.as_str())
+            .find(|(status, _, _)| *status == row.status)
         {
             Some(entry) => {
                 entry.1 += row.orders;
                 entry.2 = entry.2.checked_add(row.amount).ok_or_else(overflow)?;
             }
-            None => by_status.push((row.status.to_string(), row.orders, row.amount)),
+            None => by_status.push((row.status, row.orders, row.amount)),
         }
     }
     for (index, (count, kept)) in orders.iter().zip(&revenue).enumerate() {
@@ -479,7 +479,7 @@ async fn daily_stats(
     }
     // As `GET /orders/admin/stats` orders its breakdown.
     by_status.retain(|(_, count, _)| *count > 0);
-    by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
     Ok(Reply::ok(
         "Daily order statistics retrieved successfully",
         DailyStatsView {

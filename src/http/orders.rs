@@ -62,7 +62,7 @@ pub struct RazorpayOrderView {
     pub amount: i64,
     pub currency: String,
     pub receipt: Option<String>,
-    pub status: String,
+    pub status: crate::payments::GatewayOrderStatus,
     pub created_at: i64,
 }
 

@@ -22,9 +22,37 @@ pub struct GatewayOrder {
     pub amount_paid: Money,
     pub currency: String,
     pub receipt: Option<String>,
-    /// `created`, `attempted` or `paid`.
-    pub status: String,
+    pub status: GatewayOrderStatus,
     pub created_at: i64,
+}
+
+/// Where a gateway order is (Razorpay's order states); another state makes the answer unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayOrderStatus {
+    Created,
+    Attempted,
+    Paid,
+}
+
+impl GatewayOrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayOrderStatus::Created => "created",
+            GatewayOrderStatus::Attempted => "attempted",
+            GatewayOrderStatus::Paid => "paid",
+        }
+    }
+}
+
+/// Where a refund is at the gateway (Razorpay's refund states); another state makes the answer
+/// unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayRefundStatus {
+    Pending,
+    Processed,
+    Failed,
 }
 
 /// Where a payment attempt is at the gateway (Razorpay's payment states). A state the gateway
@@ -82,8 +110,7 @@ pub struct GatewayRefund {
     pub id: String,
     pub payment_id: String,
     pub amount: Money,
-    /// `pending`, `processed` or `failed`.
-    pub status: String,
+    pub status: GatewayRefundStatus,
 }
 
 #[derive(Debug, Clone)]

@@ -3,8 +3,9 @@
 //! the verify-payment path is exercised exactly as with Razorpay.
 
 use super::{
-    hmac_sha256_hex, CreateOrderRequest, GatewayError, GatewayOrder, GatewayPayment,
-    GatewayPaymentStatus, GatewayRefund, PaymentGateway, RefundRequest,
+    hmac_sha256_hex, CreateOrderRequest, GatewayError, GatewayOrder, GatewayOrderStatus,
+    GatewayPayment, GatewayPaymentStatus, GatewayRefund, GatewayRefundStatus, PaymentGateway,
+    RefundRequest,
 };
 use crate::domain::money::Money;
 use async_trait::async_trait;
@@ -101,7 +102,7 @@ impl PaymentGateway for SimulatedGateway {
             amount_paid: Money::ZERO,
             currency: request.currency,
             receipt: Some(request.receipt),
-            status: "created".into(),
+            status: GatewayOrderStatus::Created,
             created_at: chrono::Utc::now().timestamp(),
         };
         self.orders
@@ -224,7 +225,7 @@ impl PaymentGateway for SimulatedGateway {
                 id: razorpay_like_id("rfnd"),
                 payment_id: request.payment_id.clone(),
                 amount: request.amount,
-                status: "processed".into(),
+                status: GatewayRefundStatus::Processed,
             })
             .clone();
         if let Some(payment) = self
@@ -252,7 +253,7 @@ impl PaymentGateway for SimulatedGateway {
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(&order.id)
         {
-            stored.status = "paid".into();
+            stored.status = GatewayOrderStatus::Paid;
             stored.amount_paid = stored.amount;
         }
         let signature = hmac_sha256_hex(

@@ -250,35 +250,36 @@ impl Store {
     /// `GET /orders/admin/stats` from the per-state totals (see `state_totals`).
     pub async fn order_stats(&self, filter: &OrderFilter) -> Result<OrderStats> {
         let totals = self.state_totals(filter).await?;
-        let count_of = |status: &str| -> i64 {
+        let count_of = |status: OrderStatus| -> i64 {
             totals
                 .iter()
-                .filter(|t| t.status.as_str() == status)
+                .filter(|t| t.status == status)
                 .map(|t| t.orders)
                 .sum()
         };
-        let mut by_status: Vec<(String, i64, Money)> = Vec::new();
+        let mut by_status: Vec<(OrderStatus, i64, Money)> = Vec::new();
         for t in &totals {
             match by_status
                 .iter_mut()
-                .find(|(status, _, _)| *status == t.status.as_str())
+                .find(|(status, _, _)| *status == t.status)
             {
                 Some(entry) => {
                     entry.1 += t.orders;
                     entry.2 = entry.2.checked_add(t.amount).ok_or_else(totals_overflow)?;
                 }
-                None => by_status.push((t.status.to_string(), t.orders, t.amount)),
+                None => by_status.push((t.status, t.orders, t.amount)),
             }
         }
         by_status.retain(|(_, count, _)| *count > 0);
-        by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // Largest count first, ties by the status's name (as the document lists them).
+        by_status.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
         Ok(OrderStats {
             total_orders: totals.iter().map(|t| t.orders).sum(),
             total_revenue: Money::checked_sum(totals.iter().map(|t| t.revenue))
                 .ok_or_else(totals_overflow)?,
-            pending_orders: count_of("pending"),
-            completed_orders: count_of("delivered"),
-            cancelled_orders: count_of("cancelled"),
+            pending_orders: count_of(OrderStatus::Pending),
+            completed_orders: count_of(OrderStatus::Delivered),
+            cancelled_orders: count_of(OrderStatus::Cancelled),
             breakdown: by_status,
         })
     }

@@ -5,7 +5,10 @@ use crate::fake_razorpay::FakeRazorpay;
 use cartwright::config::{RazorpaySettings, Secret};
 use cartwright::domain::money::Money;
 use cartwright::payments::razorpay::{parse_webhook_event, RazorpayGateway};
-use cartwright::payments::{CreateOrderRequest, GatewayError, PaymentGateway, RefundRequest};
+use cartwright::payments::{
+    CreateOrderRequest, GatewayError, GatewayOrderStatus, GatewayRefundStatus, PaymentGateway,
+    RefundRequest,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -113,7 +116,7 @@ async fn order_is_created_at_razorpay_with_amount_receipt_and_notes() {
     assert_eq!(order.amount_paid, Money::from_minor(0));
     assert_eq!(order.currency, "INR");
     assert_eq!(order.receipt.as_deref(), Some("ORD1234567890123"));
-    assert_eq!(order.status, "created");
+    assert_eq!(order.status, GatewayOrderStatus::Created);
 
     let recorded = fake.orders();
     assert_eq!(recorded.len(), 1);
@@ -141,7 +144,7 @@ async fn order_moves_from_created_to_attempted_to_paid() {
     let failed_id = fake.fail_payment(&order.id);
     assert_eq!(
         gateway.fetch_order(&order.id).await.unwrap().status,
-        "attempted"
+        GatewayOrderStatus::Attempted
     );
     let failed = gateway.fetch_payment(&failed_id).await.unwrap();
     assert_eq!(failed.status.as_str(), "failed");
@@ -151,7 +154,7 @@ async fn order_moves_from_created_to_attempted_to_paid() {
     let (payment_id, signature) = fake.pay(&order.id);
     assert!(gateway.verify_payment_signature(&order.id, &payment_id, &signature));
     let fetched = gateway.fetch_order(&order.id).await.unwrap();
-    assert_eq!(fetched.status, "paid");
+    assert_eq!(fetched.status, GatewayOrderStatus::Paid);
     assert_eq!(fetched.amount_paid, Money::from_minor(6134));
     let payments = gateway.fetch_order_payments(&order.id).await.unwrap();
     let statuses: Vec<&str> = payments.iter().map(|p| p.status.as_str()).collect();
@@ -389,7 +392,7 @@ async fn partial_then_full_refund_moves_the_payment_to_refunded() {
     assert!(partial.id.starts_with("rfnd_"), "{}", partial.id);
     assert_eq!(partial.payment_id, payment_id);
     assert_eq!(partial.amount, Money::from_minor(1000));
-    assert_eq!(partial.status, "processed");
+    assert_eq!(partial.status, GatewayRefundStatus::Processed);
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
     assert_eq!(payment.amount_refunded, Money::from_minor(1000));
     assert_eq!(payment.status.as_str(), "captured");
@@ -651,7 +654,7 @@ async fn webhooks_are_signed_with_the_webhook_secret_and_parse() {
     assert_eq!(payment.status.as_str(), "captured");
 
     let paid = parse_webhook_event(&fake.prepare_webhook("order.paid", &order_id).body).unwrap();
-    assert_eq!(paid.order.unwrap().status, "paid");
+    assert_eq!(paid.order.unwrap().status, GatewayOrderStatus::Paid);
     assert_eq!(paid.payment.unwrap().id, payment_id);
 
     let refund = gateway
@@ -782,7 +785,7 @@ async fn pending_refunds_settle_later_and_a_failed_one_frees_the_amount() {
         .refund(refund_request(&payment_id, 6134, "refund-pending-01"))
         .await
         .unwrap();
-    assert_eq!(refund.status, "pending");
+    assert_eq!(refund.status, GatewayRefundStatus::Pending);
     assert_eq!(
         gateway
             .fetch_payment(&payment_id)
@@ -796,7 +799,7 @@ async fn pending_refunds_settle_later_and_a_failed_one_frees_the_amount() {
     fake.settle_refund(&refund.id, "failed");
     let event =
         parse_webhook_event(&fake.prepare_webhook("refund.failed", &refund.id).body).unwrap();
-    assert_eq!(event.refund.unwrap().status, "failed");
+    assert_eq!(event.refund.unwrap().status, GatewayRefundStatus::Failed);
     let payment = gateway.fetch_payment(&payment_id).await.unwrap();
     assert_eq!(payment.amount_refunded, Money::from_minor(0));
     assert_eq!(payment.status.as_str(), "captured");

@@ -94,7 +94,7 @@ pub(super) struct OrderWire {
     currency: String,
     #[serde(default, deserialize_with = "lenient_string")]
     receipt: Option<String>,
-    status: String,
+    status: crate::payments::GatewayOrderStatus,
     #[serde(default, deserialize_with = "lenient_i64")]
     created_at: i64,
 }
@@ -152,7 +152,7 @@ pub(super) struct RefundWire {
     id: String,
     payment_id: String,
     amount: i64,
-    status: String,
+    status: crate::payments::GatewayRefundStatus,
 }
 
 impl From<RefundWire> for GatewayRefund {

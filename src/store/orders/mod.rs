@@ -212,7 +212,7 @@ impl Refusal {
         }
     }
 
-    pub fn explain(self, order_number: &str, status: &str) -> String {
+    pub fn explain(self, order_number: &str, status: OrderStatus) -> String {
         match self {
             Refusal::NotPayable => format!(
                 "Order {order_number} is {status} and cannot take this payment; the payment will be refunded"
@@ -283,7 +283,7 @@ pub struct OrderStats {
     pub completed_orders: i64,
     pub cancelled_orders: i64,
     /// `(status, count, total_amount)`, largest count first.
-    pub breakdown: Vec<(String, i64, Money)>,
+    pub breakdown: Vec<(OrderStatus, i64, Money)>,
 }
 
 /// Internal marker of a lost race for an order number; never reaches a client.
