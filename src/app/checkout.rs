@@ -3,7 +3,7 @@
 //! payable, creates the gateway order and retries when two nodes draw the same order number.
 
 use super::AppState;
-use crate::domain::ids::{new_id, parse_id};
+use crate::domain::ids::{new_id, parse_id, AddressId};
 use crate::domain::order::{new_order_number, PaymentMethod};
 use crate::domain::pricing::PricingSettings;
 use crate::domain::time::now_millis;
@@ -24,8 +24,8 @@ pub struct CheckoutRequest<'a> {
     /// The method as the client sent it, echoed in a refusal.
     pub method_as_sent: &'a str,
     pub notes: Option<String>,
-    /// One of the caller's saved addresses, as sent; overrides the cart's shipping address.
-    pub address_id: Option<&'a str>,
+    /// One of the caller's saved addresses; overrides the cart's shipping address.
+    pub address_id: Option<&'a AddressId>,
     /// The caller's cart id as sent, checked when given.
     pub cart_id: Option<&'a str>,
 }
@@ -55,11 +55,10 @@ pub async fn place_order(state: &AppState, request: CheckoutRequest<'_>) -> Resu
     } = request;
     let address = match address_id {
         None => None,
-        Some(raw) => {
-            let id = parse_id("addressId", raw)?;
+        Some(id) => {
             let address = state
                 .store
-                .address_for_user(user_id, &id)
+                .address_for_user(user_id, id.as_str())
                 .await?
                 .ok_or_else(|| Error::not_found("Address"))?;
             Some(

@@ -20,7 +20,8 @@ use crate::domain::pricing::{PricingSettings, MAX_LINE_QUANTITY};
 use crate::error::{Error, ErrorBody, FieldError, Result};
 use crate::store::addresses::{ShippingAddress, DEFAULT_COUNTRY};
 use crate::store::cart::PricedCart;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -209,6 +210,19 @@ fn invalid(field: &str, problem: impl Into<String>, value: impl Into<Value>) -> 
     }
 }
 
+/// The `{productId}` of a line's path, checked while the request is extracted, before its body
+/// is read: a malformed id is the 400 even when the body is bad too.
+struct LinePath(ProductId);
+
+impl<S: Send + Sync> FromRequestParts<S> for LinePath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        checked_product_id(&raw).map(LinePath)
+    }
+}
+
 fn checked_product_id(raw: &str) -> Result<ProductId> {
     ProductId::parse("productId", raw)
         .map_err(|_| invalid("productId", "must be a valid id (UUID)", raw))
@@ -314,10 +328,9 @@ async fn add_item(
 async fn update_item(
     state: AppState,
     caller: AuthUser,
-    product_id: String,
+    product_id: ProductId,
     body: QuantityBody,
 ) -> Result<Reply<CartView>> {
-    let product_id = checked_product_id(&product_id)?;
     state
         .store
         .set_cart_quantity(&caller.id, product_id.as_str(), body.quantity)
@@ -339,7 +352,7 @@ async fn update_item(
 async fn update_item_put(
     State(state): State<AppState>,
     caller: AuthUser,
-    ApiPath(product_id): ApiPath<String>,
+    LinePath(product_id): LinePath,
     ApiJson(body): ApiJson<QuantityBody>,
 ) -> Result<Reply<CartView>> {
     update_item(state, caller, product_id, body).await
@@ -359,7 +372,7 @@ async fn update_item_put(
 async fn update_item_patch(
     State(state): State<AppState>,
     caller: AuthUser,
-    ApiPath(product_id): ApiPath<String>,
+    LinePath(product_id): LinePath,
     ApiJson(body): ApiJson<QuantityBody>,
 ) -> Result<Reply<CartView>> {
     update_item(state, caller, product_id, body).await
@@ -377,9 +390,8 @@ async fn update_item_patch(
 async fn remove_item(
     State(state): State<AppState>,
     caller: AuthUser,
-    ApiPath(product_id): ApiPath<String>,
+    LinePath(product_id): LinePath,
 ) -> Result<Reply<CartView>> {
-    let product_id = checked_product_id(&product_id)?;
     state
         .store
         .remove_from_cart(&caller.id, product_id.as_str())

@@ -17,6 +17,7 @@ use crate::app::cancellation::{cancel_and_refund, CUSTOMER_REASON};
 use crate::app::checkout::{self, Checkout, CheckoutRequest};
 use crate::app::payments::PaymentSource;
 use crate::app::{fulfilment, returns};
+use crate::domain::ids::AddressId;
 use crate::domain::order::{is_online_method, Actor, OrderStatus, PaymentMethod, PaymentStatus};
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::orders::OrderFilter;
@@ -121,6 +122,11 @@ async fn place_order(
         ));
     }
     let notes = optional_text("notes", body.notes.as_deref(), 500)?;
+    let address_id = body
+        .address_id
+        .as_deref()
+        .map(|raw| AddressId::parse("addressId", raw))
+        .transpose()?;
     let Checkout {
         order,
         gateway_order,
@@ -133,7 +139,7 @@ async fn place_order(
             online,
             method_as_sent: &body.payment_method,
             notes,
-            address_id: body.address_id.as_deref(),
+            address_id: address_id.as_ref(),
             cart_id: body.cart_id.as_deref(),
         },
     )

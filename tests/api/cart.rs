@@ -11,6 +11,7 @@ api_tests!(
     adding_a_product_again_adds_to_its_quantity,
     quantity_must_be_a_whole_number_from_1_to_100,
     product_id_must_be_a_known_active_product,
+    bad_cart_bodies_get_one_error_naming_the_first_bad_field,
     above_available_stock_is_a_conflict_naming_what_is_left,
     a_line_holds_at_most_100_units,
     lines_can_be_updated_and_removed,
@@ -275,6 +276,115 @@ async fn product_id_must_be_a_known_active_product(app: TestApp) {
 
     let cart = app.get("/cart", Some(&token)).await.expect(200);
     assert_eq!(cart.data()["items"], json!([]));
+}
+
+/// The whole 400 envelope, checked in a fixed order: the path, then the fields in the type's order.
+async fn bad_cart_bodies_get_one_error_naming_the_first_bad_field(app: TestApp) {
+    let product = app.product("Envelope", 10.0, 50).await;
+    let (_, token) = app.customer("Envelopes").await;
+    let expect = |resp: Resp, field: &str, problem: &str, value: Value| {
+        assert_eq!(
+            resp.body["message"],
+            format!("Validation failed: {field} {problem}"),
+            "{}",
+            resp.body
+        );
+        assert_eq!(
+            resp.body["errors"],
+            json!([{"field": field, "message": problem, "value": value}]),
+            "{}",
+            resp.body
+        );
+    };
+    let quantity_rule = "must be a whole number from 1 to 100";
+    let resp = app
+        .post(
+            "/cart/items",
+            Some(&token),
+            json!({"productId": product, "quantity": 2.5}),
+        )
+        .await
+        .expect(400);
+    expect(resp, "quantity", quantity_rule, json!(2.5));
+    let resp = app
+        .post("/cart/items", Some(&token), json!({"productId": product}))
+        .await
+        .expect(400);
+    let required = format!("is required and {quantity_rule}");
+    expect(resp, "quantity", &required, Value::Null);
+    // productId is checked before quantity, wherever each stands in the body.
+    let resp = app
+        .post("/cart/items", Some(&token), json!({"quantity": 0}))
+        .await
+        .expect(400);
+    expect(resp, "productId", "is required", Value::Null);
+    let resp = app
+        .post(
+            "/cart/items",
+            Some(&token),
+            json!({"quantity": 0, "productId": 42}),
+        )
+        .await
+        .expect(400);
+    expect(resp, "productId", "must be a valid id (UUID)", json!(42));
+    // The path's id before the body.
+    let resp = app
+        .put(
+            "/cart/items/not-an-id",
+            Some(&token),
+            json!({"quantity": 0}),
+        )
+        .await
+        .expect(400);
+    expect(
+        resp,
+        "productId",
+        "must be a valid id (UUID)",
+        json!("not-an-id"),
+    );
+
+    let resp = app
+        .post("/cart/discount", Some(&token), json!({"discountCode": 5}))
+        .await
+        .expect(400);
+    expect(
+        resp,
+        "discountCode",
+        "must be a string of up to 20 characters",
+        json!(5),
+    );
+    let resp = app
+        .post(
+            "/cart/discount",
+            Some(&token),
+            json!({"discountCode": "NO SPACES"}),
+        )
+        .await
+        .expect(400);
+    expect(
+        resp,
+        "discountCode",
+        "must be 1 to 20 characters of A-Z, 0-9, _ and -",
+        json!("NO SPACES"),
+    );
+
+    let resp = app
+        .put(
+            "/cart/shipping-address",
+            Some(&token),
+            json!({"addressId": 7}),
+        )
+        .await
+        .expect(400);
+    expect(resp, "addressId", "must be a valid id (UUID)", json!(7));
+    let resp = app
+        .put("/cart/shipping-address", Some(&token), json!("street"))
+        .await
+        .expect(400);
+    assert_eq!(
+        resp.body["message"],
+        "The body must be an address object or {\"addressId\": \"...\"}"
+    );
 }
 
 async fn above_available_stock_is_a_conflict_naming_what_is_left(app: TestApp) {
