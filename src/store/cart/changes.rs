@@ -14,12 +14,7 @@ impl Store {
     ) -> Result<Added> {
         let now = now_millis();
         Ok(transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             let added: Option<(i64,)> = sqlx::query_as(ADD_SQL)
                 .bind(&cart_id)
                 .bind(product_id)
@@ -64,12 +59,7 @@ impl Store {
     ) -> Result<Added> {
         let now = now_millis();
         Ok(transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             let set: Option<(i64,)> = sqlx::query_as(SET_SQL)
                 .bind(&cart_id)
                 .bind(product_id)
@@ -113,12 +103,7 @@ impl Store {
     pub async fn remove_from_cart(&self, user_id: &str, product_id: &str) -> Result<()> {
         let now = now_millis();
         transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             let removed =
                 sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
                     .bind(&cart_id)
@@ -137,12 +122,7 @@ impl Store {
     pub async fn clear_cart(&self, user_id: &str) -> Result<()> {
         let now = now_millis();
         transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             tx.empty_cart(&cart_id, now).await?;
         });
         Ok(())
@@ -152,12 +132,7 @@ impl Store {
     pub async fn set_cart_discount(&self, user_id: &str, code: &str) -> Result<()> {
         let now = now_millis();
         transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             sqlx::query("UPDATE carts SET discount_code = $2 WHERE id = $1")
                 .bind(&cart_id)
                 .bind(code)
@@ -171,12 +146,7 @@ impl Store {
     pub async fn remove_cart_discount(&self, user_id: &str) -> Result<Option<String>> {
         let now = now_millis();
         Ok(transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             let (previous,): (Option<String>,) =
                 sqlx::query_as("SELECT discount_code FROM carts WHERE id = $1")
                     .bind(&cart_id)
@@ -199,12 +169,7 @@ impl Store {
         let json = serde_json::to_string(address).map_err(anyhow::Error::from)?;
         let now = now_millis();
         transaction!(self, |tx| {
-            let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
-                .bind(new_id())
-                .bind(user_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+            let cart_id = tx.touch_cart(user_id, now).await?;
             sqlx::query("UPDATE carts SET shipping_address = $2 WHERE id = $1")
                 .bind(&cart_id)
                 .bind(&json)

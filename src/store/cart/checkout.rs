@@ -1,11 +1,17 @@
-//! The cart inside checkout's transaction: locked, read and emptied with the order.
+//! The cart inside a transaction: made or touched by every change to it, locked, read and emptied
+//! with the order at checkout.
 
 use super::*;
 
-/// What checkout needs of the cart inside its own transaction; implemented for `SqliteConnection`
-/// and `PgConnection` (call as `tx.lock_cart(...)` inside `transaction!`).
+/// The cart's steps inside a transaction; implemented for `SqliteConnection` and `PgConnection`
+/// (call as `tx.touch_cart(...)`, `tx.lock_cart(...)` inside `transaction!`).
 #[async_trait]
 pub trait CheckoutCart {
+    /// Creates the user's cart or, when it exists, touches it; either way its id. On PostgreSQL
+    /// the row stays locked until the transaction ends, serializing changes to one cart. Every
+    /// change to a cart starts with it.
+    async fn touch_cart(&mut self, user_id: &str, now: i64) -> Result<String>;
+
     /// The user's cart, locked for the rest of the transaction on PostgreSQL (`FOR UPDATE`), so no
     /// line can be added or changed between reading the lines and emptying the cart. SQLite's
     /// single writer gives the same guarantee. `None` when the user never had a cart.
@@ -23,6 +29,16 @@ macro_rules! impl_checkout_cart {
     ($conn:ty, $lock:literal) => {
         #[async_trait]
         impl CheckoutCart for $conn {
+            async fn touch_cart(&mut self, user_id: &str, now: i64) -> Result<String> {
+                let (cart_id,): (String,) = sqlx::query_as(TOUCH_CART_SQL)
+                    .bind(new_id())
+                    .bind(user_id)
+                    .bind(now)
+                    .fetch_one(&mut *self)
+                    .await?;
+                Ok(cart_id)
+            }
+
             async fn lock_cart(&mut self, user_id: &str) -> Result<Option<Cart>> {
                 let sql = format!(
                     "SELECT {CART_COLUMNS} FROM carts WHERE user_id = $1{}",

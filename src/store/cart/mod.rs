@@ -261,8 +261,7 @@ impl CartSnapshot {
     }
 }
 
-/// Creates the user's cart or, when it exists, touches it; either way returns its id. On
-/// PostgreSQL the row stays locked until the transaction ends, serializing changes to one cart.
+/// `CheckoutCart::touch_cart`.
 const TOUCH_CART_SQL: &str = "INSERT INTO carts (id, user_id, created_at, updated_at)
      VALUES ($1, $2, $3, $3)
      ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at
