@@ -65,8 +65,9 @@ pub struct RunArgs {
     /// over them round-robin.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
-    /// DATABASE_MAX_CONNECTIONS for the server and the storage ceiling alike.
-    #[arg(long, default_value_t = 16)]
+    /// DATABASE_MAX_CONNECTIONS for the server and the storage ceiling alike (default: the
+    /// server's own default, four per CPU core).
+    #[arg(long, default_value_t = cartwright::config::default_pool_size())]
     pub max_connections: u32,
     /// SQLITE_SYNCHRONOUS for the server and the storage ceiling: full (the default of
     /// Cartwright) or normal.
