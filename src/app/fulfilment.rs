@@ -29,7 +29,7 @@ pub async fn apply_status(
 ) -> Result<Order> {
     if change.status == OrderStatus::Cancelled {
         order
-            .status()
+            .status
             .check_transition(OrderStatus::Cancelled, actor)?;
         let reason = optional_text(change.reason, MAX_REASON_CHARS)
             .map_err(|too_long| Error::invalid("reason", too_long.problem(), too_long.value))?
@@ -50,7 +50,7 @@ pub async fn apply_status(
 
 /// The customer confirms a shipped (or delivered) order arrived.
 pub async fn mark_received(state: &AppState, order: &Order, customer_id: &str) -> Result<Order> {
-    if order.status() == OrderStatus::Delivered {
+    if order.status == OrderStatus::Delivered {
         state.store.mark_received(order).await
     } else {
         state

@@ -356,7 +356,7 @@ pub struct TrackingView {
 pub fn tracking_view(order: &Order, history: Vec<HistoryEntry>) -> TrackingView {
     TrackingView {
         order_number: order.order_number.clone(),
-        status: order.status(),
+        status: order.status,
         tracking_number: order.tracking_number.clone(),
         estimated_delivery: time(order.estimated_delivery),
         delivered_at: time(order.delivered_at),

@@ -144,7 +144,7 @@ async fn place_order(
         },
     )
     .await?;
-    let status = order.status();
+    let status = order.status;
     let view = load_order_view(&state.store, order).await?;
     let created = CreatedOrder {
         order_id: view.id.clone(),
@@ -306,7 +306,7 @@ async fn pay(
             PaymentResult {
                 order_id: order.id.clone(),
                 order_number: order.order_number.clone(),
-                status: order.status(),
+                status: order.status,
                 payment_status: order.payment_status,
             },
         )

@@ -286,10 +286,13 @@ impl TestApp {
 
     /// Creates a product from a full body as the admin and returns its id.
     pub async fn product_with(&self, body: Value) -> String {
-        let resp = self
-            .post("/products", Some(&self.admin_token), body)
-            .await
-            .expect(201);
+        self.product_by(&self.admin_token, body).await
+    }
+
+    /// Creates a product from a full body as `token`'s account (an admin or a vendor) and
+    /// returns its id.
+    pub async fn product_by(&self, token: &str, body: Value) -> String {
+        let resp = self.post("/products", Some(token), body).await.expect(201);
         resp.data()["_id"].as_str().unwrap().to_string()
     }
 

@@ -103,17 +103,11 @@ async fn every_status_change_is_an_edge_of_the_transition_table(db: Db) {
     // A vendor ships and delivers its own order.
     let (_, vendor) = app.user_with_role("Lamp Vendor", "vendor").await;
     let vendor_product = app
-        .post(
-            "/products",
-            Some(&vendor),
+        .product_by(
+            &vendor,
             json!({"name": "Vendor Lamp", "price": 10.0, "stock": 10}),
         )
-        .await
-        .expect(201)
-        .data()["_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let vendor_order = app.cod_order(&token, &vendor_product, 1).await;
     for status in ["shipped", "delivered"] {
         app.patch(

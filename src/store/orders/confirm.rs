@@ -126,7 +126,7 @@ impl Store {
                     .await?;
                 return Ok(Confirmation::Confirmed(confirmed));
             }
-            let reason = if order.status() == OrderStatus::Cancelled {
+            let reason = if order.status == OrderStatus::Cancelled {
                 Refusal::NotPayable
             } else if order.gateway_payment_id.as_deref() == Some(payment_id) {
                 return Ok(Confirmation::AlreadyConfirmed(order));

@@ -74,12 +74,6 @@ pub struct Order {
     pub updated_at: i64,
 }
 
-impl Order {
-    pub fn status(&self) -> OrderStatus {
-        self.status
-    }
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderItem {
     pub order_id: String,

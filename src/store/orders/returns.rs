@@ -43,7 +43,7 @@ impl Store {
                     .bind(&order.id)
                     .fetch_one(&mut *tx)
                     .await?;
-                return Err(if current.status() != OrderStatus::Delivered {
+                return Err(if current.status != OrderStatus::Delivered {
                     Error::Conflict(format!(
                         "Only delivered orders can be returned; this order is {}",
                         current.status

@@ -14,7 +14,7 @@ impl Store {
         actor_id: &str,
         tracking: Option<(Option<&str>, Option<i64>)>,
     ) -> Result<Order> {
-        let from = order.status();
+        let from = order.status;
         let step = StatusMove::checked(from, to, actor)?;
         let now = now_millis();
         let (tracking_number, estimated_delivery) = tracking.unwrap_or((None, None));
@@ -43,7 +43,7 @@ impl Store {
                     .bind(&order.id)
                     .fetch_one(&mut *tx)
                     .await?;
-                return Err(transition_conflict(current.status(), to, actor).into());
+                return Err(transition_conflict(current.status, to, actor).into());
             }
             let description = match (to, tracking_number) {
                 (OrderStatus::Shipped, Some(number)) => {
@@ -159,7 +159,7 @@ impl Store {
                 .ok_or_else(|| Error::not_found("Order"))?;
             if moved.rows_affected() != 1 {
                 return Err(
-                    transition_conflict(order.status(), OrderStatus::Cancelled, actor).into(),
+                    transition_conflict(order.status, OrderStatus::Cancelled, actor).into(),
                 );
             }
             // Lock order: the discount code's row before product rows.
