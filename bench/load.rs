@@ -65,10 +65,11 @@ pub struct RunArgs {
     /// over them round-robin.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
-    /// DATABASE_MAX_CONNECTIONS for the server and the storage ceiling alike (default: the
-    /// server's own default, four per CPU core).
-    #[arg(long, default_value_t = cartwright::config::default_pool_size())]
-    pub max_connections: u32,
+    /// DATABASE_MAX_CONNECTIONS of each server node (default: the server's own default, four
+    /// per CPU core, split over the nodes, which share one database's connection budget as a
+    /// deployment of several nodes should). The storage ceiling, one process, gets the budget.
+    #[arg(long)]
+    pub max_connections: Option<u32>,
     /// SQLITE_SYNCHRONOUS for the server and the storage ceiling: full (the default of
     /// Cartwright) or normal.
     #[arg(long, default_value = "full")]
@@ -165,7 +166,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             let s = Settings {
                 database_url: fresh.url(),
                 data_dir: dir.0.clone(),
-                max_connections: args.max_connections,
+                max_connections: args.node_connections(),
                 sqlite_synchronous: args.sqlite_synchronous.clone(),
             };
             let child = Server::spawn(&args.server_bin, &s).await?;
@@ -215,7 +216,7 @@ async fn run_phases(
         .unwrap_or("external");
     println!(
         "## cartwright-bench run: {database}, {} node(s), {} users, {} s per phase after {} s warm-up, catalog {}, SQLITE_SYNCHRONOUS={}, DATABASE_MAX_CONNECTIONS={}",
-        bases.len(), args.users, args.duration, args.warmup, args.catalog_size, args.sqlite_synchronous, args.max_connections
+        bases.len(), args.users, args.duration, args.warmup, args.catalog_size, args.sqlite_synchronous, args.node_connections()
     );
     let admin = Api::new(base);
     let admin_token = admin.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
@@ -782,6 +783,16 @@ impl Vu {
 
 pub const STORAGE_CHECKOUT: &str = "storage: draft_checkout + place_order";
 
+impl RunArgs {
+    /// Connections per node: as given, or the server's default budget shared by the nodes.
+    fn node_connections(&self) -> u32 {
+        self.max_connections.unwrap_or_else(|| {
+            let nodes = u32::try_from(self.nodes.max(1)).unwrap_or(u32::MAX);
+            (cartwright::config::default_pool_size() / nodes).max(2)
+        })
+    }
+}
+
 /// The storage ceiling: what the checkout mix does, as store calls in this process against the
 /// same database, without HTTP, JSON or authentication. The server child stays up but idle.
 async fn storage_phase(
@@ -792,7 +803,8 @@ async fn storage_phase(
     pid: Option<u32>,
 ) -> anyhow::Result<Phase> {
     eprintln!("running the storage ceiling");
-    let config = settings.config()?;
+    let mut config = settings.config()?;
+    config.database_max_connections = args.node_connections() * args.nodes.max(1) as u32;
     let store = Store::connect(&config).await?;
     let pricing = Arc::new(PricingSettings::from_config(&config));
     let currency = Arc::new(config.currency.clone());
@@ -845,7 +857,8 @@ async fn storage_phase(
                     }
                     .await;
                     rec.record(STORAGE_CHECKOUT, started, outcome(&placed));
-                    if let Ok(Placed::Order(order)) = placed {
+                    if let Ok(Placed::Order(placed)) = placed {
+                        let order = &placed.order;
                         let started = Instant::now();
                         let payment_id =
                             format!("pay_bench{}", hex::encode(rand::random::<[u8; 8]>()));

@@ -9,7 +9,7 @@ use crate::domain::pricing::PricingSettings;
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
 use crate::payments::{CreateOrderRequest, GatewayOrder};
-use crate::store::orders::{Order, PlaceOrder, Placed, Settlement};
+use crate::store::orders::{PlaceOrder, Placed, PlacedOrder, Settlement};
 
 /// Razorpay's smallest payment: 1.00 in minor units.
 const MIN_ONLINE_MINOR: i64 = 100;
@@ -32,7 +32,8 @@ pub struct CheckoutRequest<'a> {
 
 /// The order placed, and the gateway order to pay it with when it is paid online.
 pub struct Checkout {
-    pub order: Order,
+    /// The order as written: row, lines and ledger.
+    pub placed: PlacedOrder,
     pub gateway_order: Option<GatewayOrder>,
     /// Whether the customer pays at the gateway (false for cash and for a total of zero).
     pub online: bool,
@@ -98,7 +99,7 @@ pub async fn place_order(state: &AppState, request: CheckoutRequest<'_>) -> Resu
     // and tries again with a new number (and, for online payments, a new gateway order, since
     // its receipt is the order number; the unused one simply expires at the gateway).
     let mut attempts = 0;
-    let (order, gateway_order) = loop {
+    let (placed, gateway_order) = loop {
         attempts += 1;
         let now = now_millis();
         let order_id = new_id();
@@ -166,7 +167,7 @@ pub async fn place_order(state: &AppState, request: CheckoutRequest<'_>) -> Resu
         }
     };
     Ok(Checkout {
-        order,
+        placed,
         gateway_order,
         online,
     })

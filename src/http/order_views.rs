@@ -211,6 +211,15 @@ pub fn order_view(
 pub async fn load_order_view(store: &Store, order: Order) -> Result<OrderView> {
     let items = store.order_items(&order.id).await?;
     let ledger = store.order_ledger(&order.id).await?;
+    Ok(written_order_view(order, items, &ledger))
+}
+
+/// One order from rows already at hand (a checkout's own writes); ids only.
+pub fn written_order_view(
+    order: Order,
+    items: Vec<OrderItem>,
+    ledger: &[LedgerEntry],
+) -> OrderView {
     let user = UserRef::Id(order.user_id.clone());
     let items = items
         .into_iter()
@@ -219,7 +228,7 @@ pub async fn load_order_view(store: &Store, order: Order) -> Result<OrderView> {
             item_view(i, ProductRef::Id(id))
         })
         .collect();
-    Ok(order_view(order, user, items, &ledger))
+    order_view(order, user, items, ledger)
 }
 
 /// The single-order view of `GET /orders/:orderId`: user and products populated, the products

@@ -8,8 +8,8 @@ use super::extract::{
 use super::idempotency::idempotent;
 use super::order_input::{owned_order, parse_sort, parse_status};
 use super::order_views::{
-    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view, OrderList,
-    OrderView, Receipt, TrackingView,
+    load_order_list, load_order_view, load_populated_order_view, receipt, tracking_view,
+    written_order_view, OrderList, OrderView, Receipt, TrackingView,
 };
 use super::session::AuthUser;
 use super::AppState;
@@ -128,7 +128,7 @@ async fn place_order(
         .map(|raw| AddressId::parse("addressId", raw))
         .transpose()?;
     let Checkout {
-        order,
+        placed,
         gateway_order,
         online,
     } = checkout::place_order(
@@ -144,8 +144,8 @@ async fn place_order(
         },
     )
     .await?;
-    let status = order.status;
-    let view = load_order_view(&state.store, order).await?;
+    let status = placed.order.status;
+    let view = written_order_view(placed.order, placed.items, &placed.ledger);
     let created = CreatedOrder {
         order_id: view.id.clone(),
         status,

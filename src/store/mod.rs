@@ -172,6 +172,23 @@ pub(crate) async fn retry_decision<T>(
     }
 }
 
+/// Runs a write that is one statement, atomic on its own (no transaction around it), retrying a
+/// deadlock or serialization failure as `transaction!` does.
+pub(crate) async fn with_retries<T, F, Fut>(mut statement: F) -> crate::error::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::Result<T>>,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        match retry_decision(statement().await, attempt).await {
+            std::ops::ControlFlow::Break(result) => break result,
+            std::ops::ControlFlow::Continue(()) => continue,
+        }
+    }
+}
+
 pub(crate) use {read, transaction, write};
 
 impl Store {

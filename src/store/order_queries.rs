@@ -1,7 +1,9 @@
 //! Reads of orders: by id, number or gateway order, their lines, history and payments ledger, the
 //! customer, admin and vendor lists, the stats aggregate and the unpaid orders past their time.
 
-use super::orders::{HistoryEntry, LedgerEntry, Order, OrderFilter, OrderItem, OrderStats};
+use super::orders::{
+    sort_items, HistoryEntry, LedgerEntry, Order, OrderFilter, OrderItem, OrderStats,
+};
 use super::{read, PageRequest, Store};
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
@@ -130,14 +132,14 @@ impl Store {
     }
 
     pub async fn order_items(&self, order_id: &str) -> Result<Vec<OrderItem>> {
-        Ok(read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_name, product_id",
-            )
-            .bind(order_id)
-            .fetch_all(pool)
-            .await?
-        }))
+        let mut items: Vec<OrderItem> = read!(self, |pool| {
+            sqlx::query_as("SELECT * FROM order_items WHERE order_id = $1")
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?
+        });
+        sort_items(&mut items);
+        Ok(items)
     }
 
     /// The lines of several orders in one query (for list pages).
@@ -151,8 +153,10 @@ impl Store {
             for id in order_ids {
                 ids.push_bind(id.as_str());
             }
-            query.push(") ORDER BY product_name, product_id");
-            query.build_query_as().fetch_all(pool).await?
+            query.push(")");
+            let mut items: Vec<OrderItem> = query.build_query_as().fetch_all(pool).await?;
+            sort_items(&mut items);
+            items
         }))
     }
 

@@ -23,27 +23,53 @@ pub enum StockMove {
     Restock,
 }
 
+/// A stock move's statements, from its two parts: what it does to a product row (`p`) for
+/// `w.quantity` units, and the condition the row must meet. The first form moves one product
+/// (`$1` its id, `$2` the units); the second, PostgreSQL's, moves every line in one statement
+/// (`$1` the ids, `$2` the units, in the same order), locking the rows in ascending id first.
+/// Both return the id of each product moved.
+macro_rules! stock_move_sql {
+    ($change:literal, $condition:literal) => {
+        (
+            concat!(
+                "UPDATE products AS p SET ", $change, ", updated_at = $3
+                 FROM (SELECT $1 AS product_id, $2 AS quantity) AS w
+                 WHERE p.id = w.product_id", $condition, "
+                 RETURNING id"
+            ),
+            concat!(
+                "WITH w AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS w(product_id, quantity)),
+                      locked AS (SELECT p.id AS locked_id FROM products p JOIN w ON w.product_id = p.id
+                                 ORDER BY p.id FOR NO KEY UPDATE OF p)
+                 UPDATE products AS p SET ", $change, ", updated_at = $3
+                 FROM w JOIN locked ON locked.locked_id = w.product_id
+                 WHERE p.id = w.product_id", $condition, "
+                 RETURNING id"
+            ),
+        )
+    };
+}
+
 impl StockMove {
-    fn sql(self) -> &'static str {
+    /// The statements of this move: (one product, every line at once).
+    fn sql(self) -> (&'static str, &'static str) {
         match self {
-            StockMove::Reserve => {
-                "UPDATE products SET reserved = reserved + $2, updated_at = $3
-                 WHERE id = $1 AND is_active AND stock - reserved >= $2"
-            }
-            StockMove::Sell => {
-                "UPDATE products SET stock = stock - $2, updated_at = $3
-                 WHERE id = $1 AND is_active AND stock - reserved >= $2"
-            }
-            StockMove::CommitReservation => {
-                "UPDATE products SET stock = stock - $2, reserved = reserved - $2, updated_at = $3
-                 WHERE id = $1"
-            }
+            StockMove::Reserve => stock_move_sql!(
+                "reserved = p.reserved + w.quantity",
+                " AND p.is_active AND p.stock - p.reserved >= w.quantity"
+            ),
+            StockMove::Sell => stock_move_sql!(
+                "stock = p.stock - w.quantity",
+                " AND p.is_active AND p.stock - p.reserved >= w.quantity"
+            ),
+            StockMove::CommitReservation => stock_move_sql!(
+                "stock = p.stock - w.quantity, reserved = p.reserved - w.quantity",
+                ""
+            ),
             StockMove::ReleaseReservation => {
-                "UPDATE products SET reserved = reserved - $2, updated_at = $3 WHERE id = $1"
+                stock_move_sql!("reserved = p.reserved - w.quantity", "")
             }
-            StockMove::Restock => {
-                "UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1"
-            }
+            StockMove::Restock => stock_move_sql!("stock = p.stock + w.quantity", ""),
         }
     }
 }
@@ -89,7 +115,7 @@ fn in_lock_order(lines: &[StockLine]) -> Vec<StockLine> {
 }
 
 macro_rules! impl_stock_moves {
-    ($conn:ty) => {
+    ($conn:ty, $write:ident) => {
         #[async_trait]
         impl StockMoves for $conn {
             async fn move_stock(
@@ -101,18 +127,11 @@ macro_rules! impl_stock_moves {
                 let lines = in_lock_order(lines);
                 self.queue_for_products(lines.iter().map(|line| line.product_id.as_str()))
                     .await;
-                for line in lines {
-                    let done = sqlx::query(kind.sql())
-                        .bind(&line.product_id)
-                        .bind(line.quantity)
-                        .bind(now)
-                        .execute(&mut **self)
-                        .await?;
-                    if done.rows_affected() != 1 {
-                        return Ok(Some(line.product_id));
-                    }
-                }
-                Ok(None)
+                let moved = $write(self, &lines, kind, now).await?;
+                Ok(lines
+                    .into_iter()
+                    .map(|line| line.product_id)
+                    .find(|id| !moved.contains(id)))
             }
 
             async fn order_stock_lines(&mut self, order_id: &str) -> Result<Vec<StockLine>> {
@@ -134,8 +153,51 @@ macro_rules! impl_stock_moves {
     };
 }
 
-impl_stock_moves!(Tx<'_, sqlx::Sqlite>);
-impl_stock_moves!(Tx<'_, sqlx::Postgres>);
+impl_stock_moves!(Tx<'_, sqlx::Sqlite>, move_one_by_one);
+impl_stock_moves!(Tx<'_, sqlx::Postgres>, move_all_at_once);
+
+/// SQLite: a statement per line (in-process, so statements cost no round trip), stopping at the
+/// first refused. The ids moved.
+async fn move_one_by_one(
+    conn: &mut sqlx::SqliteConnection,
+    lines: &[StockLine],
+    kind: StockMove,
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut moved = Vec::with_capacity(lines.len());
+    for line in lines {
+        let done: Option<(String,)> = sqlx::query_as(kind.sql().0)
+            .bind(&line.product_id)
+            .bind(line.quantity)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+        match done {
+            Some((id,)) => moved.push(id),
+            None => break,
+        }
+    }
+    Ok(moved)
+}
+
+/// PostgreSQL: every line in one statement, the rows locked in ascending id inside it (a round
+/// trip per line is what a busy database server feels). The ids moved.
+async fn move_all_at_once(
+    conn: &mut sqlx::PgConnection,
+    lines: &[StockLine],
+    kind: StockMove,
+    now: i64,
+) -> Result<Vec<String>> {
+    let ids: Vec<&str> = lines.iter().map(|line| line.product_id.as_str()).collect();
+    let quantities: Vec<i64> = lines.iter().map(|line| line.quantity).collect();
+    let moved: Vec<(String,)> = sqlx::query_as(kind.sql().1)
+        .bind(&ids)
+        .bind(&quantities)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(moved.into_iter().map(|(id,)| id).collect())
+}
 
 #[cfg(test)]
 mod tests {

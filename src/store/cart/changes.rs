@@ -13,40 +13,65 @@ impl Store {
         quantity: i64,
     ) -> Result<Added> {
         let now = now_millis();
-        Ok(transaction!(self, |tx| {
-            let cart_id = tx.touch_cart(user_id, now).await?;
-            let added: Option<(i64,)> = sqlx::query_as(ADD_SQL)
-                .bind(&cart_id)
-                .bind(product_id)
-                .bind(quantity)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some((quantity,)) = added {
-                Added { quantity }
-            } else {
-                // Refused: read what refused it, inside the same transaction, for the message.
-                let product: Option<(i64, bool)> = sqlx::query_as(
-                    "SELECT stock - reserved, is_active FROM products WHERE id = $1",
-                )
-                .bind(product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let available = match product {
-                    Some((available, true)) => available.max(0),
-                    _ => return Err(Error::not_found("Product")),
-                };
-                let current: Option<(i64,)> = sqlx::query_as(
-                    "SELECT quantity FROM cart_items WHERE cart_id = $1 AND product_id = $2",
-                )
-                .bind(&cart_id)
-                .bind(product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let current = current.map_or(0, |(q,)| q);
-                return Err(quantity_conflict(current + quantity, current, available));
+        let added: Option<i64> = match &self.backend {
+            // One statement creates or touches the cart and adds the line, atomically on its own.
+            Backend::Postgres(pg) => {
+                with_retries(|| async {
+                    let row: Option<(i64,)> = sqlx::query_as(TOUCH_AND_ADD_SQL)
+                        .bind(user_id)
+                        .bind(product_id)
+                        .bind(quantity)
+                        .bind(now)
+                        .bind(new_id())
+                        .fetch_optional(pg)
+                        .await?;
+                    Ok(row.map(|(quantity,)| quantity))
+                })
+                .await?
             }
-        }))
+            Backend::Sqlite(_) => transaction!(self, |tx| {
+                let cart_id = tx.touch_cart(user_id, now).await?;
+                let row: Option<(i64,)> = sqlx::query_as(ADD_SQL)
+                    .bind(&cart_id)
+                    .bind(product_id)
+                    .bind(quantity)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                row.map(|(quantity,)| quantity)
+            }),
+        };
+        match added {
+            Some(quantity) => Ok(Added { quantity }),
+            None => Err(self.add_refusal(user_id, product_id, quantity).await?),
+        }
+    }
+
+    /// Why an add was refused, read after the refusal for the message: the product gone (404) or
+    /// the line over its cap or over what is left (409).
+    async fn add_refusal(&self, user_id: &str, product_id: &str, quantity: i64) -> Result<Error> {
+        let (product, current) = read!(self, |pool| {
+            let product: Option<(i64, bool)> =
+                sqlx::query_as("SELECT stock - reserved, is_active FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_optional(pool)
+                    .await?;
+            let current: Option<(i64,)> = sqlx::query_as(
+                "SELECT ci.quantity FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+                 WHERE c.user_id = $1 AND ci.product_id = $2",
+            )
+            .bind(user_id)
+            .bind(product_id)
+            .fetch_optional(pool)
+            .await?;
+            (product, current)
+        });
+        let available = match product {
+            Some((available, true)) => available.max(0),
+            _ => return Ok(Error::not_found("Product")),
+        };
+        let current = current.map_or(0, |(q,)| q);
+        Ok(quantity_conflict(current + quantity, current, available))
     }
 
     /// Sets the quantity of a line already in the user's cart. Not in the cart: 404; product no

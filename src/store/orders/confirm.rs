@@ -105,7 +105,10 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(confirmed) = moved {
-                tx.finalize_discount_use(order_id, now).await?;
+                // Only an order placed with a code holds a use of one (`place_order`).
+                if confirmed.discount_code.is_some() {
+                    tx.finalize_discount_use(order_id, now).await?;
+                }
                 tx.record_history(
                     order_id,
                     confirm.to(),

@@ -160,10 +160,36 @@ pub enum Settlement<'a> {
     NothingToPay,
 }
 
+/// An order as its checkout wrote it: the row, its lines (in `sort_items` order) and its ledger,
+/// so the response needs no read after the commit.
+#[derive(Debug)]
+pub struct PlacedOrder {
+    pub order: Order,
+    pub items: Vec<OrderItem>,
+    pub ledger: Vec<LedgerEntry>,
+}
+
+/// The order every view shows an order's lines in: by product name, then product id. Sorted here
+/// rather than by the database, so both back-ends (and every collation) agree.
+pub fn sort_items(items: &mut [OrderItem]) {
+    items.sort_by(|a, b| {
+        (
+            a.order_id.as_str(),
+            a.product_name.as_str(),
+            a.product_id.as_str(),
+        )
+            .cmp(&(
+                b.order_id.as_str(),
+                b.product_name.as_str(),
+                b.product_id.as_str(),
+            ))
+    });
+}
+
 /// How placing an order ended.
 #[derive(Debug)]
 pub enum Placed {
-    Order(Box<Order>),
+    Order(Box<PlacedOrder>),
     /// Another order took this order number first (two nodes in the same millisecond); nothing
     /// was written, and the caller tries again with a new number.
     NumberTaken,
@@ -309,8 +335,8 @@ pub trait OrderSteps {
     /// the transaction of the change it reports.
     async fn notify(&mut self, order: OrderRef<'_>, event: OrderEvent<'_>, now: i64) -> Result<()>;
 
-    /// Adds a row to the payments ledger.
-    async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<()>;
+    /// Adds a row to the payments ledger and returns it as stored.
+    async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<LedgerEntry>;
 
     /// Gives an order's stock back once: a reservation is released, sold units are restocked.
     /// The conditional update of `stock_state` makes a second call (or a racing one) do nothing.
@@ -424,11 +450,12 @@ macro_rules! impl_order_steps {
                 Ok(())
             }
 
-            async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<()> {
-                sqlx::query(
+            async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<LedgerEntry> {
+                Ok(sqlx::query_as(
                     "INSERT INTO payment_transactions
                      (id, order_id, kind, gateway_ref, amount, status, idempotency_key, detail, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $8)",
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $8)
+                     RETURNING *",
                 )
                 .bind(new_id())
                 .bind(row.order_id)
@@ -438,9 +465,8 @@ macro_rules! impl_order_steps {
                 .bind(row.status)
                 .bind(row.detail)
                 .bind(now)
-                .execute(&mut **self)
-                .await?;
-                Ok(())
+                .fetch_one(&mut **self)
+                .await?)
             }
 
             async fn release_stock(&mut self, order: &Order, now: i64) -> Result<()> {
