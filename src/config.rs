@@ -56,7 +56,10 @@ impl fmt::Debug for Secret {
 /// Connections per node when `DATABASE_MAX_CONNECTIONS` is not set: four per CPU core, 4 to 32.
 /// The database's work is CPU work on a machine like ours, and connections beyond that only wait:
 /// two nodes of 16 connections on 2 cores queued 32 transactions on a popular product's row and
-/// checked out a fifth slower than two nodes of 8 (docs/BENCHMARKS.md, hot products).
+/// checked out a fifth slower than two nodes of 8, and two nodes of 4 a fifth faster again
+/// (docs/BENCHMARKS.md, hot products). So the budget is the database's, about four per core of
+/// its machine, and nodes sharing one database split it; a node cannot count its peers, so that
+/// split is the operator's setting (README).
 pub fn default_pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (u32::try_from(cores).unwrap_or(8).saturating_mul(4)).clamp(4, 32)

@@ -112,8 +112,11 @@ macro_rules! transaction {
                 $crate::store::Backend::Sqlite(sqlite) => {
                     async {
                         #[allow(unused_mut)]
+                        // IMMEDIATE: the write lock is taken at the start, so another process
+                        // writing the same file (a tool, a second server by mistake) makes this
+                        // one wait its busy timeout, never fail with SQLITE_BUSY after a read.
                         let mut $tx = $crate::store::gate::Tx::new(
-                            sqlite.write.begin().await?,
+                            sqlite.write.begin_with("BEGIN IMMEDIATE").await?,
                             &$store.stock_gate,
                         );
                         let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
