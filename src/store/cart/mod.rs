@@ -34,7 +34,7 @@ pub struct Cart {
     pub updated_at: i64,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct CartRow {
     id: String,
     user_id: String,
@@ -121,12 +121,8 @@ const CART_READ_SQL: &str = cart_read_sql!("");
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CartReadRow {
-    id: String,
-    user_id: String,
-    discount_code: Option<String>,
-    shipping_address: Option<String>,
-    created_at: i64,
-    updated_at: i64,
+    #[sqlx(flatten)]
+    cart: CartRow,
     quantity: Option<i64>,
     added_at: Option<i64>,
     p_id: Option<String>,
@@ -175,14 +171,7 @@ pub struct CartSnapshot {
 impl CartSnapshot {
     pub(super) fn from_rows(rows: Vec<CartReadRow>) -> Option<CartSnapshot> {
         let first = rows.first()?;
-        let cart = Cart::from(CartRow {
-            id: first.id.clone(),
-            user_id: first.user_id.clone(),
-            discount_code: first.discount_code.clone(),
-            shipping_address: first.shipping_address.clone(),
-            created_at: first.created_at,
-            updated_at: first.updated_at,
-        });
+        let cart = Cart::from(first.cart.clone());
         let rule = match (&first.d_code, &first.d_kind) {
             (Some(code), Some(kind)) => Some(
                 super::discounts::Discount {
