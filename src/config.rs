@@ -112,6 +112,13 @@ pub struct Config {
     /// How often the background jobs (unpaid-order expiry, reconciliation) wake up.
     pub job_interval_secs: u64,
     pub jobs_enabled: bool,
+    /// Where `/metrics` is served instead of the public listener; unset, the public listener
+    /// answers it to loopback clients only (CONTRACT §11).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How long a client may take to send a request's headers before the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Open connections this node serves at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// The one-line reason the program refused to start.
@@ -362,6 +369,16 @@ impl Config {
             }
         };
 
+        let metrics_addr = match vars.get("METRICS_ADDR") {
+            None => None,
+            Some(raw) => Some(raw.trim().parse().map_err(|_| {
+                bad(
+                    "METRICS_ADDR",
+                    format!("{raw:?} is not an address and port (e.g. 127.0.0.1:9100)"),
+                )
+            })?),
+        };
+
         Ok(Config {
             host,
             port,
@@ -408,6 +425,10 @@ impl Config {
             request_timeout_secs: vars.ranged("REQUEST_TIMEOUT_SECONDS", 30, 1, 600)? as u64,
             job_interval_secs: vars.ranged("JOB_INTERVAL_SECONDS", 30, 1, 86_400)? as u64,
             jobs_enabled: vars.flag("JOBS_ENABLED", true)?,
+            metrics_addr,
+            header_read_timeout_secs: vars.ranged("HEADER_READ_TIMEOUT_SECONDS", 10, 1, 600)?
+                as u64,
+            max_connections: vars.ranged("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
         })
     }
 }

@@ -107,25 +107,48 @@ impl Application {
             )
         });
         let live = state.live.clone();
+        let limits = http::connection::ConnectionLimits {
+            max_connections: state.config.max_connections,
+            header_read_timeout: Duration::from_secs(state.config.header_read_timeout_secs),
+        };
+        let metrics_listener = match state.config.metrics_addr {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding METRICS_ADDR {address}"))?,
+            ),
+            None => None,
+        };
         let router = http::build_router(state);
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            http::connection::EnvelopeListener(listener),
-            router.into_make_service_with_connect_info::<http::connection::ClientAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let mut metrics_stopping = stopping_rx.clone();
+        let metrics_server = metrics_listener.map(|listener| {
+            tokio::spawn(http::connection::serve(
+                listener,
+                http::ops::metrics_router(),
+                limits,
+                async move {
+                    let _ = metrics_stopping.wait_for(|stopping| *stopping).await;
+                },
+            ))
+        });
+        let server = http::connection::serve(listener, router, limits, async move {
             stop.await;
             tracing::info!("shutting down: finishing requests in flight");
             live.close_streams();
-            let _ = stopping_tx.send(());
+            stopping_tx.send_replace(true);
         });
+        let mut grace_stopping = stopping_rx;
         let grace = async {
-            let _ = stopping_rx.await;
+            let _ = grace_stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            _ = server => {},
             _ = grace => tracing::warn!("requests still running after the grace period were dropped"),
+        }
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.abort();
         }
         if let Some(jobs) = jobs {
             jobs.abort();

@@ -2,14 +2,16 @@
 //! feed of `crate::app::events`, so a change made through any node reaches streams on every node.
 //!
 //! Events: `ready` (data `{}`) once connected; `order` (`{"orderId", "orderNumber", "status"}`)
-//! to the order's customer and to the vendors with lines in it, whenever an order is placed or its
-//! status moves; `notification` (`{"notificationId", "orderId"}`) to its user. A comment every
-//! 15 s keeps proxies from closing an idle stream. The stream of an account that is deactivated
-//! ends.
+//! to the order's customer, and to the vendors with lines in it once it is theirs to read (it was
+//! confirmed: `GET /vendor/orders/:id`'s rule), whenever an order is placed or its status moves;
+//! `notification` (`{"notificationId", "orderId"}`) to its user. A comment every 15 s keeps
+//! proxies from closing an idle stream. A stream ends when its token expires, and when the account
+//! is deactivated or its role changes (the client reconnects with what it may now read).
 
 use super::session::{active_role, AuthUser};
 use super::AppState;
 use crate::app::Change;
+use crate::domain::user::Role;
 use crate::error::ErrorBody;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -33,6 +35,8 @@ struct Listening {
     caller: AuthUser,
     changes: tokio::sync::broadcast::Receiver<Arc<Change>>,
     closing: tokio::sync::watch::Receiver<bool>,
+    /// The token's expiry: the stream ends then, as any request with that token would be refused.
+    expires: tokio::time::Instant,
     ready_sent: bool,
 }
 
@@ -47,6 +51,7 @@ impl Listening {
             let received = tokio::select! {
                 received = self.changes.recv() => received,
                 _ = self.closing.wait_for(|closing| *closing) => return None,
+                _ = tokio::time::sleep_until(self.expires) => return None,
             };
             let change = match received {
                 Ok(change) => change,
@@ -62,7 +67,9 @@ impl Listening {
                     user,
                     status,
                     vendors,
-                } if *user == self.caller.id || vendors.contains(&self.caller.id) => {
+                } if *user == self.caller.id
+                    || (self.caller.role == Role::Vendor && vendors.contains(&self.caller.id)) =>
+                {
                     let data = json!({"orderId": id, "orderNumber": number, "status": status});
                     return Some(Event::default().event("order").data(data.to_string()));
                 }
@@ -85,12 +92,10 @@ impl Listening {
         }
     }
 
+    /// Whether the account may go on listening as it connected: still active, with the same role.
     async fn still_active(&mut self) -> bool {
         match active_role(&self.state, &self.caller.id).await {
-            Ok(Some(role)) => {
-                self.caller.role = role;
-                true
-            }
+            Ok(Some(role)) => role == self.caller.role,
             Ok(None) => false,
             // The database is unreachable for now: keep the stream; the next change checks again.
             Err(_) => true,
@@ -115,7 +120,7 @@ struct StreamEvent {
         (status = 200, description = "A stream of Server-Sent Events: `ready` (data `{}`) on connect; \
             `order` (data `{\"orderId\", \"orderNumber\", \"status\"}`) to the order's customer and its vendors \
             when an order is placed or its status moves; `notification` (data `{\"notificationId\", \"orderId\"}`) \
-            to its user; a comment every 15 s. The stream ends when the account is deactivated.",
+            to its user; a comment every 15 s. The stream ends when the token expires, or the account is deactivated or changes role.",
             content_type = "text/event-stream", body = StreamEvent),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
@@ -123,7 +128,14 @@ async fn events(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // The token is accepted through the whole second `exp` names.
+    let expiry = std::time::UNIX_EPOCH
+        + Duration::from_secs(u64::try_from(caller.expires_at.saturating_add(1)).unwrap_or(0));
+    let left = expiry
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
     let listening = Listening {
+        expires: tokio::time::Instant::now() + left,
         changes: state.live.subscribe(),
         closing: state.live.closing(),
         state,

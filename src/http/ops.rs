@@ -1,11 +1,13 @@
 //! Operations (CONTRACT §7): `/health`, `/ready`, Prometheus `/metrics`, `/openapi.json` and the
 //! Swagger UI at `/docs`, served from the binary with no internet.
 
+use super::connection::ClientAddr;
 use super::extract::{Envelope, Reply};
 use super::AppState;
 use crate::error::{Error, ErrorBody, Result};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -70,22 +72,53 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Counts each request and its latency by route template and status.
+/// Counts each request and its latency by method, route template and status class. Every label
+/// comes from a fixed set (a method outside the standard ones is `other`, a path no route matches
+/// is `unmatched`), so no request can add a series: the exporter's memory is bounded by the
+/// routes, not by what clients send.
 pub async fn record_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
+    let status = status_class(response.status());
+    let labels = vec![
+        metrics::Label::from_static_parts("method", method),
+        metrics::Label::new("route", route),
+        metrics::Label::from_static_parts("status", status),
+    ];
+    metrics::counter!("http_requests_total", labels.clone()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A request method as a label: one of the standard methods, or `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// A status as a label: its class (`2xx` .. `5xx`).
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -115,14 +148,42 @@ async fn ready(State(state): State<AppState>) -> Result<Reply<Health>> {
     Ok(Reply::ok("Ready", Health { status: "ready" }))
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format. Not public (CONTRACT §11): with
+/// `METRICS_ADDR` set they are served there only; otherwise this listener answers them to a
+/// client on the loopback interface that did not come through a proxy, and 404 to anyone else.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-async fn metrics_text() -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text format (loopback clients only, or on METRICS_ADDR)", body = String, content_type = "text/plain"),
+        (status = 404, description = "Asked from outside this machine, through a proxy, or METRICS_ADDR is set", body = ErrorBody),
+    ))]
+async fn metrics_text(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let proxied = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    if state.config.metrics_addr.is_some() || proxied || !client.ip().is_loopback() {
+        return Err(Error::NotFound("Route not found".into()));
+    }
+    Ok(metrics_response())
+}
+
+fn metrics_response() -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics_handle().render(),
     )
+        .into_response()
+}
+
+/// The router of the `METRICS_ADDR` listener: `/metrics` and nothing else.
+pub fn metrics_router() -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|| async { metrics_response() }),
+        )
+        .fallback(|| async { Error::NotFound("Route not found".into()) })
 }
 
 /// This API's OpenAPI 3.1 description.

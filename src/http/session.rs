@@ -15,6 +15,8 @@ pub struct AuthUser {
     pub id: String,
     /// The role as stored now, not as it was when the token was issued.
     pub role: Role,
+    /// When the token expires (seconds since the epoch): a live stream ends then.
+    pub expires_at: i64,
 }
 
 impl AuthUser {
@@ -68,6 +70,7 @@ impl FromRequestParts<AppState> for AuthUser {
         Ok(AuthUser {
             id: claims.sub,
             role,
+            expires_at: claims.exp,
         })
     }
 }

@@ -424,12 +424,14 @@ pub struct DailyStatusTotals {
 }
 
 impl Store {
-    /// The vendors with lines in an order.
+    /// The vendors who may read an order (`vendor_orders`' rule: it was confirmed at some point,
+    /// and holds lines of theirs); none for an order never confirmed.
     pub async fn order_vendor_ids(&self, order_id: &str) -> Result<Vec<String>> {
         Ok(read!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT DISTINCT vendor_id FROM order_items
-                 WHERE order_id = $1 AND vendor_id IS NOT NULL ORDER BY vendor_id",
+                "SELECT DISTINCT i.vendor_id FROM order_items i
+                 JOIN orders o ON o.id = i.order_id AND o.confirmed_at IS NOT NULL
+                 WHERE i.order_id = $1 AND i.vendor_id IS NOT NULL ORDER BY i.vendor_id",
             )
             .bind(order_id)
             .fetch_all(pool)

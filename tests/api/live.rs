@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 api_tests!(
     a_shipment_reaches_the_customer_and_vendor_streams_only,
     the_stream_of_a_deactivated_account_ends,
+    the_stream_ends_when_its_token_expires,
+    the_stream_of_a_vendor_demoted_to_customer_ends,
+    a_vendor_hears_only_of_orders_it_can_read,
     the_stream_needs_a_token,
     daily_stats_agree_with_the_stats_overview,
     daily_stats_reject_bad_ranges,
@@ -203,6 +206,87 @@ async fn the_stream_of_a_deactivated_account_ends(app: TestApp) {
     assert_eq!(stream.next(Duration::from_secs(3)).await, None);
     assert!(stream.ended, "the stream is still open");
     app.get("/events", Some(&token)).await.expect(401);
+}
+
+/// A token for `user_id` signed with the test app's secret that expires in `seconds`.
+fn short_lived_token(app: &TestApp, user_id: &str, role: &str, seconds: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": user_id, "role": role, "iat": now, "exp": now + seconds});
+    let secret = app.config.jwt_secret.as_ref().unwrap().expose().as_bytes();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+/// A stream lives no longer than its token: it ends at `exp`, as any request with that token would
+/// then be refused.
+async fn the_stream_ends_when_its_token_expires(app: TestApp) {
+    let (user_id, _) = app.customer("Expiring").await;
+    let token = short_lived_token(&app, &user_id, "customer", 2);
+    let mut stream = Stream::open(&app, &token).await;
+    let opened = Instant::now();
+    assert_eq!(stream.next(Duration::from_secs(5)).await, None);
+    assert!(stream.ended, "the stream outlived its token");
+    assert!(opened.elapsed() < Duration::from_secs(4), "ended late");
+    // It ended when the token stopped working, not before.
+    app.get("/auth/me", Some(&token)).await.expect(401);
+}
+
+/// A vendor demoted to customer stops hearing vendor events at once: its stream ends.
+async fn the_stream_of_a_vendor_demoted_to_customer_ends(app: TestApp) {
+    let (vendor_id, vendor) = app.user_with_role("Demoted Vendor", "vendor").await;
+    let mut stream = Stream::open(&app, &vendor).await;
+    app.patch(
+        &format!("/admin/users/{vendor_id}"),
+        Some(&app.admin_token),
+        json!({"role": "customer"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(stream.next(Duration::from_secs(3)).await, None);
+    assert!(stream.ended, "the demoted vendor's stream is still open");
+}
+
+/// A vendor reads an order once it was confirmed (`GET /vendor/orders/:id`), so its stream says
+/// nothing of a checkout still unpaid, nor of its cancellation, and tells it of a confirmed one.
+async fn a_vendor_hears_only_of_orders_it_can_read(app: TestApp) {
+    let (_, vendor) = app.user_with_role("Careful Vendor", "vendor").await;
+    let product = app
+        .product_by(
+            &vendor,
+            json!({"name": "Quiet Balm", "price": 12.0, "stock": 10}),
+        )
+        .await;
+    let (_, customer) = app.customer("Undecided").await;
+    let mut stream = Stream::open(&app, &vendor).await;
+    let (unpaid, _) = app.unpaid_order(&customer, &product, 1).await;
+    app.get(&format!("/vendor/orders/{unpaid}"), Some(&vendor))
+        .await
+        .expect(404);
+    app.patch(
+        &format!("/orders/{unpaid}/cancel"),
+        Some(&customer),
+        json!({"reason": "changed my mind"}),
+    )
+    .await
+    .expect(200);
+    let confirmed = app.cod_order(&customer, &product, 1).await;
+    let seen = stream
+        .collect_until(Duration::from_secs(3), |seen| {
+            seen.iter().any(|(_, d)| d["orderId"] == confirmed)
+        })
+        .await;
+    assert!(
+        seen.iter().any(|(_, d)| d["orderId"] == confirmed),
+        "no event of the confirmed order: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|(_, d)| d["orderId"] != unpaid),
+        "the vendor heard of an order it cannot read: {seen:?}"
+    );
 }
 
 async fn the_stream_needs_a_token(app: TestApp) {

@@ -10,6 +10,7 @@ mod contention;
 mod discounts;
 mod guard;
 mod lifecycle;
+mod listener;
 mod live;
 mod money_path;
 mod notifications;

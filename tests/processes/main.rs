@@ -7,4 +7,5 @@ mod node;
 
 mod crash;
 mod guard;
+mod memory;
 mod multi_node;
