@@ -14,10 +14,10 @@
 //! database, never from here.
 
 use crate::domain::pricing::PricingSettings;
-use crate::domain::user::Role;
 use crate::error::Result;
 use crate::store::cart::{CartSnapshot, PricedCart};
 use crate::store::products::{Product, ProductFilter};
+use crate::store::users::ActiveAccount;
 use crate::store::{PageRequest, Store};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,15 +109,16 @@ impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
     }
 }
 
-/// Who may still act: the role of each active account, `None` for one deactivated or gone.
+/// Who may still act: the role and session version of each active account, `None` for one
+/// deactivated or gone.
 #[derive(Default)]
 pub struct AccountCache {
-    roles: Cache<String, Option<Role>>,
+    roles: Cache<String, Option<ActiveAccount>>,
 }
 
 impl AccountCache {
     /// The cached answer for this account, if there is a fresh one.
-    pub fn get(&self, user_id: &str, connected: bool) -> Option<Option<Role>> {
+    pub fn get(&self, user_id: &str, connected: bool) -> Option<Option<ActiveAccount>> {
         connected.then(|| self.roles.get(user_id)).flatten()
     }
 
@@ -125,8 +126,8 @@ impl AccountCache {
         self.roles.begin(connected)
     }
 
-    pub fn put(&self, user_id: &str, role: Option<Role>, fill: Fill) {
-        self.roles.put(user_id.to_string(), role, fill);
+    pub fn put(&self, user_id: &str, account: Option<ActiveAccount>, fill: Fill) {
+        self.roles.put(user_id.to_string(), account, fill);
     }
 
     pub fn invalidate(&self, user_id: &str) {
@@ -240,29 +241,37 @@ pub async fn cached_priced_cart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::user::Role;
+
+    fn account(role: Role) -> Option<ActiveAccount> {
+        Some(ActiveAccount {
+            role,
+            session_version: 0,
+        })
+    }
 
     #[test]
     fn a_fill_that_raced_an_invalidation_is_not_kept() {
         let cache = AccountCache::default();
         let fill = cache.begin(true);
         cache.invalidate("u1");
-        cache.put("u1", Some(Role::Admin), fill);
+        cache.put("u1", account(Role::Admin), fill);
         assert_eq!(cache.get("u1", true), None);
         let fill = cache.begin(true);
-        cache.put("u1", Some(Role::Customer), fill);
-        assert_eq!(cache.get("u1", true), Some(Some(Role::Customer)));
+        cache.put("u1", account(Role::Customer), fill);
+        assert_eq!(cache.get("u1", true), Some(account(Role::Customer)));
     }
 
     #[test]
     fn nothing_is_served_or_filled_while_the_feed_is_down() {
         let cache = AccountCache::default();
         let fill = cache.begin(false);
-        cache.put("u1", Some(Role::Admin), fill);
+        cache.put("u1", account(Role::Admin), fill);
         assert_eq!(cache.get("u1", true), None);
         let fill = cache.begin(true);
-        cache.put("u1", Some(Role::Admin), fill);
+        cache.put("u1", account(Role::Admin), fill);
         assert_eq!(cache.get("u1", false), None);
-        assert_eq!(cache.get("u1", true), Some(Some(Role::Admin)));
+        assert_eq!(cache.get("u1", true), Some(account(Role::Admin)));
     }
 
     #[test]

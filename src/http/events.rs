@@ -4,10 +4,10 @@
 //! Events: `ready` (data `{}`) once connected; `order` (`{"orderId", "orderNumber", "status"}`)
 //! to the order's customer and to the vendors with lines in it, whenever an order is placed or its
 //! status moves; `notification` (`{"notificationId", "orderId"}`) to its user. A comment every
-//! 15 s keeps proxies from closing an idle stream. The stream of an account that is deactivated
-//! ends.
+//! 15 s keeps proxies from closing an idle stream. The stream of an account that is deactivated,
+//! or of a session that logs out, ends.
 
-use super::session::{active_role, AuthUser};
+use super::session::{active_role, AuthUser, Standing};
 use super::AppState;
 use crate::app::Change;
 use crate::error::ErrorBody;
@@ -86,12 +86,13 @@ impl Listening {
     }
 
     async fn still_active(&mut self) -> bool {
-        match active_role(&self.state, &self.caller.id).await {
-            Ok(Some(role)) => {
+        let caller = &self.caller;
+        match active_role(&self.state, &caller.id, caller.session_version).await {
+            Ok(Standing::Active(role)) => {
                 self.caller.role = role;
                 true
             }
-            Ok(None) => false,
+            Ok(Standing::Deactivated | Standing::SessionEnded) => false,
             // The database is unreachable for now: keep the stream; the next change checks again.
             Err(_) => true,
         }
@@ -115,7 +116,8 @@ struct StreamEvent {
         (status = 200, description = "A stream of Server-Sent Events: `ready` (data `{}`) on connect; \
             `order` (data `{\"orderId\", \"orderNumber\", \"status\"}`) to the order's customer and its vendors \
             when an order is placed or its status moves; `notification` (data `{\"notificationId\", \"orderId\"}`) \
-            to its user; a comment every 15 s. The stream ends when the account is deactivated.",
+            to its user; a comment every 15 s. The stream ends when the account is deactivated or the session \
+            logs out.",
             content_type = "text/event-stream", body = StreamEvent),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]

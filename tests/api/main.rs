@@ -21,4 +21,5 @@ mod razorpay_flow;
 mod razorpay_shop;
 mod reviews;
 mod security;
+mod sessions;
 mod web;
