@@ -250,7 +250,8 @@ async fn a_bumped_session_version_ends_every_token_of_the_account(app: TestApp) 
         .bump_session_version("00000000-0000-0000-0000-000000000000")
         .await
         .unwrap());
-    // Heard through the change feed (no request of this node made the change), within a second.
+    // Heard through the change feed (no request made the change, so nothing flushed the account
+    // cache), well before the cache's own 900 ms safety net would have dropped the entry.
     let started = std::time::Instant::now();
     loop {
         let first_status = app.get("/auth/me", Some(&first)).await.status;
@@ -258,8 +259,8 @@ async fn a_bumped_session_version_ends_every_token_of_the_account(app: TestApp) 
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "the bump was not seen within one second"
+            started.elapsed() < Duration::from_millis(500),
+            "the bump did not come through the change feed"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
