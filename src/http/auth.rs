@@ -55,13 +55,11 @@ pub struct CookieSessionView {
     pub csrf_token: String,
 }
 
-/// A new session's answer: the body for API clients and the cookie for browsers.
+/// A new session: the body for API clients, and the `Set-Cookie` value for browsers.
 fn start_session(
     state: &AppState,
     user: crate::store::users::User,
-    reply: fn(&'static str, SessionView) -> Reply<SessionView>,
-    message: &'static str,
-) -> Result<Response> {
+) -> Result<(HeaderValue, SessionView)> {
     let token = state
         .jwt
         .issue(&user.id, user.role(), user.session_version)?;
@@ -71,7 +69,7 @@ fn start_session(
         csrf_token: state.jwt.csrf_token(&token),
         token,
     };
-    Ok(([(SET_COOKIE, cookie)], reply(message, view)).into_response())
+    Ok((cookie, view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -119,7 +117,12 @@ async fn register(
         },
     )
     .await?;
-    start_session(&state, user, Reply::created, "User registered successfully")
+    let (cookie, view) = start_session(&state, user)?;
+    Ok((
+        [(SET_COOKIE, cookie)],
+        Reply::created("User registered successfully", view),
+    )
+        .into_response())
 }
 
 /// Log in with e-mail and password.
@@ -155,7 +158,8 @@ async fn login(
         Some(user) if password_ok && user.is_active => user,
         _ => return Err(invalid()),
     };
-    start_session(&state, user, Reply::ok, "Login successful")
+    let (cookie, view) = start_session(&state, user)?;
+    Ok(([(SET_COOKIE, cookie)], Reply::ok("Login successful", view)).into_response())
 }
 
 /// The calling user.
@@ -204,9 +208,11 @@ pub struct LoggedOut {
     pub ended: bool,
 }
 
-/// Log out: ends every session of the account on the server (its tokens stop working on every
-/// node within a second) and clears the session cookie. Idempotent: a missing or already ended
-/// session is a 200 too. With the session cookie it needs `X-CSRF-Token`.
+/// Log out: end the session on the server and clear the session cookie.
+///
+/// Ends every session of the account (its tokens stop working on every node within a second).
+/// Idempotent: a missing or already ended session is a 200 too, and a token older than the
+/// account's current session ends nothing. With the session cookie it needs `X-CSRF-Token`.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Logged out; the session cookie is cleared",
@@ -229,7 +235,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             state.live.accounts.invalidate(&claims.sub);
         }
     }
-    let cleared: HeaderValue = cleared_cookie_header(state.config.cookie_secure);
+    let cleared = cleared_cookie_header(state.config.cookie_secure);
     Ok((
         [(SET_COOKIE, cleared)],
         Reply::ok("Logged out", LoggedOut { ended }),
