@@ -66,6 +66,10 @@ function drawNav() {
   );
 }
 
+// Who the session cookie belongs to, before the first page decides what to show (and before the
+// listeners below, so the start-up below draws and connects once).
+await session.restore();
+
 on('cart', setCartCount);
 on('notifications', refreshBell);
 
@@ -97,9 +101,6 @@ on('unauthorized', () => {
   const { path, raw } = currentRoute();
   if (path !== '/login') go('/login', { next: raw, expired: 1 });
 });
-
-// Who the session cookie belongs to, before the first page decides what to show.
-await session.restore();
 
 const needsLogin = ['/cart', '/checkout', '/orders', '/addresses', '/notifications'];
 
