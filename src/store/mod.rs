@@ -145,6 +145,13 @@ macro_rules! transaction {
     }};
 }
 
+/// The most values a statement binds for a list that grows with its input (ids in an `IN (...)`,
+/// rows of a multi-row `VALUES`); a longer list is sent in several statements. Both databases cap
+/// a statement's bind variables (SQLite at 32,766, PostgreSQL at 65,535), and a list built from
+/// what a user can grow (an order's lines, a cart) must never reach that: past it the statement
+/// fails as a whole.
+pub(crate) const MAX_LIST_BINDS: usize = 800;
+
 /// Attempts a conflicting transaction gets before the request is answered 503.
 const TRANSACTION_ATTEMPTS: u32 = 6;
 

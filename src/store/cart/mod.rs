@@ -6,15 +6,16 @@
 //! (`INSERT ... ON CONFLICT (user_id) DO UPDATE`), which on PostgreSQL locks it: changes to one cart
 //! run one after another, and checkout, which locks the same row (`CheckoutCart::lock_cart`), never
 //! empties a cart while a line is being added. Quantities change through single conditional
-//! statements that check the 1..=100 range and `stock - reserved` themselves, so concurrent adds
-//! sum exactly or fail cleanly; a follow-up read only chooses the error message.
+//! statements that check the 1..=100 range and `stock - reserved` themselves, and a new line
+//! also the cart's limit of distinct products (`CART_MAX_LINES`), so concurrent adds sum exactly
+//! or fail cleanly; a follow-up read only chooses the error message.
 //!
 //! The changes a customer makes are in `changes`; what checkout does to the cart inside its own
 //! transaction is in `checkout`.
 
 use super::addresses::ShippingAddress;
 use super::products::Product;
-use super::{read, transaction, with_retries, write, Backend, Store};
+use super::{read, transaction, write, Store};
 use crate::domain::discount::{evaluate, DiscountType};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
@@ -250,42 +251,32 @@ macro_rules! touch_cart_sql {
     };
 }
 
-/// Adds `$3` units of product `$2` to the line of cart `$cart` (at time `$4`), creating it when
-/// absent, only while the product is active and the resulting quantity stays within 1..=100 and
-/// `stock - reserved`. Returns the new quantity, or no row when a rule refused it. `$with` and
-/// `$from` let the cart come from a common table expression.
-macro_rules! add_line_sql {
-    ($with:expr, $cart:literal, $from:literal) => {
-        concat!(
-            $with,
-            "INSERT INTO cart_items (cart_id, product_id, quantity, added_at, updated_at)
-             SELECT ", $cart, ", p.id, $3, $4, $4 FROM products p", $from, "
-             WHERE p.id = $2 AND p.is_active AND p.stock - p.reserved >= $3 AND $3 BETWEEN 1 AND 100
-             ON CONFLICT (cart_id, product_id) DO UPDATE
-                 SET quantity = cart_items.quantity + excluded.quantity, updated_at = excluded.updated_at
-                 WHERE cart_items.quantity + excluded.quantity <= 100
-                   AND cart_items.quantity + excluded.quantity <= (
-                       SELECT p2.stock - p2.reserved FROM products p2
-                       WHERE p2.id = excluded.product_id AND p2.is_active)
-             RETURNING quantity"
-        )
-    };
-}
-
 /// `CheckoutCart::touch_cart`: `$1` a new cart's id, `$2` the user, `$3` now.
 const TOUCH_CART_SQL: &str = touch_cart_sql!("$1", "$2", "$3");
 
-/// The add to cart `$1` (already touched in the transaction).
-const ADD_SQL: &str = add_line_sql!("", "$1", "");
-
-/// The whole add on PostgreSQL, the cart touched (or created) in the same statement: `$1` the
-/// user, `$5` a new cart's id. One round trip instead of four (begin, touch, add, commit): every
-/// shopper's add pays them, and the database is where a busy shop runs out of CPU first.
-const TOUCH_AND_ADD_SQL: &str = add_line_sql!(
-    concat!("WITH cart AS (", touch_cart_sql!("$5", "$1", "$4"), ") "),
-    "cart.id",
-    ", cart"
-);
+/// Adds `$3` units of product `$2` to the line of cart `$1` (at time `$4`), creating it when
+/// absent, only while the product is active, the resulting quantity stays within 1..=100 and
+/// `stock - reserved`, and a new line still fits the cart's `$5` distinct products. Returns the
+/// new quantity, or no row when a rule refused it.
+///
+/// The cart must have been touched in the same transaction first (`CheckoutCart::touch_cart`):
+/// that locks the cart's row on PostgreSQL, so this statement, which starts after the lock is
+/// held, counts every line committed before it, and two adds to one cart cannot both take its
+/// last free line. (Within one statement PostgreSQL would count from a snapshot taken before
+/// the lock was granted, which is why the add is no longer one statement there.) SQLite's
+/// single writer gives the same order.
+const ADD_SQL: &str = "INSERT INTO cart_items (cart_id, product_id, quantity, added_at, updated_at)
+     SELECT $1, p.id, $3, $4, $4 FROM products p
+     WHERE p.id = $2 AND p.is_active AND p.stock - p.reserved >= $3 AND $3 BETWEEN 1 AND 100
+       AND (EXISTS (SELECT 1 FROM cart_items mine WHERE mine.cart_id = $1 AND mine.product_id = $2)
+            OR (SELECT COUNT(*) FROM cart_items line WHERE line.cart_id = $1) < $5)
+     ON CONFLICT (cart_id, product_id) DO UPDATE
+         SET quantity = cart_items.quantity + excluded.quantity, updated_at = excluded.updated_at
+         WHERE cart_items.quantity + excluded.quantity <= 100
+           AND cart_items.quantity + excluded.quantity <= (
+               SELECT p2.stock - p2.reserved FROM products p2
+               WHERE p2.id = excluded.product_id AND p2.is_active)
+     RETURNING quantity";
 
 /// Sets the line's quantity, only while it is within `stock - reserved` of an active product.
 const SET_SQL: &str = "UPDATE cart_items SET quantity = $3, updated_at = $4
