@@ -9,6 +9,7 @@ mod cart;
 mod contention;
 mod discounts;
 mod guard;
+mod hostile;
 mod lifecycle;
 mod live;
 mod money_path;

