@@ -202,6 +202,29 @@ where
 pub(crate) use {read, transaction, write};
 
 impl Store {
+    /// Runs one batch of a purge: `sql` deletes at most `$2` rows older than `$1` (its own
+    /// statement, so a purge never holds more than one batch's locks) and this returns how many
+    /// went. Two nodes purging at once may lock rows in different orders; the deadlock that can
+    /// cause is retried like any other.
+    pub(crate) async fn delete_batch(
+        &self,
+        sql: &'static str,
+        before: i64,
+        limit: i64,
+    ) -> crate::error::Result<u64> {
+        with_retries(|| async {
+            Ok(write!(self, |pool| sqlx::query(sql)
+                .bind(before)
+                .bind(limit)
+                .execute(pool)
+                .await?
+                .rows_affected()))
+        })
+        .await
+    }
+}
+
+impl Store {
     pub async fn connect(config: &Config) -> anyhow::Result<Store> {
         let backend = match &config.database {
             DatabaseUrl::Sqlite(path) => {
