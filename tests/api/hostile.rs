@@ -13,6 +13,9 @@ api_tests!(
     concurrent_adds_never_push_a_cart_past_its_limit,
     a_cart_longer_than_the_bind_limit_checks_out,
     admins_demoting_each_other_at_once_never_leave_the_shop_without_one,
+    an_order_refused_for_an_empty_cart_runs_again_with_its_key_once_the_cart_is_filled,
+    jobs_purge_idempotency_keys_older_than_a_day_and_keep_newer_ones,
+    jobs_purge_webhook_events_older_than_thirty_days_and_finished_rate_limit_windows,
 );
 
 async fn send(
@@ -280,4 +283,138 @@ async fn admins_demoting_each_other_at_once_never_leave_the_shop_without_one(app
         "a demoted admin was obeyed: {status}"
     );
     assert!(is_active_admin(&app, &a).await);
+}
+
+/// One number read from the app's database (`$1` the text argument).
+async fn count(app: &TestApp, sql: &str, arg: &str) -> i64 {
+    match &app.state.store.backend {
+        cartwright::store::Backend::Sqlite(db) => sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_one(&db.write)
+            .await
+            .unwrap(),
+        cartwright::store::Backend::Postgres(pool) => sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+async fn keyed_order(app: &TestApp, token: &str, key: &str) -> crate::helpers::Resp {
+    let resp = app
+        .client
+        .post(app.url("/orders"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&json!({"paymentMethod": "cod"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::read(resp).await
+}
+
+async fn an_order_refused_for_an_empty_cart_runs_again_with_its_key_once_the_cart_is_filled(
+    app: TestApp,
+) {
+    let product = app.product("Retry Soap", 12.0, 10).await;
+    let (_, token) = app.customer("Early Clicker").await;
+    app.set_address(&token).await;
+
+    let refused = keyed_order(&app, &token, "checkout-1").await.expect(400);
+    assert!(refused.body["message"].as_str().unwrap().contains("empty"));
+
+    app.add_to_cart(&token, &product, 2).await;
+    let placed = keyed_order(&app, &token, "checkout-1").await.expect(201);
+    assert_eq!(
+        placed.headers.get("idempotent-replayed"),
+        None,
+        "the retry ran, it was not the stored 400"
+    );
+    assert_eq!(app.product_json(&product).await["stock"], 8);
+
+    // The success is what the key now replays.
+    let replayed = keyed_order(&app, &token, "checkout-1").await.expect(201);
+    assert_eq!(replayed.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        replayed.data()["order"]["_id"],
+        placed.data()["order"]["_id"]
+    );
+    assert_eq!(app.product_json(&product).await["stock"], 8);
+}
+
+async fn jobs_purge_idempotency_keys_older_than_a_day_and_keep_newer_ones(app: TestApp) {
+    let now = now_ms();
+    // More than one batch of aged keys, so the pass has to go on past its first statement.
+    let insert = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+         INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, response_status,
+                                       response_body, created_at)
+         SELECT 'some-user', $1 || i, 'hash', 201, '{}', $2 FROM n";
+    app.exec_sql(insert, "aged-", now - DAY_MS - 60_000).await;
+    app.exec_sql(insert, "fresh-", now - 23 * HOUR_MS).await;
+    // A key a real request stored, aged past the day.
+    let product = app.product("Purged Key Balm", 5.0, 10).await;
+    let (_, token) = app.customer("Key Holder").await;
+    app.add_to_cart(&token, &product, 1).await;
+    app.set_address(&token).await;
+    keyed_order(&app, &token, "real-aged").await.expect(201);
+    app.exec_sql(
+        "UPDATE idempotency_keys SET created_at = $2 WHERE idempotency_key = $1",
+        "real-aged",
+        now - DAY_MS - 1,
+    )
+    .await;
+
+    let keys = "SELECT COUNT(*) FROM idempotency_keys WHERE idempotency_key LIKE $1";
+    assert_eq!(count(&app, keys, "aged-%").await, 1200);
+    cartwright::jobs::run_once(&app.state, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(count(&app, keys, "aged-%").await, 0);
+    assert_eq!(count(&app, keys, "real-aged").await, 0);
+    assert_eq!(count(&app, keys, "fresh-%").await, 1200);
+}
+
+async fn jobs_purge_webhook_events_older_than_thirty_days_and_finished_rate_limit_windows(
+    app: TestApp,
+) {
+    let now = now_ms();
+    let insert = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 700)
+         INSERT INTO webhook_events (event_id, event_type, received_at)
+         SELECT $1 || i, 'payment.captured', $2 FROM n";
+    app.exec_sql(insert, "evt_old_", now - 31 * DAY_MS).await;
+    app.exec_sql(insert, "evt_recent_", now - 29 * DAY_MS).await;
+    let counters = "INSERT INTO rate_limits (bucket, client, window_start, count)
+         VALUES ('auth', $1, $2, 3)";
+    app.exec_sql(counters, "10.0.0.1", now - 3 * 60_000).await;
+    app.exec_sql(counters, "10.0.0.2", now).await;
+
+    cartwright::jobs::run_once(&app.state, now_ms())
+        .await
+        .unwrap();
+
+    let events = "SELECT COUNT(*) FROM webhook_events WHERE event_id LIKE $1";
+    assert_eq!(count(&app, events, "evt_old_%").await, 0);
+    assert_eq!(count(&app, events, "evt_recent_%").await, 700);
+    let windows = "SELECT COUNT(*) FROM rate_limits WHERE client = $1";
+    if app.db == Db::Postgres {
+        // The shared limiter's counters (SQLite's limiter counts in process and has none).
+        assert_eq!(
+            count(&app, windows, "10.0.0.1").await,
+            0,
+            "a finished window"
+        );
+    }
+    assert_eq!(
+        count(&app, windows, "10.0.0.2").await,
+        1,
+        "the current window"
+    );
 }
