@@ -96,8 +96,13 @@ async fn concurrent_adds_never_push_a_cart_past_its_limit(app: TestApp) {
     }
 
     let mut tasks = Vec::new();
-    for product in products[LIMIT - 5..].iter().cloned() {
-        let (client, url, token) = (app.client.clone(), app.url("/cart/items"), token.clone());
+    for product in &products[LIMIT - 5..] {
+        let (client, url, token, product) = (
+            app.client.clone(),
+            app.url("/cart/items"),
+            token.clone(),
+            product.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             send(
                 &client,
