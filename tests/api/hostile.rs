@@ -83,10 +83,49 @@ async fn a_cart_holds_at_most_cart_max_lines_distinct_products(app: TestApp) {
     assert_eq!(cart.data()["items"].as_array().unwrap().len(), 3);
 }
 
+/// A transaction of the test's own that holds the user's cart: its row locked on PostgreSQL, the
+/// one writer connection on SQLite.
+enum HeldCart {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl HeldCart {
+    async fn release(self) {
+        match self {
+            HeldCart::Sqlite(tx) => tx.commit().await.unwrap(),
+            HeldCart::Postgres(tx) => tx.commit().await.unwrap(),
+        }
+    }
+}
+
+async fn hold_cart(app: &TestApp, user_id: &str) -> HeldCart {
+    match &app.state.store.backend {
+        cartwright::store::Backend::Sqlite(db) => {
+            let mut tx = db.write.begin().await.unwrap();
+            sqlx::query("UPDATE carts SET updated_at = updated_at WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            HeldCart::Sqlite(tx)
+        }
+        cartwright::store::Backend::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SELECT id FROM carts WHERE user_id = $1 FOR UPDATE")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            HeldCart::Postgres(tx)
+        }
+    }
+}
+
 async fn concurrent_adds_never_push_a_cart_past_its_limit(app: TestApp) {
     const LIMIT: usize = 100;
     const RACERS: usize = 20;
-    let (_, token) = app.customer("Racing cart").await;
+    let (user_id, token) = app.customer("Racing cart").await;
     let mut products = Vec::new();
     for i in 0..(LIMIT - 5 + RACERS) {
         products.push(app.product(&format!("Line {i:03}"), 1.0, 50).await);
@@ -95,6 +134,9 @@ async fn concurrent_adds_never_push_a_cart_past_its_limit(app: TestApp) {
         app.add_to_cart(&token, product, 1).await;
     }
 
+    // The racers are held at the cart's row until all of them are queued there, so they do
+    // race: the lock is released while every one of them is waiting for it.
+    let held = hold_cart(&app, &user_id).await;
     let mut tasks = Vec::new();
     for product in &products[LIMIT - 5..] {
         let (client, url, token, product) = (
@@ -114,6 +156,8 @@ async fn concurrent_adds_never_push_a_cart_past_its_limit(app: TestApp) {
             .await
         }));
     }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    held.release().await;
     let mut added = 0;
     for task in tasks {
         let (status, body) = task.await.unwrap();

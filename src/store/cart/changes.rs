@@ -16,18 +16,36 @@ impl Store {
         max_lines: i64,
     ) -> Result<Added> {
         let now = now_millis();
-        let added: Option<i64> = transaction!(self, |tx| {
-            let cart_id = tx.touch_cart(user_id, now).await?;
-            let row: Option<(i64,)> = sqlx::query_as(ADD_SQL)
-                .bind(&cart_id)
-                .bind(product_id)
-                .bind(quantity)
-                .bind(now)
-                .bind(max_lines)
-                .fetch_optional(&mut *tx)
-                .await?;
-            row.map(|(quantity,)| quantity)
-        });
+        let added: Option<i64> = match &self.backend {
+            // One statement creates or touches the cart and adds the line, atomically on its own.
+            Backend::Postgres(pg) => {
+                with_retries(|| async {
+                    let row: Option<(i64,)> = sqlx::query_as(TOUCH_AND_ADD_SQL)
+                        .bind(user_id)
+                        .bind(product_id)
+                        .bind(quantity)
+                        .bind(now)
+                        .bind(new_id())
+                        .bind(max_lines)
+                        .fetch_optional(pg)
+                        .await?;
+                    Ok(row.map(|(quantity,)| quantity))
+                })
+                .await?
+            }
+            Backend::Sqlite(_) => transaction!(self, |tx| {
+                let cart_id = tx.touch_cart(user_id, now).await?;
+                let row: Option<(i64,)> = sqlx::query_as(ADD_SQL)
+                    .bind(&cart_id)
+                    .bind(product_id)
+                    .bind(quantity)
+                    .bind(now)
+                    .bind(max_lines)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                row.map(|(quantity,)| quantity)
+            }),
+        };
         match added {
             Some(quantity) => Ok(Added { quantity }),
             None => Err(self
