@@ -83,41 +83,39 @@ async fn a_cart_holds_at_most_cart_max_lines_distinct_products(app: TestApp) {
     assert_eq!(cart.data()["items"].as_array().unwrap().len(), 3);
 }
 
-/// A transaction of the test's own that holds the user's cart: its row locked on PostgreSQL, the
-/// one writer connection on SQLite.
-enum HeldCart {
+/// A transaction of the test's own holding rows the requests under test need, so that racing
+/// requests all queue behind it and go on together when it is released: on PostgreSQL it locks
+/// the rows, on SQLite it holds the one writer connection.
+enum Held {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-impl HeldCart {
+impl Held {
     async fn release(self) {
         match self {
-            HeldCart::Sqlite(tx) => tx.commit().await.unwrap(),
-            HeldCart::Postgres(tx) => tx.commit().await.unwrap(),
+            Held::Sqlite(tx) => tx.commit().await.unwrap(),
+            Held::Postgres(tx) => tx.commit().await.unwrap(),
         }
     }
 }
 
-async fn hold_cart(app: &TestApp, user_id: &str) -> HeldCart {
+/// Holds what `lock` (PostgreSQL; `$1` is `arg`) locks, or SQLite's writer.
+async fn hold(app: &TestApp, lock: &str, arg: &str) -> Held {
     match &app.state.store.backend {
         cartwright::store::Backend::Sqlite(db) => {
             let mut tx = db.write.begin().await.unwrap();
-            sqlx::query("UPDATE carts SET updated_at = updated_at WHERE user_id = $1")
-                .bind(user_id)
+            sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                .bind(arg)
                 .execute(&mut *tx)
                 .await
                 .unwrap();
-            HeldCart::Sqlite(tx)
+            Held::Sqlite(tx)
         }
         cartwright::store::Backend::Postgres(pool) => {
             let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SELECT id FROM carts WHERE user_id = $1 FOR UPDATE")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            HeldCart::Postgres(tx)
+            sqlx::query(lock).bind(arg).execute(&mut *tx).await.unwrap();
+            Held::Postgres(tx)
         }
     }
 }
@@ -136,7 +134,12 @@ async fn concurrent_adds_never_push_a_cart_past_its_limit(app: TestApp) {
 
     // The racers are held at the cart's row until all of them are queued there, so they do
     // race: the lock is released while every one of them is waiting for it.
-    let held = hold_cart(&app, &user_id).await;
+    let held = hold(
+        &app,
+        "SELECT id FROM carts WHERE user_id = $1 FOR UPDATE",
+        &user_id,
+    )
+    .await;
     let mut tasks = Vec::new();
     for product in &products[LIMIT - 5..] {
         let (client, url, token, product) = (
@@ -260,6 +263,20 @@ async fn admins_demoting_each_other_at_once_never_leave_the_shop_without_one(app
         } else {
             json!({"isActive": false})
         };
+        // Every other round both requests queue behind the admins' rows and go on together.
+        let held = if round % 4 >= 2 {
+            Some(
+                hold(
+                    &app,
+                    "SELECT id FROM users WHERE role = 'admin' AND is_active AND id <> $1
+                     ORDER BY id FOR NO KEY UPDATE",
+                    &first_admin,
+                )
+                .await,
+            )
+        } else {
+            None
+        };
         let mut tasks = Vec::new();
         for (token, target) in [(&a_token, &b), (&b_token, &a)] {
             let (client, url, token, change) = (
@@ -272,18 +289,37 @@ async fn admins_demoting_each_other_at_once_never_leave_the_shop_without_one(app
                 send(&client, reqwest::Method::PATCH, url, &token, change).await
             }));
         }
+        let queued = held.is_some();
+        if let Some(held) = held {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            held.release().await;
+        }
         let mut succeeded = 0;
         for task in tasks {
             let (status, body) = task.await.unwrap();
             match status {
                 200 => succeeded += 1,
-                401 | 403 | 409 => assert_eq!(body["success"], json!(false), "{body}"),
+                401 | 403 | 409 => {
+                    assert_eq!(body["success"], json!(false), "{body}");
+                    if queued {
+                        // Both got past the token check while the other was still an admin: the
+                        // check inside the write is what refused this one.
+                        assert_eq!(status, 403, "round {round}: {body}");
+                        assert!(
+                            body["message"]
+                                .as_str()
+                                .unwrap()
+                                .contains("no longer an active admin"),
+                            "round {round}: {body}"
+                        );
+                    }
+                }
                 other => panic!("round {round}: unexpected {other}: {body}"),
             }
         }
-        assert!(
-            succeeded <= 1,
-            "round {round}: both admins demoted each other"
+        assert_eq!(
+            succeeded, 1,
+            "round {round}: exactly one of the two demotions is made"
         );
         let remaining = [
             is_active_admin(&app, &a).await,
