@@ -1,15 +1,13 @@
 //! Background work, run by every API process: thin loops over the workflows of `crate::app`
-//! (`expiry` and `refunds`):
+//! (`expiry`, `refunds` and `retention`):
 //! - reconciliation: unpaid online orders are checked with the gateway, so an order paid by a
 //!   customer who never came back (and whose webhook was lost) is confirmed, and a payment captured
 //!   for an order cancelled in the meantime is refunded;
 //! - expiry: unpaid orders past their payment time are cancelled and their stock released, unless
 //!   the gateway says they were paid (then they are confirmed) or cannot be asked (then they wait);
 //! - refunds recorded but not yet accepted by the gateway are sent again, with back-off;
-//! - records past their use are deleted: idempotency keys after 24 hours, remembered webhook
-//!   events after 30 days, rate-limit counters once their window has ended. In batches of
-//!   `PURGE_BATCH` rows, each its own statement, so a purge never holds many locks at once, and
-//!   at most `PURGE_BATCHES` batches per table per pass: a backlog drains over several passes.
+//! - records past their use are deleted (`app::retention`): idempotency keys after 24 hours,
+//!   remembered webhook events after 30 days, rate-limit counters once their window has ended.
 //!
 //! Each order or refund is handled on its own: one that fails (the gateway down, a database error)
 //! is logged with its id, counted in `jobs_item_failures_total`, and tried again on a later pass;
@@ -23,26 +21,16 @@ use crate::app::expiry::{
     error_kind, expire_one, item_failed, settle_with_gateway, RECHECK_MS, RECONCILE_AFTER_MS,
 };
 use crate::app::refunds::send_refund;
+use crate::app::retention::purge_expired_records;
 use crate::app::AppState;
 use crate::domain::time::now_millis;
 use crate::error::Result;
-use crate::store::idempotency::KEY_LIFETIME_MS;
 use std::time::Duration;
 
 pub use crate::app::expiry::EXPIRY_REASON;
 
 /// How many orders or refunds one pass handles; the next pass takes the rest.
 const BATCH: i64 = 200;
-
-/// Rows one purge statement deletes.
-const PURGE_BATCH: i64 = 500;
-
-/// Purge statements per table per pass.
-const PURGE_BATCHES: usize = 20;
-
-/// How long a handled webhook event is remembered (so a repeat is recognised). Razorpay retries
-/// a delivery for about a day; a month covers replays sent by hand from its dashboard.
-pub const WEBHOOK_EVENT_LIFETIME_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
 /// Runs the jobs every `interval` until the returned handle is aborted.
 pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -115,48 +103,4 @@ pub async fn reconcile_payments(state: &AppState, now: i64) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Deletes what is kept only for a while: idempotency keys older than 24 hours, webhook events
-/// older than `WEBHOOK_EVENT_LIFETIME_MS`, and rate-limit counters of finished windows.
-pub async fn purge_expired_records(state: &AppState, now: i64) -> Result<()> {
-    let store = &state.store;
-    let keys = purge(|| store.purge_idempotency_keys(now - KEY_LIFETIME_MS, PURGE_BATCH)).await?;
-    let events =
-        purge(|| store.purge_webhook_events(now - WEBHOOK_EVENT_LIFETIME_MS, PURGE_BATCH)).await?;
-    let counters = match state.auth_limiter.shared_window() {
-        // The window that started before `now - window` has ended.
-        Some(window) => {
-            let window_ms = window.as_millis() as i64;
-            purge(|| store.purge_rate_limits(now - window_ms, PURGE_BATCH)).await?
-        }
-        None => 0,
-    };
-    if keys + events + counters > 0 {
-        tracing::info!(
-            keys,
-            events,
-            counters,
-            "purged expired idempotency keys, webhook events and rate-limit counters"
-        );
-    }
-    Ok(())
-}
-
-/// Runs one purge batch after another until a batch comes back short or `PURGE_BATCHES` ran;
-/// returns the rows deleted.
-async fn purge<F, Fut>(mut batch: F) -> Result<u64>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<u64>>,
-{
-    let mut deleted = 0;
-    for _ in 0..PURGE_BATCHES {
-        let gone = batch().await?;
-        deleted += gone;
-        if gone < PURGE_BATCH as u64 {
-            break;
-        }
-    }
-    Ok(deleted)
 }
