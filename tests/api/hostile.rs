@@ -433,6 +433,28 @@ async fn an_order_refused_for_an_empty_cart_runs_again_with_its_key_once_the_car
         placed.data()["order"]["_id"]
     );
     assert_eq!(app.product_json(&product).await["stock"], 8);
+
+    // A conflict is an answer a retry would meet again: it is kept and replayed, even after
+    // the stock came back.
+    app.add_to_cart(&token, &product, 2).await;
+    app.patch(
+        &format!("/products/{product}"),
+        Some(&app.admin_token),
+        json!({"stock": 1}),
+    )
+    .await
+    .expect(200);
+    let short = keyed_order(&app, &token, "checkout-2").await.expect(409);
+    app.patch(
+        &format!("/products/{product}"),
+        Some(&app.admin_token),
+        json!({"stock": 5}),
+    )
+    .await
+    .expect(200);
+    let replayed = keyed_order(&app, &token, "checkout-2").await.expect(409);
+    assert_eq!(replayed.headers["idempotent-replayed"], "true");
+    assert_eq!(replayed.body, short.body);
 }
 
 async fn jobs_purge_idempotency_keys_older_than_a_day_and_keep_newer_ones(app: TestApp) {
