@@ -14,6 +14,8 @@
 //! - `returns`: request, approve, reject, complete with its refund
 //! - `refunds`: sending recorded refunds, with retries
 //! - `expiry`: unpaid orders reconciled with the gateway or expired
+//! - `retention`: records kept only for a while (idempotency keys, webhook events, rate-limit
+//!   counters) deleted when their time is up
 
 pub mod accounts;
 pub mod cache;
@@ -27,6 +29,7 @@ pub mod gateway_events;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
+pub mod retention;
 pub mod returns;
 pub mod state;
 

@@ -9,6 +9,7 @@ mod cart;
 mod contention;
 mod discounts;
 mod guard;
+mod hostile;
 mod lifecycle;
 mod listener;
 mod live;
