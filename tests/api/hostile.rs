@@ -226,7 +226,8 @@ async fn is_active_admin(app: &TestApp, id: &str) -> bool {
 }
 
 /// Makes `id` an active admin again, behind the API's back, and waits until the app sees it.
-async fn restore_admin(app: &TestApp, id: &str, token: &str) {
+/// Returns a token for it: a deactivation ended the sessions it had.
+async fn restore_admin(app: &TestApp, id: &str) -> String {
     let restore = match app.db {
         Db::Sqlite => {
             "UPDATE users SET role = 'admin', is_active = 1, updated_at = $2 WHERE id = $1"
@@ -237,9 +238,15 @@ async fn restore_admin(app: &TestApp, id: &str, token: &str) {
     };
     app.exec_sql(restore, id, chrono::Utc::now().timestamp_millis())
         .await;
+    let account = app.state.store.active_account(id).await.unwrap().unwrap();
+    let token = app
+        .state
+        .jwt
+        .issue(id, Role::Admin, account.session_version)
+        .unwrap();
     for _ in 0..100 {
-        if app.get("/admin/users", Some(token)).await.status == 200 {
-            return;
+        if app.get("/admin/users", Some(&token)).await.status == 200 {
+            return token;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -247,8 +254,8 @@ async fn restore_admin(app: &TestApp, id: &str, token: &str) {
 }
 
 async fn admins_demoting_each_other_at_once_never_leave_the_shop_without_one(app: TestApp) {
-    let (a, a_token) = app.user_with_role("Admin A", "admin").await;
-    let (b, b_token) = app.user_with_role("Admin B", "admin").await;
+    let (a, mut a_token) = app.user_with_role("Admin A", "admin").await;
+    let (b, mut b_token) = app.user_with_role("Admin B", "admin").await;
     // The test's own admin steps down, so A and B are the only admins.
     let me = app
         .get("/auth/me", Some(&app.admin_token))
@@ -335,8 +342,8 @@ async fn admins_demoting_each_other_at_once_never_leave_the_shop_without_one(app
             remaining.contains(&true),
             "round {round}: no active admin left"
         );
-        restore_admin(&app, &a, &a_token).await;
-        restore_admin(&app, &b, &b_token).await;
+        a_token = restore_admin(&app, &a).await;
+        b_token = restore_admin(&app, &b).await;
     }
 
     // An admin may not demote or deactivate themself.
