@@ -1,13 +1,15 @@
-//! Credentials: argon2id password hashes (computed off the async runtime) and HS256 JWTs checked
-//! for algorithm, signature and expiry.
+//! Credentials: argon2id password hashes (computed off the async runtime), HS256 JWTs checked
+//! for algorithm, signature and expiry, and the CSRF token that goes with a cookie session.
 
 use crate::domain::user::Role;
 use crate::error::{Error, Result};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -76,6 +78,10 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The account's session version when the token was issued; the token is refused once the
+    /// stored version differs (logout, deactivation). Tokens from before versions count as 0.
+    #[serde(default)]
+    pub sv: i64,
 }
 
 #[derive(Clone)]
@@ -84,6 +90,8 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl_seconds: i64,
+    /// Keyed with the JWT secret; signs a session's CSRF token.
+    csrf: Hmac<Sha256>,
 }
 
 impl JwtKeys {
@@ -99,16 +107,24 @@ impl JwtKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl_seconds: ttl_minutes * 60,
+            csrf: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length"),
         }
     }
 
-    pub fn issue(&self, user_id: &str, role: Role) -> Result<String> {
+    /// How long a token lives.
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    /// A token for the user at `session_version` (the stored `users.session_version`).
+    pub fn issue(&self, user_id: &str, role: Role, session_version: i64) -> Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
             role,
             iat: now,
             exp: now + self.ttl_seconds,
+            sv: session_version,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing token: {e}")))
@@ -123,6 +139,27 @@ impl JwtKeys {
                 }
                 _ => Error::Unauthorized("Invalid token".into()),
             })
+    }
+
+    /// The CSRF token of a cookie session: hex HMAC-SHA256 of the session token under the JWT
+    /// secret. A page of this origin learns it from the login answer or `GET /auth/session`; a
+    /// page elsewhere can neither read those nor compute it, so it cannot forge a write.
+    pub fn csrf_token(&self, session_token: &str) -> String {
+        hex::encode(self.csrf_mac(session_token).finalize().into_bytes())
+    }
+
+    /// Whether `presented` is the CSRF token of `session_token` (compared in constant time).
+    pub fn csrf_matches(&self, session_token: &str, presented: &str) -> bool {
+        hex::decode(presented.trim())
+            .is_ok_and(|raw| self.csrf_mac(session_token).verify_slice(&raw).is_ok())
+    }
+
+    fn csrf_mac(&self, session_token: &str) -> Hmac<Sha256> {
+        let mut mac = self.csrf.clone();
+        // Labelled, so the MAC can never double as another use of the same secret.
+        mac.update(b"cartwright csrf\0");
+        mac.update(session_token.as_bytes());
+        mac
     }
 }
 
@@ -167,12 +204,40 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_other_secrets() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 60);
-        let token = keys.issue("u1", Role::Vendor).unwrap();
+        let token = keys.issue("u1", Role::Vendor, 3).unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.sub, "u1");
         assert_eq!(claims.role, Role::Vendor);
+        assert_eq!(claims.sv, 3);
         let other = JwtKeys::new(b"another-secret-another-secret-xx", 60);
         assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_token_without_a_session_version_counts_as_version_zero() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let now = chrono::Utc::now().timestamp();
+        let old = serde_json::json!({"sub": "u1", "role": "customer", "iat": now, "exp": now + 60});
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &old,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap();
+        assert_eq!(JwtKeys::new(secret, 60).verify(&token).unwrap().sv, 0);
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session_and_one_secret() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 60);
+        let csrf = keys.csrf_token("session-a");
+        assert_eq!(csrf.len(), 64);
+        assert!(keys.csrf_matches("session-a", &csrf));
+        assert!(!keys.csrf_matches("session-b", &csrf));
+        assert!(!keys.csrf_matches("session-a", ""));
+        assert!(!keys.csrf_matches("session-a", "not hex"));
+        let other = JwtKeys::new(b"another-secret-another-secret-xx", 60);
+        assert!(!other.csrf_matches("session-a", &csrf));
     }
 
     #[tokio::test]

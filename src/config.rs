@@ -89,6 +89,9 @@ pub struct Config {
     pub sqlite_synchronous_full: bool,
     pub jwt_secret: Option<Secret>,
     pub jwt_ttl_minutes: i64,
+    /// Whether the session cookie is marked `Secure` (sent over HTTPS only): `COOKIE_SECURE`,
+    /// by default true when `PUBLIC_URL` is an `https://` address.
+    pub cookie_secure: bool,
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
     pub demo_data: bool,
@@ -393,6 +396,11 @@ impl Config {
             sqlite_synchronous_full,
             jwt_secret,
             jwt_ttl_minutes: vars.ranged("JWT_TTL_MINUTES", 1440, 1, 525_600)?,
+            cookie_secure: vars.flag(
+                "COOKIE_SECURE",
+                vars.get("PUBLIC_URL")
+                    .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://")),
+            )?,
             admin_email,
             admin_password: admin_password.map(Secret::new),
             demo_data: vars.flag("DEMO_DATA", true)?,

@@ -14,10 +14,10 @@
 //! database, never from here.
 
 use crate::domain::pricing::PricingSettings;
-use crate::domain::user::Role;
 use crate::error::Result;
 use crate::store::cart::{CartSnapshot, PricedCart};
 use crate::store::products::{Product, ProductFilter};
+use crate::store::users::ActiveAccount;
 use crate::store::{PageRequest, Store};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -93,7 +93,7 @@ impl Weigh for CartSnapshot {
     }
 }
 
-impl Weigh for Option<Role> {
+impl Weigh for Option<ActiveAccount> {
     fn weight(&self) -> usize {
         std::mem::size_of::<Self>()
     }
@@ -290,9 +290,10 @@ fn release_freed_memory() {
     }
 }
 
-/// Who may still act: the role of each active account, `None` for one deactivated or gone.
+/// Who may still act: the role and session version of each active account, `None` for one
+/// deactivated or gone.
 pub struct AccountCache {
-    roles: Cache<String, Option<Role>>,
+    roles: Cache<String, Option<ActiveAccount>>,
 }
 
 impl Default for AccountCache {
@@ -305,7 +306,7 @@ impl Default for AccountCache {
 
 impl AccountCache {
     /// The cached answer for this account, if there is a fresh one.
-    pub fn get(&self, user_id: &str, connected: bool) -> Option<Option<Role>> {
+    pub fn get(&self, user_id: &str, connected: bool) -> Option<Option<ActiveAccount>> {
         connected.then(|| self.roles.get(user_id)).flatten()
     }
 
@@ -313,9 +314,9 @@ impl AccountCache {
         self.roles.begin(connected)
     }
 
-    pub fn put(&self, user_id: &str, role: Option<Role>, fill: Fill) {
+    pub fn put(&self, user_id: &str, account: Option<ActiveAccount>, fill: Fill) {
         self.roles
-            .put(user_id.to_string(), role, fill, user_id.len());
+            .put(user_id.to_string(), account, fill, user_id.len());
     }
 
     pub fn invalidate(&self, user_id: &str) {
@@ -447,29 +448,37 @@ pub async fn cached_priced_cart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::user::Role;
+
+    fn account(role: Role) -> Option<ActiveAccount> {
+        Some(ActiveAccount {
+            role,
+            session_version: 0,
+        })
+    }
 
     #[test]
     fn a_fill_that_raced_an_invalidation_is_not_kept() {
         let cache = AccountCache::default();
         let fill = cache.begin(true);
         cache.invalidate("u1");
-        cache.put("u1", Some(Role::Admin), fill);
+        cache.put("u1", account(Role::Admin), fill);
         assert_eq!(cache.get("u1", true), None);
         let fill = cache.begin(true);
-        cache.put("u1", Some(Role::Customer), fill);
-        assert_eq!(cache.get("u1", true), Some(Some(Role::Customer)));
+        cache.put("u1", account(Role::Customer), fill);
+        assert_eq!(cache.get("u1", true), Some(account(Role::Customer)));
     }
 
     #[test]
     fn nothing_is_served_or_filled_while_the_feed_is_down() {
         let cache = AccountCache::default();
         let fill = cache.begin(false);
-        cache.put("u1", Some(Role::Admin), fill);
+        cache.put("u1", account(Role::Admin), fill);
         assert_eq!(cache.get("u1", true), None);
         let fill = cache.begin(true);
-        cache.put("u1", Some(Role::Admin), fill);
+        cache.put("u1", account(Role::Admin), fill);
         assert_eq!(cache.get("u1", false), None);
-        assert_eq!(cache.get("u1", true), Some(Some(Role::Admin)));
+        assert_eq!(cache.get("u1", true), Some(account(Role::Admin)));
     }
 
     #[test]
@@ -537,10 +546,10 @@ mod tests {
         for i in 0..1000 {
             let mut fill = cache.begin(true);
             fill.started -= TTL;
-            cache.put(&format!("u{i}"), Some(Role::Customer), fill);
+            cache.put(&format!("u{i}"), account(Role::Customer), fill);
         }
         let fill = cache.begin(true);
-        cache.put("fresh", Some(Role::Admin), fill);
+        cache.put("fresh", account(Role::Admin), fill);
         let entries = cache.roles.entries.read().unwrap();
         assert_eq!(entries.map.len(), 1);
         assert_eq!(entries.order.len(), 1);

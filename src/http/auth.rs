@@ -1,9 +1,15 @@
-//! `POST /auth/register`, `POST /auth/login`, `GET /auth/me` (CONTRACT §3).
+//! `POST /auth/register`, `POST /auth/login`, `GET /auth/me` (CONTRACT §3), and the browser
+//! apps' cookie session (CONTRACT §8): login and registration also set the `HttpOnly` session
+//! cookie, `GET /auth/session` tells a reloaded page who it is and its CSRF token, and
+//! `POST /auth/logout` ends the session on the server (every token of the account) and clears the
+//! cookie.
 
 use super::connection::ClientAddr;
 use super::extract::{ApiJson, Reply};
 use super::rate_limit;
-use super::session::AuthUser;
+use super::session::{
+    check_csrf, cleared_cookie_header, presented_token, session_cookie_header, AuthUser,
+};
 use super::user_views::UserView;
 use super::AppState;
 use crate::app::accounts::{create_account, NewAccount};
@@ -12,6 +18,9 @@ use crate::domain::email::Email;
 use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
 use axum::extract::{ConnectInfo, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,12 +31,45 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(me))
+        .routes(routes!(current_session))
+        .routes(routes!(logout))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
     pub user: UserView,
+    /// For API clients: send it as `Authorization: Bearer <token>`. The browser apps ignore it
+    /// and use the session cookie set by the same answer.
     pub token: String,
+    /// For requests authenticated by the session cookie: send it as `X-CSRF-Token` on every
+    /// request that is not GET, HEAD or OPTIONS.
+    #[serde(rename = "csrfToken")]
+    pub csrf_token: String,
+}
+
+/// The caller of a cookie session and the CSRF token its writes must carry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CookieSessionView {
+    pub user: UserView,
+    #[serde(rename = "csrfToken")]
+    pub csrf_token: String,
+}
+
+/// A new session: the body for API clients, and the `Set-Cookie` value for browsers.
+fn start_session(
+    state: &AppState,
+    user: crate::store::users::User,
+) -> Result<(HeaderValue, SessionView)> {
+    let token = state
+        .jwt
+        .issue(&user.id, user.role(), user.session_version)?;
+    let cookie = session_cookie_header(&token, state.jwt.ttl_seconds(), state.config.cookie_secure);
+    let view = SessionView {
+        user: user.into(),
+        csrf_token: state.jwt.csrf_token(&token),
+        token,
+    };
+    Ok((cookie, view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,7 +90,9 @@ pub struct LoginBody {
 /// Register a customer account.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
-        (status = 201, description = "Account created", body = super::extract::Envelope<SessionView>),
+        (status = 201, description = "Account created; also sets the `HttpOnly` session cookie",
+            body = super::extract::Envelope<SessionView>,
+            headers(("set-cookie" = String, description = "cartwright_session=<token>; HttpOnly; SameSite=Strict; Path=/"))),
         (status = 400, description = "Invalid field", body = ErrorBody),
         (status = 409, description = "E-mail already registered", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody),
@@ -57,7 +101,7 @@ async fn register(
     State(state): State<AppState>,
     ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> Result<Reply<SessionView>> {
+) -> Result<Response> {
     state
         .auth_limiter
         .check(&state.store, rate_limit::Bucket::Auth, client.ip())
@@ -73,20 +117,20 @@ async fn register(
         },
     )
     .await?;
-    let token = state.jwt.issue(&user.id, user.role())?;
-    Ok(Reply::created(
-        "User registered successfully",
-        SessionView {
-            user: user.into(),
-            token,
-        },
-    ))
+    let (cookie, view) = start_session(&state, user)?;
+    Ok((
+        [(SET_COOKIE, cookie)],
+        Reply::created("User registered successfully", view),
+    )
+        .into_response())
 }
 
 /// Log in with e-mail and password.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
     responses(
-        (status = 200, description = "Logged in", body = super::extract::Envelope<SessionView>),
+        (status = 200, description = "Logged in; also sets the `HttpOnly` session cookie",
+            body = super::extract::Envelope<SessionView>,
+            headers(("set-cookie" = String, description = "cartwright_session=<token>; HttpOnly; SameSite=Strict; Path=/"))),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Wrong e-mail or password (the same answer for both)", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody),
@@ -95,7 +139,7 @@ async fn login(
     State(state): State<AppState>,
     ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Reply<SessionView>> {
+) -> Result<Response> {
     state
         .auth_limiter
         .check(&state.store, rate_limit::Bucket::Auth, client.ip())
@@ -114,14 +158,8 @@ async fn login(
         Some(user) if password_ok && user.is_active => user,
         _ => return Err(invalid()),
     };
-    let token = state.jwt.issue(&user.id, user.role())?;
-    Ok(Reply::ok(
-        "Login successful",
-        SessionView {
-            user: user.into(),
-            token,
-        },
-    ))
+    let (cookie, view) = start_session(&state, user)?;
+    Ok(([(SET_COOKIE, cookie)], Reply::ok("Login successful", view)).into_response())
 }
 
 /// The calling user.
@@ -137,4 +175,70 @@ async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<Reply<Use
         .await?
         .ok_or_else(|| Error::Unauthorized("Account no longer exists".into()))?;
     Ok(Reply::ok("User retrieved successfully", user.into()))
+}
+
+/// The caller of a session and its CSRF token (how a reloaded page recovers its cookie session).
+#[utoipa::path(get, path = "/auth/session", tag = "auth", security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller and the `csrfToken` its cookie-authenticated writes send as `X-CSRF-Token`",
+            body = super::extract::Envelope<CookieSessionView>),
+        (status = 401, description = "No session, or it has ended", body = ErrorBody),
+    ))]
+async fn current_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<Reply<CookieSessionView>> {
+    let user = state
+        .store
+        .user_by_id(&caller.id)
+        .await?
+        .ok_or_else(|| Error::Unauthorized("Account no longer exists".into()))?;
+    Ok(Reply::ok(
+        "Session retrieved successfully",
+        CookieSessionView {
+            user: user.into(),
+            csrf_token: state.jwt.csrf_token(&caller.token),
+        },
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedOut {
+    /// Whether this call ended a live session (false when it had already ended).
+    pub ended: bool,
+}
+
+/// Log out: end the session on the server and clear the session cookie.
+///
+/// Ends every session of the account (its tokens stop working on every node within a second).
+/// Idempotent: a missing or already ended session is a 200 too, and a token older than the
+/// account's current session ends nothing. With the session cookie it needs `X-CSRF-Token`.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Logged out; the session cookie is cleared",
+            body = super::extract::Envelope<LoggedOut>,
+            headers(("set-cookie" = String, description = "cartwright_session=; Max-Age=0"))),
+        (status = 401, description = "A malformed Authorization header", body = ErrorBody),
+        (status = 403, description = "Cookie session without its X-CSRF-Token", body = ErrorBody),
+    ))]
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let mut ended = false;
+    if let Some((token, by_cookie)) = presented_token(&headers)? {
+        // An expired or foreign token names no session to end; the cookie is cleared all the same.
+        if let Ok(claims) = state.jwt.verify(&token) {
+            if by_cookie {
+                check_csrf(&state, &token, &headers)?;
+            }
+            ended = state.store.end_sessions_at(&claims.sub, claims.sv).await?;
+            // This node stops accepting the tokens before answering; the others hear it through
+            // the change feed.
+            state.live.accounts.invalidate(&claims.sub);
+        }
+    }
+    let cleared = cleared_cookie_header(state.config.cookie_secure);
+    Ok((
+        [(SET_COOKIE, cleared)],
+        Reply::ok("Logged out", LoggedOut { ended }),
+    )
+        .into_response())
 }

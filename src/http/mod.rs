@@ -43,7 +43,7 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -88,12 +88,25 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        // The browser apps' session (CONTRACT §8). Every operation that takes the bearer token
+        // takes this cookie instead; with the cookie, a request other than GET, HEAD or OPTIONS
+        // must also send `X-CSRF-Token` (the session's `csrfToken`), else 403.
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                session::SESSION_COOKIE,
+                "The HttpOnly session cookie set by login and registration; accepted wherever \
+                 the bearer token is. Writes (not GET, HEAD or OPTIONS) made with it must send \
+                 X-CSRF-Token: the csrfToken of the login answer or of GET /auth/session.",
+            ))),
+        );
     }
 }
 
 /// Adds the answers that come from the shared extractors and middleware rather than from a
 /// handler, so no operation can forget them: 400 from a rejected path, query or body; 401 from the
-/// bearer check; 413 from the body limit; 414 from the URI limit; 409 and 422 from
+/// session check; 403 from the CSRF check of a cookie-authenticated write; 413 from the body
+/// limit; 414 from the URI limit; 409 and 422 from
 /// `Idempotency-Key` handling. Operations that already describe one of these keep their own
 /// description.
 struct CommonResponses;
@@ -116,13 +129,16 @@ impl Modify for CommonResponses {
         };
         for item in openapi.paths.paths.values_mut() {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
             ];
-            for operation in operations.into_iter().flatten() {
+            for (method, operation) in operations {
+                let Some(operation) = operation else {
+                    continue;
+                };
                 let params = operation.parameters.as_deref().unwrap_or_default();
                 let has_input = operation.request_body.is_some()
                     || params
@@ -147,7 +163,16 @@ impl Modify for CommonResponses {
                     add("414", "Request URI over 8 KiB");
                 }
                 if secured {
-                    add("401", "No, bad or expired token, or a deactivated account");
+                    add(
+                        "401",
+                        "No, bad or expired token, a deactivated account or an ended session",
+                    );
+                    if method != "get" {
+                        add(
+                            "403",
+                            "Session cookie without its X-CSRF-Token, or a role not allowed here",
+                        );
+                    }
                 }
                 if operation.request_body.is_some() {
                     add("413", "Request body over 1 MiB");

@@ -101,8 +101,17 @@ fn prepare(path: &str, plain: Vec<u8>) -> Prepared {
     }
 }
 
+/// The sandbox `/pay-frame` puts itself in, the same as the shop's `<iframe sandbox>`
+/// (web/shop/order.js): scripts (Razorpay Checkout), its card form, its popups (3-D Secure, UPI
+/// and bank pages, which must leave the sandbox to work) and its alerts, but never
+/// `allow-same-origin`: the frame keeps an opaque origin even when opened on its own, so it can
+/// reach neither the shop's cookie nor its storage.
+pub const PAY_FRAME_SANDBOX: &str =
+    "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals";
+
 /// The Content-Security-Policy for this configuration. `framed_by_self` is for the one page the
-/// shop itself frames: the sandboxed Razorpay Checkout host (`/pay-frame`).
+/// shop itself frames: the sandboxed Razorpay Checkout host (`/pay-frame`), which also sandboxes
+/// itself rather than rely on its parent's attribute.
 pub fn content_security_policy(config: &Config, framed_by_self: bool) -> String {
     let ancestors = if framed_by_self { "'self'" } else { "'none'" };
     let razorpay = matches!(config.gateway, GatewayKind::Razorpay);
@@ -115,10 +124,15 @@ pub fn content_security_policy(config: &Config, framed_by_self: bool) -> String 
     } else {
         ("", "", "'none'")
     };
+    let sandbox = if framed_by_self {
+        format!("; {PAY_FRAME_SANDBOX}")
+    } else {
+        String::new()
+    };
     format!(
         "default-src 'self'; script-src 'self'{script}; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'{connect}; frame-src {frame}; frame-ancestors {ancestors}; base-uri 'none'; \
-         form-action 'self'; object-src 'none'"
+         form-action 'self'; object-src 'none'{sandbox}"
     )
 }
 
@@ -326,5 +340,11 @@ mod tests {
         assert!(policy.contains("script-src 'self' https://checkout.razorpay.com;"));
         assert!(policy.contains("frame-src 'self' https://api.razorpay.com"));
         assert!(content_security_policy(&razorpay, true).contains("frame-ancestors 'self'"));
+        for framed in [&simulated, &razorpay] {
+            let policy = content_security_policy(framed, true);
+            assert!(policy.ends_with(PAY_FRAME_SANDBOX), "{policy}");
+            assert!(!policy.contains("allow-same-origin"));
+        }
+        assert!(!content_security_policy(&razorpay, false).contains("sandbox"));
     }
 }

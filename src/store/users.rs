@@ -15,8 +15,18 @@ pub struct User {
     pub password_hash: String,
     pub role: Role,
     pub is_active: bool,
+    /// Bumped to end every session of the account (`crate::auth::Claims::sv`).
+    pub session_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// What the per-request account check needs of an active account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveAccount {
+    pub role: Role,
+    /// Tokens issued with another version are refused.
+    pub session_version: i64,
 }
 
 impl User {
@@ -42,7 +52,7 @@ pub struct UserChanges {
 }
 
 const USER_COLUMNS: &str =
-    "id, name, email, phone, password_hash, role, is_active, created_at, updated_at";
+    "id, name, email, phone, password_hash, role, is_active, session_version, created_at, updated_at";
 
 impl Store {
     /// Inserts a user; a taken e-mail is a 409.
@@ -56,6 +66,7 @@ impl Store {
             password_hash: new.password_hash.to_string(),
             role: new.role,
             is_active: true,
+            session_version: 0,
             created_at: now,
             updated_at: now,
         };
@@ -96,16 +107,40 @@ impl Store {
             .await?))
     }
 
-    /// The role of an active user, or `None` when the user is gone or deactivated. Called on every
-    /// authenticated request, so it reads two columns by primary key.
-    pub async fn active_user_role(&self, id: &str) -> Result<Option<Role>> {
-        let row: Option<(String,)> = read!(self, |pool| {
-            sqlx::query_as("SELECT role FROM users WHERE id = $1 AND is_active")
+    /// The role and session version of an active user, or `None` when the user is gone or
+    /// deactivated. Called on every authenticated request not answered by the account cache, so
+    /// it is one statement reading three columns by primary key.
+    pub async fn active_account(&self, id: &str) -> Result<Option<ActiveAccount>> {
+        let row: Option<(String, i64)> = read!(self, |pool| {
+            sqlx::query_as("SELECT role, session_version FROM users WHERE id = $1 AND is_active")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(row.and_then(|(role,)| Role::parse(&role)))
+        Ok(row.and_then(|(role, session_version)| {
+            Role::parse(&role).map(|role| ActiveAccount {
+                role,
+                session_version,
+            })
+        }))
+    }
+
+    /// Ends every session of the user: tokens issued before this carry an older version and are
+    /// refused from now on (on every node within a second, through the change feed). For logout,
+    /// and for password changes and resets. Returns `false` when there is no such user.
+    pub async fn bump_session_version(&self, id: &str) -> Result<bool> {
+        let changed = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE users SET session_version = session_version + 1, updated_at = $2
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now_millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed == 1)
     }
 
     pub async fn any_admin_exists(&self) -> Result<bool> {
@@ -141,10 +176,33 @@ impl Store {
         }))
     }
 
-    /// Applies an admin's changes in one statement and returns the updated user.
+    /// Logout: ends the user's sessions, but only if the token logging out is still current
+    /// (its version is the stored one), so replaying an old token's logout ends nothing newer.
+    /// One conditional statement; returns whether it ended anything.
+    pub async fn end_sessions_at(&self, id: &str, session_version: i64) -> Result<bool> {
+        let changed = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE users SET session_version = session_version + 1, updated_at = $3
+                 WHERE id = $1 AND session_version = $2",
+            )
+            .bind(id)
+            .bind(session_version)
+            .bind(now_millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed == 1)
+    }
+
+    /// Applies an admin's changes in one statement and returns the updated user. Deactivation
+    /// also bumps the session version, so reactivating the account does not revive the tokens
+    /// it had.
     pub async fn update_user(&self, id: &str, changes: UserChanges) -> Result<Option<User>> {
         let sql = format!(
             "UPDATE users SET role = COALESCE($2, role), is_active = COALESCE($3, is_active),
+                    session_version = CASE WHEN $3 = FALSE THEN session_version + 1
+                                           ELSE session_version END,
                     name = COALESCE($4, name), updated_at = $5
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );

@@ -103,7 +103,7 @@ async fn bad_tokens_are_unauthorized(app: TestApp) {
 
     // Signed with another secret, and expired with the right one.
     let other = cartwright::auth::JwtKeys::new(b"some-other-secret-some-other-secret", 60)
-        .issue(&id, cartwright::domain::user::Role::Customer)
+        .issue(&id, cartwright::domain::user::Role::Customer, 0)
         .unwrap();
     app.get("/auth/me", Some(&other)).await.expect(401);
     let expired = sign_hs256(
@@ -148,7 +148,7 @@ async fn deactivated_user_is_locked_out_at_once(app: TestApp) {
     )
     .await
     .expect(401);
-    // Reactivated, the old token works again (it was never revoked, only its owner was).
+    // Reactivated, the old token stays dead: deactivation ended its session for good.
     app.patch(
         &format!("/admin/users/{id}"),
         Some(&app.admin_token),
@@ -156,7 +156,8 @@ async fn deactivated_user_is_locked_out_at_once(app: TestApp) {
     )
     .await
     .expect(200);
-    app.get("/auth/me", Some(&token)).await.expect(200);
+    let resp = app.get("/auth/me", Some(&token)).await.expect(401);
+    assert_eq!(resp.body["message"], "Session has ended; log in again");
 }
 
 async fn customer_on_admin_route_is_forbidden(app: TestApp) {

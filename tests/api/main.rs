@@ -22,4 +22,5 @@ mod razorpay_flow;
 mod razorpay_shop;
 mod reviews;
 mod security;
+mod sessions;
 mod web;

@@ -15,6 +15,8 @@ const ROUTES: &[&str] = &[
     "POST /auth/register",
     "POST /auth/login",
     "GET /auth/me",
+    "GET /auth/session",
+    "POST /auth/logout",
     "GET /admin/users",
     "GET /admin/refunds",
     "POST /admin/refunds/{refundId}/retry",

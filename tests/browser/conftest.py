@@ -287,13 +287,16 @@ def shot(server, request):
     return take
 
 
+SESSION_COOKIE = "cartwright_session"
+
+
 def login_as(page, server, token, path="/"):
-    """Opens `path` already logged in (the token stored as the login page would store it)."""
+    """Opens `path` already logged in: the session cookie set as the login answer sets it
+    (HttpOnly, SameSite=Strict), so the page finds its session the way it does after a reload
+    (GET /auth/session). Nothing goes into the page's storage."""
     me = server.api.call("GET", "/auth/me", token=token, expect=200)
-    page.goto(server.url("/" if not path.startswith("/vendor") and not path.startswith("/admin") else path.split("#")[0]))
-    page.evaluate(
-        "([t, u]) => { localStorage.setItem('cartwright.token', t); localStorage.setItem('cartwright.user', u); }",
-        [token, json.dumps(me)],
+    page.context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token, "url": server.base, "httpOnly": True, "sameSite": "Strict"}]
     )
     page.goto(server.url(path))
     page.reload()

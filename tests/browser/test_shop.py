@@ -18,6 +18,7 @@ from conftest import (
     HOSTILE_TEXT,
     VENDOR_EMAIL,
     VENDOR_PASSWORD,
+    SESSION_COOKIE,
     login_as,
 )
 
@@ -510,7 +511,9 @@ def test_an_expired_session_returns_to_login_and_back(server, new_page, shot):
     customer = server.api.register("Expired Session")
     page = new_page()
     login_as(page, server, customer["token"], "/")
-    page.evaluate("localStorage.setItem('cartwright.token', 'expired.token.value')")
+    expect(page.get_by_role("button", name="Log out (Expired Session)")).to_be_visible()
+    # The session ends on the server (a logout elsewhere) while the page is open.
+    server.api.call("POST", "/auth/logout", {}, token=customer["token"], expect=200)
     page.goto(server.url("/#/orders"))
     expect(page.get_by_text("Your session has ended. Please log in again.")).to_be_visible()
     shot(page, "session-expired")
@@ -519,6 +522,63 @@ def test_an_expired_session_returns_to_login_and_back(server, new_page, shot):
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="My orders")).to_be_visible()
     assert page.url.endswith("#/orders")
+
+
+def test_the_session_token_is_out_of_reach_of_page_scripts(server, new_page, shot):
+    customer = server.api.register("Cookie Keeper")
+    page = new_page()
+    page.goto(server.url("/#/login"))
+    page.get_by_label("Email").fill(customer["email"])
+    page.get_by_label("Password").fill(customer["password"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out (Cookie Keeper)")).to_be_visible()
+
+    cookies = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert len(cookies) == 1, page.context.cookies()
+    cookie = cookies[0]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
+    token = cookie["value"]
+    assert server.api.call("GET", "/auth/me", token=token, expect=200)["email"] == customer["email"]
+
+    def page_can_see():
+        return page.evaluate(
+            """() => ({
+                cookie: document.cookie,
+                local: Object.keys(localStorage).map((k) => k + '=' + localStorage.getItem(k)),
+                session: Object.keys(sessionStorage).map((k) => k + '=' + sessionStorage.getItem(k)),
+            })"""
+        )
+
+    def assert_hidden(seen):
+        assert SESSION_COOKIE not in seen["cookie"] and token not in seen["cookie"], seen
+        for entry in seen["local"] + seen["session"]:
+            assert token not in entry, entry
+            assert not re.search(r"eyJ[\w-]+\.eyJ[\w-]+\.", entry), entry
+            assert "csrf" not in entry.lower(), entry
+
+    assert_hidden(page_can_see())
+    # A write works (the CSRF token travels in memory), and again after a reload, which recovers
+    # the session from the cookie alone.
+    page.get_by_role("button", name="Add Silk Salon Shampoo to cart").click()
+    expect(page.get_by_role("link", name="Cart, 1 item")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("button", name="Log out (Cookie Keeper)")).to_be_visible()
+    page.get_by_role("button", name="Add Silk Salon Conditioner to cart").click()
+    expect(page.get_by_role("link", name="Cart, 2 items")).to_be_visible()
+    assert_hidden(page_can_see())
+    # Third-party code on this origin (the Swagger UI) finds nothing either.
+    docs = page.context.new_page()
+    docs.goto(server.url("/docs/"))
+    seen = docs.evaluate("() => ({cookie: document.cookie, local: Object.values(localStorage).join(' ')})")
+    assert token not in seen["cookie"] and token not in seen["local"], seen
+    docs.close()
+    shot(page, "cookie-session")
+
+    # Logging out ends the session on the server, not only in this browser.
+    page.get_by_role("button", name="Log out (Cookie Keeper)").click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    assert not [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    server.api.call("GET", "/auth/me", token=token, expect=401)
 
 
 def test_vendor_desk_edits_price_and_stock_and_non_admins_are_told_off(server, new_page, shot):

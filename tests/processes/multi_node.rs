@@ -501,6 +501,36 @@ async fn deactivation_and_role_change_on_one_node_bite_on_the_other_within_a_sec
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logout_on_one_node_ends_the_token_on_the_other_within_a_second() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let (_, token) = c.api.customer(&c.a, "Leaving").await;
+    // Node B has the session cached as valid.
+    c.api.get(&c.b, "/cart", &token).await.expect(200);
+    c.api.get(&c.b, "/auth/me", &token).await.expect(200);
+    c.api
+        .post(&c.a, "/auth/logout", &token, json!({}))
+        .await
+        .expect(200);
+    // At once on the node that logged out.
+    c.api.get(&c.a, "/cart", &token).await.expect(401);
+    let took = within_a_second("the logout on B", || async {
+        c.api.get(&c.b, "/cart", &token).await.status == 401
+    })
+    .await;
+    eprintln!("logout seen by B after {took:?}");
+    // B's cached answer would also lapse by itself (the cache's 900 ms safety net); well under
+    // that shows the change feed told B (the users trigger fires on `session_version`).
+    assert!(
+        took < Duration::from_millis(500),
+        "the feed did not tell B: {took:?}"
+    );
+    let resp = c.api.get(&c.b, "/auth/me", &token).await.expect(401);
+    assert_eq!(resp.message(), "Session has ended; log in again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_price_edit_and_a_stock_move_on_one_node_show_on_the_other_within_a_second() {
     let Some(c) = Cluster::start(&[]).await else {
         return;

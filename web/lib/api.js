@@ -1,11 +1,19 @@
-// The one place that talks to the server: it calls fetch, attaches the session token (only to this
-// origin's API), and turns the error envelope `{success: false, message, errors}` into an ApiError.
-// It also reads the live-update stream (GET /events) over fetch, because EventSource cannot send
-// an Authorization header and the token must never go into a URL.
+// The one place that talks to the server: it calls fetch and turns the error envelope
+// `{success: false, message, errors}` into an ApiError.
+//
+// The session lives in an HttpOnly cookie the server sets at login (CONTRACT §8): no script of
+// this origin (nor any third-party code running on it, such as the API docs) can read the token,
+// and nothing secret is kept in localStorage or sessionStorage. The browser sends the cookie by
+// itself; every request that changes something also carries `X-CSRF-Token`, a value the server
+// derives from the session and hands only to this origin's pages (in the login answer, or from
+// `GET /auth/session` after a reload). It is kept in memory only. The live-update stream
+// (GET /events) is read over fetch with the same cookie.
 
-const TOKEN_KEY = 'cartwright.token';
+// Non-secret: the logged-in user's name and role, for display and to tell other tabs.
 const USER_KEY = 'cartwright.user';
+// Non-secret: "the server ended the session", shown once on the login page.
 const EXPIRED_KEY = 'cartwright.expired';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class ApiError extends Error {
   constructor(status, message, errors = []) {
@@ -15,18 +23,23 @@ export class ApiError extends Error {
   }
 }
 
+function storedUser() {
+  try {
+    return JSON.parse(localStorage.getItem(USER_KEY) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+let currentUser = storedUser();
+let csrfToken = null;
+
 export const session = {
-  get token() {
-    return localStorage.getItem(TOKEN_KEY);
-  },
+  /** The logged-in user ({_id, name, email, role, ...}) or null. */
   get user() {
-    try {
-      return JSON.parse(localStorage.getItem(USER_KEY) || 'null');
-    } catch {
-      return null;
-    }
+    return currentUser;
   },
-  /** True after the server refused the stored token, until the next login. */
+  /** True after the server refused the session, until the next login. */
   get expired() {
     return sessionStorage.getItem(EXPIRED_KEY) === '1';
   },
@@ -34,22 +47,63 @@ export const session = {
     sessionStorage.setItem(EXPIRED_KEY, '1');
     this.clear();
   },
-  save(token, user) {
+  save(user, csrf) {
     sessionStorage.removeItem(EXPIRED_KEY);
-    localStorage.setItem(TOKEN_KEY, token);
+    currentUser = user;
+    if (csrf) csrfToken = csrf;
     localStorage.setItem(USER_KEY, JSON.stringify(user));
     notify('session', user);
   },
   clear() {
-    localStorage.removeItem(TOKEN_KEY);
+    currentUser = null;
+    csrfToken = null;
     localStorage.removeItem(USER_KEY);
     notify('session', null);
   },
+  /**
+   * Asks the server who this cookie belongs to (once at start, and when another tab logs in):
+   * learns the user and the CSRF token. A session the server ended is reported as expired when
+   * this page believed it was logged in.
+   */
+  async restore() {
+    const believed = currentUser;
+    let response;
+    try {
+      response = await fetch('/auth/session', {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+    } catch {
+      return currentUser; // offline: keep what we knew; the next request tells
+    }
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch {
+      payload = null;
+    }
+    if (response.ok && payload && payload.success) {
+      this.save(payload.data.user, payload.data.csrfToken);
+    } else if (response.status === 401) {
+      if (believed) this.expire();
+      else csrfToken = null;
+    }
+    return currentUser;
+  },
 };
 
-// Session changes in another tab count too.
+// Session changes in another tab count too: a logout there ends this tab's session; a login
+// there replaced the cookie, so this tab learns the new user and CSRF token.
 window.addEventListener('storage', (e) => {
-  if (e.key === TOKEN_KEY) notify('session', session.user);
+  if (e.key !== USER_KEY) return;
+  if (e.newValue === null) {
+    currentUser = null;
+    csrfToken = null;
+    notify('session', null);
+  } else {
+    session.restore();
+  }
 });
 
 const listeners = new Map();
@@ -81,8 +135,11 @@ export function newIdempotencyKey() {
 async function request(method, path, { query, body, idempotencyKey, auth = true } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const token = session.token;
-  if (auth && token) headers.Authorization = `Bearer ${token}`;
+  const loggedIn = auth && Boolean(currentUser);
+  if (loggedIn && !SAFE_METHODS.has(method)) {
+    if (!csrfToken) await session.restore();
+    if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  }
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
   let response;
   try {
@@ -106,7 +163,7 @@ async function request(method, path, { query, body, idempotencyKey, auth = true 
     const message =
       (payload && payload.message) ||
       (response.status === 429 ? 'Too many attempts; wait a minute and try again.' : `Request failed (${response.status})`);
-    if (response.status === 401 && token) {
+    if (response.status === 401 && loggedIn && currentUser) {
       session.expire();
       notify('unauthorized', message);
     }
@@ -127,17 +184,25 @@ export const api = {
   patch: (path, body, opts = {}) => data('PATCH', path, { body, ...opts }),
   del: (path, opts = {}) => data('DELETE', path, opts),
 
+  // The answer also holds the bearer token for API clients; the page ignores it (the cookie
+  // carries the session).
   async login(email, password) {
     const result = await data('POST', '/auth/login', { body: { email, password }, auth: false });
-    session.save(result.token, result.user);
+    session.save(result.user, result.csrfToken);
     return result.user;
   },
   async register(body) {
     const result = await data('POST', '/auth/register', { body, auth: false });
-    session.save(result.token, result.user);
+    session.save(result.user, result.csrfToken);
     return result.user;
   },
-  logout() {
+  /** Ends the session on the server (every token of the account) and here. */
+  async logout() {
+    try {
+      await data('POST', '/auth/logout', { body: {} });
+    } catch {
+      /* already ended, or offline: the cookie is gone or dies with its token */
+    }
     sessionStorage.removeItem(EXPIRED_KEY);
     session.clear();
   },
@@ -157,12 +222,11 @@ export function liveEvents({ onEvent, onOpen }) {
 
   async function connect() {
     if (stopped) return;
-    const token = session.token;
-    if (!token) return schedule();
+    if (!currentUser) return schedule();
     controller = new AbortController();
     try {
       const response = await fetch('/events', {
-        headers: { Accept: 'text/event-stream', Authorization: `Bearer ${token}` },
+        headers: { Accept: 'text/event-stream' },
         credentials: 'same-origin',
         cache: 'no-store',
         signal: controller.signal,
@@ -171,7 +235,7 @@ export function liveEvents({ onEvent, onOpen }) {
       if (response.ok && type.startsWith('text/event-stream') && response.body) {
         await read(response.body);
       } else if (response.status === 401) {
-        session.expire();
+        if (currentUser) session.expire();
         notify('unauthorized', 'Your session has ended; please log in again.');
         return;
       }

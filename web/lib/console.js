@@ -19,7 +19,7 @@ export function startConsole({ role, title, links, routes }) {
         {},
         user && user.role === role ? links.map(([path, text]) => h('li', {}, link(path, text))) : null,
         user
-          ? h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => { api.logout(); go('/login'); } }, `Log out (${user.name})`))
+          ? h('li', {}, h('button', { type: 'button', class: 'link', onclick: async () => { await api.logout(); go('/login'); } }, `Log out (${user.name})`))
           : h('li', {}, link('/login', 'Log in')),
       ),
     );
@@ -34,7 +34,7 @@ export function startConsole({ role, title, links, routes }) {
         { class: 'card narrow', role: 'alert' },
         h('h1', {}, `${title} is for ${role}s`),
         h('p', {}, `You are logged in as ${user.email} (${user.role}). This page needs a ${role} account.`),
-        h('p', {}, h('button', { type: 'button', onclick: () => { api.logout(); go('/login'); } }, 'Log in with another account'), ' ', h('a', { href: '/' }, 'Go to the shop')),
+        h('p', {}, h('button', { type: 'button', onclick: async () => { await api.logout(); go('/login'); } }, 'Log in with another account'), ' ', h('a', { href: '/' }, 'Go to the shop')),
       ),
     );
   }
@@ -49,21 +49,11 @@ export function startConsole({ role, title, links, routes }) {
     pattern,
     (m, params, query) => (session.user && session.user.role !== role ? wrongRole(m) : render(m, params, query)),
   ]);
-  startRouter(main, [['/login', (m, _p, q) => renderLogin(m, q, { title: `${title}: log in`, allowRegister: false })], ...guarded], {
-    guard: (route) => (route.path !== '/login' && !session.token ? { path: '/login', query: { next: route.raw } } : null),
+  // Who the session cookie belongs to (and its role as stored now), before the first page.
+  session.restore().then(() => {
+    startRouter(main, [['/login', (m, _p, q) => renderLogin(m, q, { title: `${title}: log in`, allowRegister: false })], ...guarded], {
+      guard: (route) => (route.path !== '/login' && !session.user ? { path: '/login', query: { next: route.raw } } : null),
+    });
+    drawNav();
   });
-  drawNav();
-  // Refresh the stored user (role changes, deactivation) once per visit.
-  if (session.token) {
-    api
-      .get('/auth/me')
-      .then((user) => {
-        const before = session.user;
-        if (!before || before.role !== user.role) {
-          session.save(session.token, user);
-          go(currentRoute().path, currentRoute().query);
-        }
-      })
-      .catch(() => {});
-  }
 }

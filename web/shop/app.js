@@ -28,7 +28,7 @@ function setUnread(n) {
 }
 
 export async function refreshBell() {
-  if (!session.token) return setUnread(0);
+  if (!session.user) return setUnread(0);
   try {
     const list = await api.get('/notifications', { unread: 'true', limit: 1 });
     setUnread(list.unreadCount ?? list.pagination.totalItems);
@@ -38,7 +38,7 @@ export async function refreshBell() {
 }
 
 async function refreshCart() {
-  if (!session.token) return setCartCount(0);
+  if (!session.user) return setCartCount(0);
   try {
     const summary = await api.get('/cart/summary');
     setCartCount(summary.totalItems);
@@ -60,11 +60,15 @@ function drawNav() {
       user ? h('li', {}, link('/orders', 'My orders')) : null,
       user ? h('li', {}, link('/addresses', 'Addresses')) : null,
       user
-        ? h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => { api.logout(); go('/'); } }, `Log out (${user.name})`))
+        ? h('li', {}, h('button', { type: 'button', class: 'link', onclick: async () => { await api.logout(); go('/'); } }, `Log out (${user.name})`))
         : h('li', {}, link('/login', 'Log in')),
     ),
   );
 }
+
+// Who the session cookie belongs to, before the first page decides what to show (and before the
+// listeners below, so the start-up below draws and connects once).
+await session.restore();
 
 on('cart', setCartCount);
 on('notifications', refreshBell);
@@ -73,7 +77,7 @@ let stopLive = null;
 function startLive() {
   if (stopLive) stopLive();
   stopLive = null;
-  if (!session.token) return;
+  if (!session.user) return;
   stopLive = liveEvents({
     onOpen: () => {
       refreshBell();
@@ -117,7 +121,7 @@ startRouter(
   {
     guard: (route) => {
       const protectedPage = needsLogin.some((p) => route.path === p || route.path.startsWith(`${p}/`));
-      return protectedPage && !session.token ? { path: '/login', query: { next: route.raw } } : null;
+      return protectedPage && !session.user ? { path: '/login', query: { next: route.raw } } : null;
     },
   },
 );

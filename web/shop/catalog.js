@@ -40,7 +40,7 @@ export function rating(product) {
 
 /** "Add to Cart": POST /cart/items, then the badge shows the cart's new item count. */
 export async function addToCart(button, errorEl, productId, quantity = 1) {
-  if (!session.token) {
+  if (!session.user) {
     go('/login', { next: location.hash.replace(/^#/, '') || '/' });
     return;
   }

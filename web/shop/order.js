@@ -30,8 +30,9 @@ function paymentSummary(p) {
   return totals(rows);
 }
 
-/** Razorpay Checkout runs in a sandboxed frame with an opaque origin, so its script cannot read this
- * origin's storage (where the session token lives); only the payment result comes back. */
+/** Razorpay Checkout runs in a sandboxed frame with an opaque origin (the frame's own CSP sandboxes
+ * it too), so its script can neither read this origin's storage nor send requests with the
+ * session cookie; only the payment result comes back. */
 function razorpayCheckout(order, created) {
   return new Promise((resolve, reject) => {
     const frame = h('iframe', {
