@@ -118,7 +118,8 @@ impl Store {
                 )
                 .await?;
                 tx.notify(
-                    order.as_ref(),
+                    &self.mail,
+                    &order,
                     OrderEvent::Confirmed(ConfirmedBy::Payment),
                     now,
                 )

@@ -71,7 +71,8 @@ impl Store {
                 .await?;
             }
             tx.notify(
-                order.as_ref(),
+                &self.mail,
+                &order,
                 OrderEvent::Moved {
                     to,
                     tracking_number,
@@ -172,7 +173,7 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(order.as_ref(), OrderEvent::Cancelled { reason }, now)
+            tx.notify(&self.mail,&order, OrderEvent::Cancelled { reason }, now)
                 .await?;
             let refund_id = match (&order.gateway_payment_id, order.payment_status) {
                 (Some(payment_id), PaymentStatus::Completed) => {
