@@ -156,7 +156,9 @@ pub enum SmtpTls {
 /// Parses `SMTP_URL`: `smtp://[user:pass@]host[:port][?tls=none]` (STARTTLS unless `tls=none`,
 /// port 587 by default) or `smtps://[user:pass@]host[:port]` (port 465 by default).
 fn parse_smtp_url(raw: &str, timeout_secs: u64) -> Result<SmtpSettings, ConfigError> {
-    let invalid = |why: &str| bad("SMTP_URL", format!("{why} (e.g. smtp://user:pass@mail.example.com:587, smtps://mail.example.com:465 or smtp://127.0.0.1:2525?tls=none)"));
+    let invalid = |why: &str| {
+        bad("SMTP_URL", format!("{why} (e.g. smtp://user:pass@mail.example.com:587, smtps://mail.example.com:465 or smtp://127.0.0.1:2525?tls=none)"))
+    };
     let raw = raw.trim();
     let (tls, rest) = if let Some(rest) = raw.strip_prefix("smtps://") {
         (SmtpTls::Implicit, rest)
@@ -184,8 +186,10 @@ fn parse_smtp_url(raw: &str, timeout_secs: u64) -> Result<SmtpSettings, ConfigEr
         None => (None, None),
         Some(credentials) => {
             let (user, pass) = credentials.split_once(':').unwrap_or((credentials, ""));
-            let user = percent_decode(user).ok_or_else(|| invalid("bad %-escape in the user name"))?;
-            let pass = percent_decode(pass).ok_or_else(|| invalid("bad %-escape in the password"))?;
+            let user =
+                percent_decode(user).ok_or_else(|| invalid("bad %-escape in the user name"))?;
+            let pass =
+                percent_decode(pass).ok_or_else(|| invalid("bad %-escape in the password"))?;
             if user.is_empty() {
                 return Err(invalid("has credentials without a user name"));
             }
@@ -233,15 +237,10 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Checks `MAIL_FROM`: `Name <address>` or a bare address, with no line breaks.
+/// Checks `MAIL_FROM`: `Name <address>` or a bare address, as the mailer will parse it.
 fn check_mail_from(raw: &str) -> Result<String, ConfigError> {
     let value = raw.trim();
-    let address = match (value.rfind('<'), value.ends_with('>')) {
-        (Some(open), true) => &value[open + 1..value.len() - 1],
-        (None, false) => value,
-        _ => "",
-    };
-    if value.contains(['\r', '\n']) || crate::domain::user::normalize_email(address).is_err() {
+    if value.contains(['\r', '\n']) || value.parse::<lettre::message::Mailbox>().is_err() {
         return Err(bad(
             "MAIL_FROM",
             format!("{value:?} is not an address like \"Cartwright <shop@example.com>\""),
@@ -536,7 +535,9 @@ impl Config {
                 let rest = url
                     .strip_prefix("https://")
                     .or_else(|| url.strip_prefix("http://"));
-                if rest.is_none_or(|host| host.is_empty() || host.contains(['#', '?', ' ', '"', '<', '>'])) {
+                if rest.is_none_or(|host| {
+                    host.is_empty() || host.contains(['#', '?', ' ', '"', '<', '>'])
+                }) {
                     return Err(bad(
                         "PUBLIC_URL",
                         format!("{raw:?} is not an http(s) address like https://shop.example.com"),
@@ -678,10 +679,19 @@ mod tests {
         );
         assert_eq!(smtp.username.as_deref(), Some("user"));
         assert_eq!(smtp.password.unwrap().expose(), "p@ss");
-        let smtp = config(&[("SMTP_URL", "smtps://mail.example.com")]).unwrap().smtp.unwrap();
+        let smtp = config(&[("SMTP_URL", "smtps://mail.example.com")])
+            .unwrap()
+            .smtp
+            .unwrap();
         assert_eq!((smtp.port, smtp.tls), (465, SmtpTls::Implicit));
-        let smtp = config(&[("SMTP_URL", "smtp://127.0.0.1:2525?tls=none")]).unwrap().smtp.unwrap();
-        assert_eq!((smtp.port, smtp.tls, smtp.username), (2525, SmtpTls::None, None));
+        let smtp = config(&[("SMTP_URL", "smtp://127.0.0.1:2525?tls=none")])
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!(
+            (smtp.port, smtp.tls, smtp.username),
+            (2525, SmtpTls::None, None)
+        );
         let c = config(&[]).unwrap();
         assert!(c.smtp.is_none());
         assert_eq!(c.mail_from, "Cartwright <shop@localhost>");
@@ -697,7 +707,10 @@ mod tests {
             (vec![("SMTP_URL", "smtp://host?tls=maybe")], "SMTP_URL"),
             (vec![("MAIL_FROM", "not an address")], "MAIL_FROM"),
             (vec![("PUBLIC_URL", "shop.example.com")], "PUBLIC_URL"),
-            (vec![("PASSWORD_RESET_TTL_MINUTES", "0")], "PASSWORD_RESET_TTL_MINUTES"),
+            (
+                vec![("PASSWORD_RESET_TTL_MINUTES", "0")],
+                "PASSWORD_RESET_TTL_MINUTES",
+            ),
             (vec![("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (vec![("TAX_RATE", "18%")], "TAX_RATE"),
             (vec![("JWT_SECRET", "short")], "JWT_SECRET"),

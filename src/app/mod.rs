@@ -13,6 +13,8 @@
 //! - `fulfilment`: admin and vendor status moves, tracking, the customer's "received"
 //! - `returns`: request, approve, reject, complete with its refund
 //! - `refunds`: sending recorded refunds, with retries
+//! - `mailer`: sending the email outbox over SMTP, with retries
+//! - `accounts` also holds password reset and change
 //! - `expiry`: unpaid orders reconciled with the gateway or expired
 
 pub mod accounts;
@@ -24,6 +26,7 @@ pub mod events;
 pub mod expiry;
 pub mod fulfilment;
 pub mod gateway_events;
+pub mod mailer;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;

@@ -472,7 +472,10 @@ mod tests {
             OrderMail::Event(OrderEvent::Confirmed(ConfirmedBy::Payment)),
         )
         .unwrap();
-        assert_eq!(mail.subject, "Order ORD1234567890123 confirmed: your receipt");
+        assert_eq!(
+            mail.subject,
+            "Order ORD1234567890123 confirmed: your receipt"
+        );
         for needle in [
             "<script>x</script> Shampoo x 2 @ INR 25.99 = INR 51.98",
             "Total: INR 61.34",
@@ -509,7 +512,9 @@ mod tests {
         )
         .unwrap();
         assert!(shipped.subject.contains("ORD1234567890123"));
-        assert!(shipped.text.contains("Tracking number: TRK Bcc: x@evil.test"));
+        assert!(shipped
+            .text
+            .contains("Tracking number: TRK Bcc: x@evil.test"));
         assert!(!shipped.text.contains("\nBcc"));
         let vendor = vendor_order_email(CONTEXT, &f);
         assert!(vendor.subject.contains("ORD1234567890123"));

@@ -63,9 +63,14 @@ pub struct EmailRow {
 pub enum Attempt {
     Sent,
     /// Try again at `next_attempt_at` (ms).
-    Retry { error: String, next_attempt_at: i64 },
+    Retry {
+        error: String,
+        next_attempt_at: i64,
+    },
     /// Refused for good, or out of attempts.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// The outbox steps of a transaction, implemented for both back-ends by `impl_email_steps!`.

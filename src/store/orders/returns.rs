@@ -67,7 +67,7 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(&self.mail,&order, OrderEvent::ReturnRequested, now)
+            tx.notify(&self.mail, &order, OrderEvent::ReturnRequested, now)
                 .await?;
         });
         self.reload_order(&order.id).await
@@ -154,7 +154,7 @@ impl Store {
             };
             tx.record_history(order_id, order.status, &description, Some(admin_id), now)
                 .await?;
-            tx.notify(&self.mail,&order, event, now).await?;
+            tx.notify(&self.mail, &order, event, now).await?;
             if action == ReturnAction::Complete {
                 let paid_ref = match (order.payment_method, &order.gateway_payment_id) {
                     (PaymentMethod::Cod, _) => Some(format!("cod-{}", order.order_number)),

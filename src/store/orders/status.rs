@@ -173,7 +173,7 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(&self.mail,&order, OrderEvent::Cancelled { reason }, now)
+            tx.notify(&self.mail, &order, OrderEvent::Cancelled { reason }, now)
                 .await?;
             let refund_id = match (&order.gateway_payment_id, order.payment_status) {
                 (Some(payment_id), PaymentStatus::Completed) => {
