@@ -67,8 +67,13 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(&self.mail, &order, OrderEvent::ReturnRequested, now)
-                .await?;
+            tx.notify(
+                &self.mail,
+                &order,
+                OrderEvent::ReturnRequested { reason },
+                now,
+            )
+            .await?;
         });
         self.reload_order(&order.id).await
     }
