@@ -92,6 +92,7 @@ pub trait EmailSteps {
         &mut self,
         mail: &MailSettings,
         order: &Order,
+        items: Option<&[OrderItem]>,
         what: OrderMail<'_>,
         now: i64,
     ) -> Result<()>;
@@ -193,10 +194,13 @@ macro_rules! impl_email_steps {
                 &mut self,
                 mail: &MailSettings,
                 order: &Order,
+                items: Option<&[OrderItem]>,
                 what: OrderMail<'_>,
                 now: i64,
             ) -> Result<()> {
-                let items: Vec<OrderItem> = if needs_lines(what) {
+                let items: Vec<OrderItem> = if let Some(items) = items {
+                    items.to_vec()
+                } else if needs_lines(what) {
                     let mut items: Vec<OrderItem> =
                         sqlx::query_as("SELECT * FROM order_items WHERE order_id = $1")
                             .bind(&order.id)

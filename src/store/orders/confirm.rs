@@ -120,6 +120,7 @@ impl Store {
                 tx.notify(
                     &self.mail,
                     &order,
+                    None,
                     OrderEvent::Confirmed(ConfirmedBy::Payment),
                     now,
                 )

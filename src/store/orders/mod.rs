@@ -336,11 +336,13 @@ pub trait OrderSteps {
     /// Tells the order's customer about `event` (`domain::notification` holds the wording), in
     /// the transaction of the change it reports.
     /// Also keeps the customer's email about it (and, on confirmation, each vendor's) in the
-    /// outbox (`store::emails`), composed with `mail`.
+    /// outbox (`store::emails`), composed with `mail`; `items` are the order's lines when the
+    /// caller has them (else they are read when the email shows them).
     async fn notify(
         &mut self,
         mail: &MailSettings,
         order: &Order,
+        items: Option<&[OrderItem]>,
         event: OrderEvent<'_>,
         now: i64,
     ) -> Result<()>;
@@ -440,6 +442,7 @@ macro_rules! impl_order_steps {
                 &mut self,
                 mail: &MailSettings,
                 order: &Order,
+                items: Option<&[OrderItem]>,
                 event: OrderEvent<'_>,
                 now: i64,
             ) -> Result<()> {
@@ -458,7 +461,7 @@ macro_rules! impl_order_steps {
                     .execute(&mut **self)
                     .await?;
                 }
-                self.queue_order_emails(mail, order, OrderMail::Event(event), now)
+                self.queue_order_emails(mail, order, items, OrderMail::Event(event), now)
                     .await
             }
 

@@ -247,12 +247,12 @@ impl Store {
                 };
                 tx.record_history(place.order_id, confirm.to(), history, None, now)
                     .await?;
-                tx.notify(&self.mail,&order, OrderEvent::Confirmed(by), now)
+                tx.notify(&self.mail, &order, Some(&items), OrderEvent::Confirmed(by), now)
                     .await?;
             }
             if confirm_now.is_none() {
                 // Placed, to be paid online: the customer is emailed a link to pay.
-                tx.queue_order_emails(&self.mail, &order, OrderMail::AwaitingPayment, now)
+                tx.queue_order_emails(&self.mail, &order, Some(&items), OrderMail::AwaitingPayment, now)
                     .await?;
             }
             let mut ledger = Vec::new();

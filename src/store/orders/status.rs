@@ -73,6 +73,7 @@ impl Store {
             tx.notify(
                 &self.mail,
                 &order,
+                None,
                 OrderEvent::Moved {
                     to,
                     tracking_number,
@@ -173,8 +174,14 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(&self.mail, &order, OrderEvent::Cancelled { reason }, now)
-                .await?;
+            tx.notify(
+                &self.mail,
+                &order,
+                None,
+                OrderEvent::Cancelled { reason },
+                now,
+            )
+            .await?;
             let refund_id = match (&order.gateway_payment_id, order.payment_status) {
                 (Some(payment_id), PaymentStatus::Completed) => {
                     tx.request_refund(
