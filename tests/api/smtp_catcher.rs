@@ -300,9 +300,7 @@ impl Caught {
                     .trim_matches('"')
                     .to_string()
             });
-        let Some(boundary) = boundary else {
-            return None;
-        };
+        let boundary = boundary?;
         for part in self.data.split(&format!("--{boundary}")) {
             let part = part.trim_start_matches("\r\n");
             let (head, body) = part.split_once("\r\n\r\n")?;

@@ -69,7 +69,7 @@ impl Store {
             .await?;
             tx.notify(
                 &self.mail,
-                &order,
+                order,
                 None,
                 OrderEvent::ReturnRequested { reason },
                 now,

@@ -72,7 +72,7 @@ impl Store {
             }
             tx.notify(
                 &self.mail,
-                &order,
+                order,
                 None,
                 OrderEvent::Moved {
                     to,
