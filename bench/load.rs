@@ -808,6 +808,7 @@ async fn storage_phase(
     let store = Store::connect(&config).await?;
     let pricing = Arc::new(PricingSettings::from_config(&config));
     let currency = Arc::new(config.currency.clone());
+    let cart_max_lines = config.cart_max_lines;
     let from = Instant::now() + Duration::from_secs(args.warmup);
     let to = from + Duration::from_secs(args.duration);
     let sampler = rss_sampler(pid, to);
@@ -826,7 +827,9 @@ async fn storage_phase(
                 while Instant::now() < to {
                     let product = &products[rng.gen_range(0..products.len())];
                     let started = Instant::now();
-                    let added = store.add_to_cart(&user_id, product, 1).await;
+                    let added = store
+                        .add_to_cart(&user_id, product, 1, cart_max_lines)
+                        .await;
                     rec.record("storage: refill (add_to_cart)", started, outcome(&added));
                     let started = Instant::now();
                     let placed = async {

@@ -65,6 +65,9 @@ pub fn default_pool_size() -> u32 {
     (u32::try_from(cores).unwrap_or(8).saturating_mul(4)).clamp(4, 32)
 }
 
+/// The highest `CART_MAX_LINES` accepted: a cart is read, priced and sent whole on every request.
+pub const MAX_CART_LINES_SETTING: i64 = 1_000;
+
 /// The key secret the simulated gateway signs checkouts with when none is set (CONTRACT §6); it
 /// is public, so Razorpay mode refuses it.
 pub const SIMULATED_KEY_SECRET: &str = "simulated_secret";
@@ -122,6 +125,9 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// Open connections this node serves at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// How many distinct products one cart may hold. Every cart read prices every line and
+    /// checkout writes them all, so an unbounded cart makes each request slower than the last.
+    pub cart_max_lines: i64,
     /// Email (CONTRACT §9): the SMTP server, or `None` to compose and keep emails unsent.
     pub smtp: Option<SmtpSettings>,
     /// `MAIL_FROM`: the sender of every email.
@@ -602,6 +608,7 @@ impl Config {
             header_read_timeout_secs: vars.ranged("HEADER_READ_TIMEOUT_SECONDS", 10, 1, 600)?
                 as u64,
             max_connections: vars.ranged("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
+            cart_max_lines: vars.ranged("CART_MAX_LINES", 100, 1, MAX_CART_LINES_SETTING)?,
             smtp,
             mail_from: check_mail_from(&vars.string("MAIL_FROM", "Cartwright <shop@localhost>"))?,
             public_url,
@@ -667,6 +674,7 @@ mod tests {
         assert_eq!(c.order_payment_timeout_minutes, 30);
         assert_eq!(c.return_window_days, 7);
         assert_eq!(c.payment_reconcile_window_days, 5);
+        assert_eq!(c.cart_max_lines, 100);
     }
 
     #[test]
@@ -744,6 +752,9 @@ mod tests {
             (vec![("CURRENCY", "XYZ")], "CURRENCY"),
             (vec![("SHIPPING_FEE", "-1")], "SHIPPING_FEE"),
             (vec![("DEMO_DATA", "maybe")], "DEMO_DATA"),
+            (vec![("CART_MAX_LINES", "0")], "CART_MAX_LINES"),
+            (vec![("CART_MAX_LINES", "many")], "CART_MAX_LINES"),
+            (vec![("CART_MAX_LINES", "1001")], "CART_MAX_LINES"),
         ] {
             let err = config(&pairs).unwrap_err();
             assert_eq!(err.variable, variable, "{err}");

@@ -147,8 +147,9 @@ const CHECKOUT_ONLINE_POSTGRES: usize = 12;
 /// `POST /cart/items` of a product not yet in the cart:
 ///   0 auth (the account cache)
 ///   2 SQLite: the cart touched (made or its `updated_at` moved), then the conditional line
-///     upsert, in one transaction; PostgreSQL does both in one statement on its own (no BEGIN or
-///     COMMIT either: it was 4 round trips), so 1 there
+///     upsert (which also counts the cart's lines against `CART_MAX_LINES`), in one transaction;
+///     PostgreSQL does both in one statement on its own (no BEGIN or COMMIT either: it was 4
+///     round trips), so 1 there
 ///   1 the response: the cart read again (`CART_READ_SQL`), the write having dropped its cache
 ///     entry
 const ADD_ITEM_SQLITE: usize = 3;

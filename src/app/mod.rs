@@ -16,6 +16,8 @@
 //! - `mailer`: sending the email outbox over SMTP, with retries
 //! - `accounts` also holds password reset and change
 //! - `expiry`: unpaid orders reconciled with the gateway or expired
+//! - `retention`: records kept only for a while (idempotency keys, webhook events, rate-limit
+//!   counters) deleted when their time is up
 
 pub mod accounts;
 pub mod cache;
@@ -30,6 +32,7 @@ pub mod mailer;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;
+pub mod retention;
 pub mod returns;
 pub mod state;
 

@@ -51,6 +51,14 @@ impl RateLimiter {
         RateLimiter::InProcess(DefaultKeyedRateLimiter::keyed(quota))
     }
 
+    /// The window of the counters kept in the database (`None`: counted in process, no rows).
+    pub fn shared_window(&self) -> Option<Duration> {
+        match self {
+            RateLimiter::Shared { window, .. } => Some(*window),
+            RateLimiter::InProcess(_) => None,
+        }
+    }
+
     /// Counts one attempt from `client`; past the limit, a 429 with the seconds to wait.
     pub async fn check(&self, store: &Store, bucket: Bucket, client: IpAddr) -> Result<(), Error> {
         let wait = match self {

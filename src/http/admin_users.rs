@@ -117,6 +117,8 @@ async fn create_user(
 }
 
 /// Change a user's role, name or active flag (admin). Deactivation ends their sessions at once.
+/// The caller's own standing is checked again inside the write (`Store::update_user`), so two
+/// admins demoting each other at once cannot leave the shop without one.
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUserBody,
@@ -124,9 +126,9 @@ async fn create_user(
         (status = 200, description = "User updated", body = Envelope<UserView>),
         (status = 400, description = "Invalid field or id", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 403, description = "Not an admin, or no longer one when the change is made", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "An admin cannot demote or deactivate themself", body = ErrorBody),
+        (status = 409, description = "An admin cannot demote or deactivate themself, nor the last active admin", body = ErrorBody),
     ))]
 async fn update_user(
     State(state): State<AppState>,
@@ -136,14 +138,6 @@ async fn update_user(
 ) -> Result<Reply<UserView>> {
     caller.require_admin()?;
     let id = UserId::parse("id", &id)?;
-    if id.as_str() == caller.id
-        && (body.is_active == Some(false) || body.role.is_some_and(|r| r != Role::Admin))
-    {
-        // Keeps at least the acting admin able to undo a mistake.
-        return Err(Error::Conflict(
-            "You cannot demote or deactivate your own account".into(),
-        ));
-    }
     let name = body
         .name
         .as_deref()
@@ -152,6 +146,7 @@ async fn update_user(
     let user = state
         .store
         .update_user(
+            &caller.id,
             id.as_str(),
             UserChanges {
                 role: body.role,

@@ -311,7 +311,7 @@ async fn cart_summary(
         (status = 400, description = "Missing or malformed productId, or quantity not a whole number from 1 to 100", body = ErrorBody),
         (status = 401, description = "No, bad or expired token", body = ErrorBody),
         (status = 404, description = "No such product, or it is no longer for sale", body = ErrorBody),
-        (status = 409, description = "The line would exceed availableStock (the message says how many are left) or 100 units", body = ErrorBody),
+        (status = 409, description = "The line would exceed availableStock (the message says how many are left) or 100 units, or the product is new to a cart already holding CART_MAX_LINES distinct products (the message says the cart is full and names the limit)", body = ErrorBody),
     ))]
 async fn add_item(
     State(state): State<AppState>,
@@ -320,7 +320,12 @@ async fn add_item(
 ) -> Result<Reply<CartView>> {
     state
         .store
-        .add_to_cart(&caller.id, body.product_id.as_str(), body.quantity)
+        .add_to_cart(
+            &caller.id,
+            body.product_id.as_str(),
+            body.quantity,
+            state.config.cart_max_lines,
+        )
         .await?;
     cart_reply(&state, &caller.id, "Item added to cart successfully").await
 }

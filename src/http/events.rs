@@ -5,9 +5,9 @@
 //! to the order's customer, and to the vendors with lines in it once it is theirs to read (it was
 //! confirmed: `GET /vendor/orders/:id`'s rule), whenever an order is placed or its status moves;
 //! `notification` (`{"notificationId", "orderId"}`) to its user. A comment every 15 s keeps
-//! proxies from closing an idle stream. A stream ends when its token expires, when the account
-//! is deactivated or its role changes (the client reconnects with what it may now read), and
-//! when the session logs out.
+//! proxies from closing an idle stream. A stream ends when its token expires, and when the account
+//! is deactivated, its role changes or its session logs out (the client reconnects with what it
+//! may now read).
 
 use super::session::{active_role, AuthUser, Standing};
 use super::AppState;
@@ -97,7 +97,7 @@ impl Listening {
     async fn still_active(&mut self) -> bool {
         let caller = &self.caller;
         match active_role(&self.state, &caller.id, caller.session_version).await {
-            Ok(Standing::Active(role)) => role == caller.role,
+            Ok(Standing::Active(role)) => role == self.caller.role,
             Ok(Standing::Deactivated | Standing::SessionEnded) => false,
             // The database is unreachable for now: keep the stream; the next change checks again.
             Err(_) => true,
@@ -122,8 +122,8 @@ struct StreamEvent {
         (status = 200, description = "A stream of Server-Sent Events: `ready` (data `{}`) on connect; \
             `order` (data `{\"orderId\", \"orderNumber\", \"status\"}`) to the order's customer and its vendors \
             when an order is placed or its status moves; `notification` (data `{\"notificationId\", \"orderId\"}`) \
-            to its user; a comment every 15 s. The stream ends when the token expires, the account is deactivated \
-            or changes role, or the session logs out.",
+            to its user; a comment every 15 s. The stream ends when the token expires, the account is deactivated or \
+            changes role, or the session logs out.",
             content_type = "text/event-stream", body = StreamEvent),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]

@@ -1,7 +1,9 @@
 //! `Idempotency-Key` handling for the POST and PATCH routes that create or move money or stock.
-//! The key is scoped to the user and bound to a hash of the request; 2xx and 4xx answers are
-//! stored and replayed with `Idempotent-Replayed: true`; 5xx answers (gateway down, ...) free the
-//! key so the client may retry. A claim left by a request that died with its process is freed
+//! The key is scoped to the user and bound to a hash of the request. Only answers that a retry
+//! must get again are stored and replayed with `Idempotent-Replayed: true`: a success (2xx), and
+//! 409 or 422 (the request conflicted with what it did or would do again). Any other answer (a
+//! 400 for an empty cart, a 404, a 5xx with the gateway down, ...) frees the key, so a retry
+//! after the client fixed the cause runs anew rather than replaying a stale refusal. A claim left by a request that died with its process is freed
 //! once the request timeout (which bounds every request) has passed.
 
 use super::session::AuthUser;
@@ -81,7 +83,7 @@ where
                 Err(err) => err.into_response(),
             };
             let status = response.status();
-            if status.is_server_error() {
+            if !replayable(status) {
                 state.store.release_idempotency(&caller.id, key).await?;
                 return Ok(response);
             }
@@ -97,4 +99,11 @@ where
             Ok(Response::from_parts(parts, Body::from(bytes)))
         }
     }
+}
+
+/// Whether an answer is stored for replay: a success, or a conflict a retry would meet again.
+fn replayable(status: StatusCode) -> bool {
+    status.is_success()
+        || status == StatusCode::CONFLICT
+        || status == StatusCode::UNPROCESSABLE_ENTITY
 }

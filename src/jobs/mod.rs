@@ -1,11 +1,13 @@
 //! Background work, run by every API process: thin loops over the workflows of `crate::app`
-//! (`expiry` and `refunds`):
+//! (`expiry`, `refunds` and `retention`):
 //! - reconciliation: unpaid online orders are checked with the gateway, so an order paid by a
 //!   customer who never came back (and whose webhook was lost) is confirmed, and a payment captured
 //!   for an order cancelled in the meantime is refunded;
 //! - expiry: unpaid orders past their payment time are cancelled and their stock released, unless
 //!   the gateway says they were paid (then they are confirmed) or cannot be asked (then they wait);
 //! - refunds recorded but not yet accepted by the gateway are sent again, with back-off;
+//! - records past their use are deleted (`app::retention`): idempotency keys after 24 hours,
+//!   remembered webhook events after 30 days, rate-limit counters once their window has ended.
 //! - the email outbox is sent (`crate::app::mailer`) by a loop of its own that wakes every
 //!   second, so mail goes out within seconds rather than every `JOB_INTERVAL_SECONDS`; it runs on
 //!   every node with `SMTP_URL` set (whatever `JOBS_ENABLED` says), each row claimed by one.
@@ -23,6 +25,7 @@ use crate::app::expiry::{
 };
 use crate::app::mailer::send_due;
 use crate::app::refunds::send_refund;
+use crate::app::retention::purge_expired_records;
 use crate::app::AppState;
 use crate::domain::time::now_millis;
 use crate::error::Result;
@@ -74,6 +77,7 @@ pub async fn run_once(state: &AppState, now: i64) -> Result<usize> {
     reconcile_payments(state, now).await?;
     let expired = expire_unpaid_orders(state, now).await?;
     resend_refunds(state, now).await?;
+    purge_expired_records(state, now).await?;
     // Stock moved here is visible on this node at once, not only when the change feed delivers.
     state.live.catalog.flush();
     state.live.carts.flush();

@@ -2,14 +2,15 @@
 //! same key and body replays the stored response, another body is refused, and one racing an
 //! unfinished first request is told to wait. An unfinished claim older than the longest a
 //! request can run (the server's request timeout) belongs to a request that died with its
-//! process: it is given to the next request with that key.
+//! process: it is given to the next request with that key. Keys older than 24 hours are
+//! deleted by the jobs (`purge_idempotency_keys`).
 
 use super::{read, write, Store};
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
 
-/// Keys are kept for 24 hours.
-const KEY_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+/// Keys are kept for 24 hours (CONTRACT §2); the jobs delete older ones.
+pub const KEY_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Added to the request timeout before an unfinished claim counts as abandoned: room for the
 /// clocks of several nodes to differ a little.
@@ -113,7 +114,20 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets a claim whose request failed in a way worth retrying (5xx, gateway down).
+    /// Deletes at most `limit` keys created before `before` (oldest first); returns how many.
+    pub async fn purge_idempotency_keys(&self, before: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM idempotency_keys WHERE (user_id, idempotency_key) IN (
+                 SELECT user_id, idempotency_key FROM idempotency_keys
+                 WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+            before,
+            limit,
+        )
+        .await
+    }
+
+    /// Forgets a claim whose request did not end in an answer worth replaying (a validation
+    /// error, a 5xx, the gateway down): the next request with the key runs anew.
     pub async fn release_idempotency(&self, user_id: &str, key: &str) -> Result<()> {
         write!(self, |pool| {
             sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2")

@@ -148,6 +148,13 @@ macro_rules! transaction {
     }};
 }
 
+/// The most values a statement binds for a list that grows with its input (ids in an `IN (...)`,
+/// rows of a multi-row `VALUES`); a longer list is sent in several statements. Both databases cap
+/// a statement's bind variables (SQLite at 32,766, PostgreSQL at 65,535), and a list built from
+/// what a user can grow (an order's lines, a cart) must never reach that: past it the statement
+/// fails as a whole.
+pub(crate) const MAX_LIST_BINDS: usize = 800;
+
 /// Attempts a conflicting transaction gets before the request is answered 503.
 const TRANSACTION_ATTEMPTS: u32 = 6;
 
@@ -196,6 +203,29 @@ where
 }
 
 pub(crate) use {read, transaction, write};
+
+impl Store {
+    /// Runs one batch of a purge: `sql` deletes at most `$2` rows older than `$1` (its own
+    /// statement, so a purge never holds more than one batch's locks) and this returns how many
+    /// went. Two nodes purging at once may lock rows in different orders; the deadlock that can
+    /// cause is retried like any other.
+    pub(crate) async fn delete_batch(
+        &self,
+        sql: &'static str,
+        before: i64,
+        limit: i64,
+    ) -> crate::error::Result<u64> {
+        with_retries(|| async {
+            Ok(write!(self, |pool| sqlx::query(sql)
+                .bind(before)
+                .bind(limit)
+                .execute(pool)
+                .await?
+                .rows_affected()))
+        })
+        .await
+    }
+}
 
 impl Store {
     pub async fn connect(config: &Config) -> anyhow::Result<Store> {

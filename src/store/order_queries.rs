@@ -4,7 +4,7 @@
 use super::orders::{
     sort_items, HistoryEntry, LedgerEntry, Order, OrderFilter, OrderItem, OrderStats,
 };
-use super::{read, PageRequest, Store};
+use super::{read, PageRequest, Store, MAX_LIST_BINDS};
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
 use crate::domain::order::{OrderStatus, PaymentStatus};
@@ -147,17 +147,21 @@ impl Store {
         if order_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(read!(self, |pool| {
-            let mut query = QueryBuilder::new("SELECT * FROM order_items WHERE order_id IN (");
-            let mut ids = query.separated(", ");
-            for id in order_ids {
-                ids.push_bind(id.as_str());
-            }
-            query.push(")");
-            let mut items: Vec<OrderItem> = query.build_query_as().fetch_all(pool).await?;
-            sort_items(&mut items);
-            items
-        }))
+        let mut items: Vec<OrderItem> = Vec::new();
+        for chunk in order_ids.chunks(MAX_LIST_BINDS) {
+            let found: Vec<OrderItem> = read!(self, |pool| {
+                let mut query = QueryBuilder::new("SELECT * FROM order_items WHERE order_id IN (");
+                let mut ids = query.separated(", ");
+                for id in chunk {
+                    ids.push_bind(id.as_str());
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(pool).await?
+            });
+            items.extend(found);
+        }
+        sort_items(&mut items);
+        Ok(items)
     }
 
     pub async fn order_history(&self, order_id: &str) -> Result<Vec<HistoryEntry>> {

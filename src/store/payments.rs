@@ -179,6 +179,19 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Deletes at most `limit` remembered webhook events received before `before` (oldest
+    /// first); returns how many.
+    pub async fn purge_webhook_events(&self, before: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM webhook_events WHERE event_id IN (
+                 SELECT event_id FROM webhook_events
+                 WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
+            before,
+            limit,
+        )
+        .await
+    }
+
     /// Remembers a handled event; `false` when it was already remembered.
     pub async fn remember_webhook(&self, event_id: &str, event_type: &str) -> Result<bool> {
         let done = write!(self, |pool| {

@@ -1,10 +1,10 @@
 //! Attempt counters shared by every node (login and registration limits on PostgreSQL): one row
-//! per (bucket, client, fixed window), bumped by a single upsert.
+//! per (bucket, client, fixed window), bumped by a single upsert. Finished windows are deleted by
+//! the jobs (`purge_rate_limits`).
 
 use super::{write, Store};
 use crate::domain::time::now_millis;
 use crate::error::Result;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 impl Store {
@@ -32,23 +32,20 @@ impl Store {
             .fetch_one(pool)
             .await?
         });
-        self.prune_rate_limits(window_start, window_ms).await?;
         let left = Duration::from_millis((window_start + window_ms - now).max(0) as u64);
         Ok((count, left))
     }
 
-    /// Deletes finished windows, at most once per window per process.
-    async fn prune_rate_limits(&self, window_start: i64, window_ms: i64) -> Result<()> {
-        static PRUNED_AT: AtomicI64 = AtomicI64::new(i64::MIN);
-        if PRUNED_AT.swap(window_start, Ordering::Relaxed) == window_start {
-            return Ok(());
-        }
-        write!(self, |pool| {
-            sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
-                .bind(window_start - window_ms)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+    /// Deletes at most `limit` counters of windows that started before `before` (oldest first);
+    /// returns how many. The jobs call it with the start of the last finished window.
+    pub async fn purge_rate_limits(&self, before: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM rate_limits WHERE (bucket, client, window_start) IN (
+                 SELECT bucket, client, window_start FROM rate_limits
+                 WHERE window_start < $1 ORDER BY window_start LIMIT $2)",
+            before,
+            limit,
+        )
+        .await
     }
 }

@@ -5,6 +5,7 @@ use crate::domain::ids::new_id;
 use crate::domain::time::now_millis;
 use crate::domain::user::Role;
 use crate::error::{Error, Result, ResultExt};
+use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
@@ -297,10 +298,33 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Applies an admin's changes in one statement and returns the updated user. Deactivation
-    /// also bumps the session version, so reactivating the account does not revive the tokens
-    /// it had.
-    pub async fn update_user(&self, id: &str, changes: UserChanges) -> Result<Option<User>> {
+    /// Applies `admin_id`'s changes to user `id` and returns the updated user (`None`: no such
+    /// user). Runs in one transaction that first locks the rows of every active admin (in id
+    /// order, so two such transactions cannot deadlock; SQLite's single writer serializes them
+    /// anyway), and re-checks there, against what is committed now rather than what the caller's
+    /// token or the account cache said:
+    /// - an admin may not demote or deactivate their own account (409);
+    /// - the caller is still an active admin (403): one demoted or deactivated a moment ago, on
+    ///   any node, changes nothing;
+    /// - the change does not leave the shop without an active admin (409).
+    ///
+    /// So of two admins demoting each other at the same moment, the second to get the lock finds
+    /// it is no longer an admin and is refused. Deactivation also bumps the session version, so
+    /// reactivating the account does not revive the tokens it had.
+    pub async fn update_user(
+        &self,
+        admin_id: &str,
+        id: &str,
+        changes: UserChanges,
+    ) -> Result<Option<User>> {
+        let removes_admin = changes.is_active == Some(false)
+            || changes.role.is_some_and(|role| role != Role::Admin);
+        if removes_admin && id == admin_id {
+            // Keeps at least the acting admin able to undo a mistake.
+            return Err(Error::Conflict(
+                "You cannot demote or deactivate your own account".into(),
+            ));
+        }
         let sql = format!(
             "UPDATE users SET role = COALESCE($2, role), is_active = COALESCE($3, is_active),
                     session_version = CASE WHEN $3 = FALSE THEN session_version + 1
@@ -308,15 +332,61 @@ impl Store {
                     name = COALESCE($4, name), updated_at = $5
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        Ok(write!(self, |pool| {
-            sqlx::query_as(&sql)
+        Ok(transaction!(self, |tx| {
+            let admins = tx.lock_active_admins().await?;
+            if !admins.iter().any(|admin| admin == admin_id) {
+                return Err(Error::Forbidden(
+                    "Your account is no longer an active admin".into(),
+                ));
+            }
+            let target_is_admin = admins.iter().any(|admin| admin == id);
+            if removes_admin && target_is_admin && admins.iter().all(|admin| admin == id) {
+                return Err(Error::Conflict(
+                    "This is the last active admin: make another admin before demoting or \
+                     deactivating this one"
+                        .into(),
+                ));
+            }
+            let user: Option<User> = sqlx::query_as(&sql)
                 .bind(id)
                 .bind(changes.role.map(Role::as_str))
                 .bind(changes.is_active)
-                .bind(changes.name)
+                .bind(changes.name.as_deref())
                 .bind(now_millis())
-                .fetch_optional(pool)
-                .await?
+                .fetch_optional(&mut *tx)
+                .await?;
+            user
         }))
     }
 }
+
+/// The admins' rows inside a transaction; implemented for `SqliteConnection` and `PgConnection`.
+#[async_trait]
+trait AdminRows {
+    /// The ids of every active admin, their rows locked until the transaction ends on PostgreSQL
+    /// (`FOR NO KEY UPDATE`, in id order: what an `UPDATE` of the role would take, without
+    /// blocking rows that merely reference the user). A row changed by a transaction that
+    /// committed while this one waited is read as it is now, so an admin demoted meanwhile is
+    /// not in the list.
+    async fn lock_active_admins(&mut self) -> Result<Vec<String>>;
+}
+
+macro_rules! impl_admin_rows {
+    ($conn:ty, $lock:literal) => {
+        #[async_trait]
+        impl AdminRows for $conn {
+            async fn lock_active_admins(&mut self) -> Result<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(concat!(
+                    "SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id",
+                    $lock
+                ))
+                .fetch_all(&mut *self)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+        }
+    };
+}
+
+impl_admin_rows!(sqlx::SqliteConnection, "");
+impl_admin_rows!(sqlx::PgConnection, " FOR NO KEY UPDATE");

@@ -11,6 +11,7 @@ mod contention;
 mod discounts;
 mod email;
 mod guard;
+mod hostile;
 mod lifecycle;
 mod listener;
 mod live;

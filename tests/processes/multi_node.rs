@@ -684,3 +684,92 @@ async fn a_change_made_behind_the_nodes_backs_reaches_their_caches_within_a_seco
         .await;
     }
 }
+
+/// Issue 18, defect 5: two admins demoting each other at the same moment, each through another
+/// node, never leave the shop without an admin: the write locks the active admins' rows in the
+/// database both nodes share, and the second to get them finds its caller demoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admins_demoting_each_other_on_two_nodes_at_once_leave_one_admin() {
+    let Some(c) = Cluster::start(&[]).await else {
+        return;
+    };
+    let mut admins = Vec::new();
+    for name in ["a", "b"] {
+        let email = format!("admin-{name}-{}@example.com", crate::node::unique());
+        let made = c
+            .api
+            .post(
+                &c.a,
+                "/admin/users",
+                &c.admin,
+                json!({"name": format!("Admin {name}"), "email": email, "password": "password123", "role": "admin"}),
+            )
+            .await
+            .expect(201);
+        let id = made.data()["_id"].as_str().unwrap().to_string();
+        admins.push((id, c.api.login(&c.a, &email, "password123").await));
+    }
+    let (a, a_token) = admins[0].clone();
+    let (b, b_token) = admins[1].clone();
+    // The bootstrap admin steps down, so A and B are the only admins.
+    let me = c.api.get(&c.a, "/auth/me", &c.admin).await.expect(200);
+    let first = me.data()["_id"].as_str().unwrap().to_string();
+    c.api
+        .send(
+            Method::PATCH,
+            &c.a.url(&format!("/admin/users/{first}")),
+            Some(&a_token),
+            Some(json!({"role": "customer"})),
+        )
+        .await
+        .expect(200);
+    let active_admins = "SELECT COUNT(*) FROM users WHERE role = 'admin' AND is_active";
+
+    for round in 0..10 {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let mut tasks = Vec::new();
+        for (url, token) in [
+            (c.a.url(&format!("/admin/users/{b}")), a_token.clone()),
+            (c.b.url(&format!("/admin/users/{a}")), b_token.clone()),
+        ] {
+            let (api, barrier) = (c.api.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                api.send(
+                    Method::PATCH,
+                    &url,
+                    Some(&token),
+                    Some(json!({"role": "customer"})),
+                )
+                .await
+            }));
+        }
+        let mut made = 0;
+        for task in tasks {
+            let resp = task.await.unwrap();
+            match resp.status {
+                200 => made += 1,
+                401 | 403 => {}
+                other => panic!("round {round}: unexpected {other}: {}", resp.body),
+            }
+        }
+        assert_eq!(made, 1, "round {round}: exactly one demotion is made");
+        assert_eq!(c.sql.count(active_admins, &[]).await, 1, "round {round}");
+
+        // Both admins again, behind the nodes' backs, and seen as such by both nodes.
+        c.sql
+            .execute(
+                "UPDATE users SET role = 'admin' WHERE id = $1 OR id = $2",
+                &[&a, &b],
+            )
+            .await;
+        for node in [&c.a, &c.b] {
+            for token in [&a_token, &b_token] {
+                within_a_second("the restored admin", || async {
+                    c.api.get(node, "/admin/users", token).await.status == 200
+                })
+                .await;
+            }
+        }
+    }
+}

@@ -288,7 +288,11 @@ impl Node {
                 vars.insert(k, v.to_string());
             }
             let out = std::fs::File::create(&log).expect("creating the node log");
-            let child = Command::new(env!("CARGO_BIN_EXE_cartwright"))
+            // `CARTWRIGHT_BIN` runs the tests against another build (an earlier release, to see a
+            // regression test fail on it).
+            let binary = std::env::var("CARTWRIGHT_BIN")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_cartwright").to_string());
+            let child = Command::new(binary)
                 .arg("serve")
                 .current_dir(&database.dir.path)
                 .env_clear()

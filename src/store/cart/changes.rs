@@ -4,13 +4,16 @@ use super::*;
 
 impl Store {
     /// Adds `quantity` units of a product to the user's cart (a new line, or more of an existing
-    /// one) in one conditional statement. Unknown or inactive product: 404. The line would pass
-    /// `availableStock` or 100 units: 409 saying how many are left or how many the cart holds.
+    /// one) with one conditional statement, under the cart's row lock. Unknown or inactive
+    /// product: 404. The line would pass `availableStock` or 100 units: 409 saying how many are
+    /// left or how many the cart holds. A new product in a cart already holding `max_lines`
+    /// distinct products: 409 saying the cart is full.
     pub async fn add_to_cart(
         &self,
         user_id: &str,
         product_id: &str,
         quantity: i64,
+        max_lines: i64,
     ) -> Result<Added> {
         let now = now_millis();
         let added: Option<i64> = match &self.backend {
@@ -23,6 +26,7 @@ impl Store {
                         .bind(quantity)
                         .bind(now)
                         .bind(new_id())
+                        .bind(max_lines)
                         .fetch_optional(pg)
                         .await?;
                     Ok(row.map(|(quantity,)| quantity))
@@ -36,6 +40,7 @@ impl Store {
                     .bind(product_id)
                     .bind(quantity)
                     .bind(now)
+                    .bind(max_lines)
                     .fetch_optional(&mut *tx)
                     .await?;
                 row.map(|(quantity,)| quantity)
@@ -43,14 +48,22 @@ impl Store {
         };
         match added {
             Some(quantity) => Ok(Added { quantity }),
-            None => Err(self.add_refusal(user_id, product_id, quantity).await?),
+            None => Err(self
+                .add_refusal(user_id, product_id, quantity, max_lines)
+                .await?),
         }
     }
 
-    /// Why an add was refused, read after the refusal for the message: the product gone (404) or
-    /// the line over its cap or over what is left (409).
-    async fn add_refusal(&self, user_id: &str, product_id: &str, quantity: i64) -> Result<Error> {
-        let (product, current) = read!(self, |pool| {
+    /// Why an add was refused, read after the refusal for the message: the product gone (404), a
+    /// new line in a full cart, or the line over its cap or over what is left (409).
+    async fn add_refusal(
+        &self,
+        user_id: &str,
+        product_id: &str,
+        quantity: i64,
+        max_lines: i64,
+    ) -> Result<Error> {
+        let (product, current, lines) = read!(self, |pool| {
             let product: Option<(i64, bool)> =
                 sqlx::query_as("SELECT stock - reserved, is_active FROM products WHERE id = $1")
                     .bind(product_id)
@@ -64,12 +77,22 @@ impl Store {
             .bind(product_id)
             .fetch_optional(pool)
             .await?;
-            (product, current)
+            let (lines,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+                 WHERE c.user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_one(pool)
+            .await?;
+            (product, current, lines)
         });
         let available = match product {
             Some((available, true)) => available.max(0),
             _ => return Ok(Error::not_found("Product")),
         };
+        if current.is_none() && lines >= max_lines {
+            return Ok(cart_full(max_lines));
+        }
         let current = current.map_or(0, |(q,)| q);
         Ok(quantity_conflict(current + quantity, current, available))
     }
@@ -203,6 +226,14 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// The 409 for a new product in a cart that already holds `max_lines` distinct products.
+fn cart_full(max_lines: i64) -> Error {
+    Error::Conflict(format!(
+        "Your cart is full: it can hold at most {max_lines} different products; \
+         remove one or check out before adding another"
+    ))
 }
 
 fn not_in_cart() -> Error {

@@ -6,8 +6,9 @@
 //! (`INSERT ... ON CONFLICT (user_id) DO UPDATE`), which on PostgreSQL locks it: changes to one cart
 //! run one after another, and checkout, which locks the same row (`CheckoutCart::lock_cart`), never
 //! empties a cart while a line is being added. Quantities change through single conditional
-//! statements that check the 1..=100 range and `stock - reserved` themselves, so concurrent adds
-//! sum exactly or fail cleanly; a follow-up read only chooses the error message.
+//! statements that check the 1..=100 range and `stock - reserved` themselves, and a new line
+//! also the cart's limit of distinct products (`CART_MAX_LINES`), so concurrent adds sum exactly
+//! or fail cleanly; a follow-up read only chooses the error message.
 //!
 //! The changes a customer makes are in `changes`; what checkout does to the cart inside its own
 //! transaction is in `checkout`.
@@ -251,16 +252,18 @@ macro_rules! touch_cart_sql {
 }
 
 /// Adds `$3` units of product `$2` to the line of cart `$cart` (at time `$4`), creating it when
-/// absent, only while the product is active and the resulting quantity stays within 1..=100 and
-/// `stock - reserved`. Returns the new quantity, or no row when a rule refused it. `$with` and
-/// `$from` let the cart come from a common table expression.
+/// absent, only while the product is active, the resulting quantity stays within 1..=100 and
+/// `stock - reserved`, and `$room` (a new line still fits the cart's limit of distinct products).
+/// Returns the new quantity, or no row when a rule refused it. `$with` and `$from` let the cart
+/// come from a common table expression.
 macro_rules! add_line_sql {
-    ($with:expr, $cart:literal, $from:literal) => {
+    ($with:expr, $cart:literal, $from:literal, $room:expr) => {
         concat!(
             $with,
             "INSERT INTO cart_items (cart_id, product_id, quantity, added_at, updated_at)
              SELECT ", $cart, ", p.id, $3, $4, $4 FROM products p", $from, "
              WHERE p.id = $2 AND p.is_active AND p.stock - p.reserved >= $3 AND $3 BETWEEN 1 AND 100
+               AND ", $room, "
              ON CONFLICT (cart_id, product_id) DO UPDATE
                  SET quantity = cart_items.quantity + excluded.quantity, updated_at = excluded.updated_at
                  WHERE cart_items.quantity + excluded.quantity <= 100
@@ -275,16 +278,32 @@ macro_rules! add_line_sql {
 /// `CheckoutCart::touch_cart`: `$1` a new cart's id, `$2` the user, `$3` now.
 const TOUCH_CART_SQL: &str = touch_cart_sql!("$1", "$2", "$3");
 
-/// The add to cart `$1` (already touched in the transaction).
-const ADD_SQL: &str = add_line_sql!("", "$1", "");
+/// The add to cart `$1` on SQLite, `$5` the limit of distinct products. The cart was touched
+/// first in the same transaction, and SQLite's single writer runs one such transaction at a
+/// time, so the count is of every line there is.
+const ADD_SQL: &str = add_line_sql!(
+    "",
+    "$1",
+    "",
+    "(EXISTS (SELECT 1 FROM cart_items mine WHERE mine.cart_id = $1 AND mine.product_id = $2)
+          OR (SELECT COUNT(*) FROM cart_items line WHERE line.cart_id = $1) < $5)"
+);
 
 /// The whole add on PostgreSQL, the cart touched (or created) in the same statement: `$1` the
-/// user, `$5` a new cart's id. One round trip instead of four (begin, touch, add, commit): every
-/// shopper's add pays them, and the database is where a busy shop runs out of CPU first.
+/// user, `$5` a new cart's id, `$6` the limit of distinct products. One round trip instead of
+/// four (begin, touch, add, commit): every shopper's add pays them, and the database is where a
+/// busy shop runs out of CPU first.
+///
+/// Touching the cart locks its row, so adds to one cart run one after another; but the rest of
+/// a statement reads from a snapshot taken when the statement began, before that lock was
+/// granted, and would not count a line another add committed meanwhile (two adds could both take
+/// the last free line). `cart_has_room` (migration 0022) is a VOLATILE PL/pgSQL function, whose
+/// query takes a snapshot of its own when it runs: after the lock, so it counts every line.
 const TOUCH_AND_ADD_SQL: &str = add_line_sql!(
     concat!("WITH cart AS (", touch_cart_sql!("$5", "$1", "$4"), ") "),
     "cart.id",
-    ", cart"
+    ", cart",
+    "cart_has_room(cart.id, $2, $6)"
 );
 
 /// Sets the line's quantity, only while it is within `stock - reserved` of an active product.

@@ -19,7 +19,7 @@ use super::emails::{EmailSteps, MailSettings};
 use super::gate::Tx;
 use super::moves::{ReturnStep, StatusMove, StockStep};
 use super::stock::{StockLine, StockMove, StockMoves};
-use super::{read, transaction, Store};
+use super::{read, transaction, Store, MAX_LIST_BINDS};
 use crate::domain::ids::new_id;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::mail::OrderMail;

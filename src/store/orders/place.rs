@@ -66,6 +66,9 @@ fn draft_from(
     })
 }
 
+/// Values bound per order line by the insert of `order_items`.
+const ORDER_ITEM_BINDS: usize = 8;
+
 fn insufficient_stock(name: &str, available: i64) -> Error {
     Error::Conflict(format!(
         "Insufficient stock for {name}: only {} left",
@@ -213,22 +216,29 @@ impl Store {
                 other => other?,
             };
 
-            // Every line in one statement: a round trip per line is what a busy database feels.
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO order_items (order_id, product_id, vendor_id, product_name, product_image, price, quantity, total_price) ",
-            );
-            insert.push_values(&draft.lines, |mut row, line| {
-                row.push_bind(place.order_id)
-                    .push_bind(&line.product_id)
-                    .push_bind(&line.vendor_id)
-                    .push_bind(&line.name)
-                    .push_bind(&line.image)
-                    .push_bind(line.price)
-                    .push_bind(line.quantity)
-                    .push_bind(line.total);
-            });
-            insert.push(" RETURNING *");
-            let mut items: Vec<OrderItem> = insert.build_query_as().fetch_all(&mut *tx).await?;
+            // Every line in one statement (a round trip per line is what a busy database feels),
+            // up to `MAX_LIST_BINDS` values per statement: a statement binding more than the
+            // database's limit would fail the whole checkout.
+            let mut items: Vec<OrderItem> = Vec::with_capacity(draft.lines.len());
+            for lines in draft.lines.chunks(MAX_LIST_BINDS / ORDER_ITEM_BINDS) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO order_items (order_id, product_id, vendor_id, product_name, product_image, price, quantity, total_price) ",
+                );
+                insert.push_values(lines, |mut row, line| {
+                    row.push_bind(place.order_id)
+                        .push_bind(&line.product_id)
+                        .push_bind(&line.vendor_id)
+                        .push_bind(&line.name)
+                        .push_bind(&line.image)
+                        .push_bind(line.price)
+                        .push_bind(line.quantity)
+                        .push_bind(line.total);
+                });
+                insert.push(" RETURNING *");
+                let written: Vec<OrderItem> =
+                    insert.build_query_as().fetch_all(&mut *tx).await?;
+                items.extend(written);
+            }
             sort_items(&mut items);
 
             tx.record_history(

@@ -1,0 +1,63 @@
+//! How long the records kept only for a while live, and their deletion (run by the jobs):
+//! idempotency keys 24 hours (CONTRACT §2), remembered webhook events 30 days, rate-limit counters
+//! until their window ends. Deleted in batches of `PURGE_BATCH` rows, each its own statement, so
+//! a purge never holds many locks at once, and at most `PURGE_BATCHES` batches per table per
+//! pass: a backlog drains over several passes instead of stalling one.
+
+use super::AppState;
+use crate::error::Result;
+use crate::store::idempotency::KEY_LIFETIME_MS;
+
+/// Rows one purge statement deletes.
+const PURGE_BATCH: i64 = 500;
+
+/// Purge statements per table per pass.
+const PURGE_BATCHES: usize = 20;
+
+/// How long a handled webhook event is remembered (so a repeat is recognised). Razorpay retries
+/// a delivery for about a day; a month also covers replays sent by hand from its dashboard.
+pub const WEBHOOK_EVENT_LIFETIME_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Deletes, as of `now`, idempotency keys older than 24 hours, webhook events older than
+/// `WEBHOOK_EVENT_LIFETIME_MS`, and the shared rate limiter's counters of finished windows.
+pub async fn purge_expired_records(state: &AppState, now: i64) -> Result<()> {
+    let store = &state.store;
+    let keys = purge(|| store.purge_idempotency_keys(now - KEY_LIFETIME_MS, PURGE_BATCH)).await?;
+    let events =
+        purge(|| store.purge_webhook_events(now - WEBHOOK_EVENT_LIFETIME_MS, PURGE_BATCH)).await?;
+    let counters = match state.auth_limiter.shared_window() {
+        // A window that started before `now - window` has ended.
+        Some(window) => {
+            let window_ms = window.as_millis() as i64;
+            purge(|| store.purge_rate_limits(now - window_ms, PURGE_BATCH)).await?
+        }
+        None => 0,
+    };
+    if keys + events + counters > 0 {
+        tracing::info!(
+            keys,
+            events,
+            counters,
+            "purged expired idempotency keys, webhook events and rate-limit counters"
+        );
+    }
+    Ok(())
+}
+
+/// Runs one purge batch after another until a batch comes back short or `PURGE_BATCHES` ran;
+/// returns the rows deleted.
+async fn purge<F, Fut>(mut batch: F) -> Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64>>,
+{
+    let mut deleted = 0;
+    for _ in 0..PURGE_BATCHES {
+        let gone = batch().await?;
+        deleted += gone;
+        if gone < PURGE_BATCH as u64 {
+            break;
+        }
+    }
+    Ok(deleted)
+}
