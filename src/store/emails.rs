@@ -395,6 +395,19 @@ impl Store {
         }
     }
 
+    /// Deletes up to `limit` password reset tokens issued before `before` (ms): by then each is
+    /// used or expired, and older than the hour the per-account allowance counts.
+    pub async fn purge_password_resets(&self, before: i64, limit: i64) -> Result<u64> {
+        self.delete_batch(
+            "DELETE FROM password_resets WHERE token_hash IN (
+                 SELECT token_hash FROM password_resets
+                 WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+            before,
+            limit,
+        )
+        .await
+    }
+
     /// Records a password reset token (its hash) for the active account with `email` and keeps
     /// the email made by `compose` from the account's id, in one transaction. Nothing is written
     /// (and `false` returned) for an unknown or inactive address, or when the account already

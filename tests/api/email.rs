@@ -44,6 +44,7 @@ api_tests!(
     without_smtp_emails_are_composed_kept_and_listed_for_admins,
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     the_account_holder_changes_name_and_phone,
+    reset_tokens_expire_and_are_purged_a_day_after,
 );
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -755,4 +756,83 @@ async fn the_account_holder_changes_name_and_phone(app: TestApp) {
         .expect(401);
     let me = app.get("/auth/me", Some(&token)).await.expect(200);
     assert_eq!(me.data()["name"], "New Name");
+}
+
+/// The reset token of the newest reset email in the outbox (no SMTP server: it waits there).
+async fn kept_reset_token(app: &TestApp) -> String {
+    let emails = outbox(app, None).await;
+    let text = emails
+        .iter()
+        .find(|e| e["kind"] == "password_reset")
+        .expect("a reset email")["textBody"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at = text.find("#/reset?token=").unwrap() + "#/reset?token=".len();
+    text[at..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
+}
+
+async fn reset_tokens_expire_and_are_purged_a_day_after(app: TestApp) {
+    let email = format!("expiring-{}@example.com", unique());
+    app.post(
+        "/auth/register",
+        None,
+        json!({"name": "Expiring", "email": email, "password": "password123"}),
+    )
+    .await
+    .expect(201);
+    app.post("/auth/password/forgot", None, json!({"email": email}))
+        .await
+        .expect(200);
+    let token = kept_reset_token(&app).await;
+    let count = |app: &TestApp| {
+        let state = app.state.clone();
+        async move {
+            match &state.store.backend {
+                cartwright::store::Backend::Sqlite(db) => {
+                    sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM password_resets")
+                        .fetch_one(&db.read)
+                        .await
+                        .unwrap()
+                        .0
+                }
+                cartwright::store::Backend::Postgres(pool) => {
+                    sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM password_resets")
+                        .fetch_one(pool)
+                        .await
+                        .unwrap()
+                        .0
+                }
+            }
+        }
+    };
+    assert_eq!(count(&app).await, 1);
+    // Past its 30 minutes the link no longer works.
+    app.exec_sql(
+        "UPDATE password_resets SET expires_at = $2 WHERE token_hash <> $1",
+        "",
+        cartwright::domain::time::now_millis() - 1,
+    )
+    .await;
+    let expired = app
+        .post(
+            "/auth/password/reset",
+            None,
+            json!({"token": token, "password": "new-password-1"}),
+        )
+        .await
+        .expect(400);
+    assert_eq!(expired.body["errors"][0]["field"], "token");
+    app.login(&email, "password123").await;
+
+    let now = cartwright::domain::time::now_millis();
+    cartwright::jobs::run_once(&app.state, now).await.unwrap();
+    assert_eq!(count(&app).await, 1, "kept within the day");
+    cartwright::jobs::run_once(&app.state, now + 26 * 60 * 60 * 1000)
+        .await
+        .unwrap();
+    assert_eq!(count(&app).await, 0);
 }
