@@ -404,7 +404,8 @@ pub fn vendor_order_email(context: MailContext<'_>, facts: &OrderFacts<'_>) -> C
     let number = facts.order_number;
     let items: i64 = facts.lines.iter().map(|line| line.quantity).sum();
     let view = OrderView {
-        order_url: format!("{}/vendor/#/orders/{}", context.public_url, facts.order_id),
+        // The vendor desk lists the vendor's orders on its first page.
+        order_url: format!("{}/vendor/#/", context.public_url),
         ..OrderView::new(
             context,
             facts,

@@ -38,6 +38,7 @@ email_tests!(
     user_text_cannot_add_headers_or_recipients_and_is_escaped_in_html,
     checkouts_succeed_while_smtp_is_down_and_mail_arrives_once_when_it_is_back,
     refused_mail_fails_deferred_mail_waits_and_an_admin_retry_sends_it,
+    cancelling_a_paid_order_emails_the_reason_then_the_refund,
 );
 
 api_tests!(
@@ -835,4 +836,43 @@ async fn reset_tokens_expire_and_are_purged_a_day_after(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(count(&app).await, 0);
+}
+
+async fn cancelling_a_paid_order_emails_the_reason_then_the_refund(
+    app: TestApp,
+    catcher: SmtpCatcher,
+) {
+    let product = app.product("Returnable Lamp", 40.0, 5).await;
+    let (_, customer) = app.customer("Canceller").await;
+    let customer_email = email_of(&app, &customer).await;
+    let order_id = app.paid_order(&customer, &product, 1).await;
+    app.patch(
+        &format!("/orders/{order_id}/cancel"),
+        Some(&customer),
+        json!({"reason": "Found it cheaper"}),
+    )
+    .await
+    .expect(200);
+    // Waiting for payment, receipt, cancelled, refund issued.
+    catcher.wait_for(4, WAIT).await;
+    settled(&app).await;
+    let messages = to(&catcher.messages(), &customer_email);
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+    let cancelled: Vec<&Caught> = messages
+        .iter()
+        .filter(|m| subject(m).contains("was cancelled"))
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    assert!(cancelled[0].text().contains("Reason: Found it cheaper"));
+    let refunded: Vec<&Caught> = messages
+        .iter()
+        .filter(|m| subject(m).contains("refund issued"))
+        .collect();
+    assert_eq!(refunded.len(), 1);
+    // 40.00 + 18 % tax.
+    assert!(
+        refunded[0].text().contains("INR 47.20 is being refunded"),
+        "{}",
+        refunded[0].text()
+    );
 }
