@@ -46,6 +46,7 @@ api_tests!(
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     the_account_holder_changes_name_and_phone,
     reset_tokens_expire_and_are_purged_a_day_after,
+    forgot_password_is_rate_limited_per_client_like_login,
 );
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -878,4 +879,44 @@ async fn cancelling_a_paid_order_emails_the_reason_then_the_refund(
         "{}",
         refunded[0].text()
     );
+}
+
+async fn forgot_password_is_rate_limited_per_client_like_login(app: TestApp) {
+    let app = TestApp::spawn_with(app.db, &[("AUTH_RATE_LIMIT_PER_MINUTE", "10")])
+        .await
+        .unwrap();
+    crate::guard::wait_for_a_fresh_window().await;
+    // The harness's own admin login may count in this window, so count up to the refusal.
+    let mut refused = None;
+    for n in 1..=11 {
+        let resp = app
+            .post(
+                "/auth/password/forgot",
+                None,
+                json!({"email": format!("someone-{n}@example.com")}),
+            )
+            .await;
+        if resp.status == 429 {
+            refused = Some(n);
+            break;
+        }
+        resp.expect(200);
+    }
+    let n = refused.expect("the 11th request is refused");
+    assert!((10..=11).contains(&n), "refused at request {n}");
+    // The limit is shared with login and the reset itself.
+    app.post(
+        "/auth/login",
+        None,
+        json!({"email": "someone@example.com", "password": "password123"}),
+    )
+    .await
+    .expect(429);
+    app.post(
+        "/auth/password/reset",
+        None,
+        json!({"token": "00", "password": "password123"}),
+    )
+    .await
+    .expect(429);
 }
