@@ -39,6 +39,7 @@ email_tests!(
     checkouts_succeed_while_smtp_is_down_and_mail_arrives_once_when_it_is_back,
     refused_mail_fails_deferred_mail_waits_and_an_admin_retry_sends_it,
     cancelling_a_paid_order_emails_the_reason_then_the_refund,
+    a_slow_smtp_server_slows_no_checkout,
 );
 
 api_tests!(
@@ -919,4 +920,28 @@ async fn forgot_password_is_rate_limited_per_client_like_login(app: TestApp) {
     )
     .await
     .expect(429);
+}
+
+async fn a_slow_smtp_server_slows_no_checkout(app: TestApp, catcher: SmtpCatcher) {
+    let product = app.product("Patient Item", 5.0, 1000).await;
+    let (_, customer) = app.customer("Patient Buyer").await;
+    let fast = checkouts(&app, &customer, &product, 20).await;
+    catcher.wait_for(20, WAIT).await;
+    settled(&app).await;
+
+    // Each message now waits 2 s for the server's answer (inside the 3 s send bound).
+    catcher.hold_after_data(Duration::from_secs(2));
+    let slow = checkouts(&app, &customer, &product, 20).await;
+    assert!(
+        slow < fast * 2 + Duration::from_secs(2),
+        "20 checkouts took {slow:?} with a slow SMTP server, {fast:?} with a quick one"
+    );
+    assert!(
+        catcher.messages().len() < 40,
+        "the sender cannot have kept up with a 2 s server"
+    );
+    catcher.hold_after_data(Duration::ZERO);
+    catcher.wait_for(40, WAIT).await;
+    settled(&app).await;
+    assert_eq!(catcher.messages().len(), 40, "each email once");
 }
