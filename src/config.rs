@@ -128,6 +128,131 @@ pub struct Config {
     /// How many distinct products one cart may hold. Every cart read prices every line and
     /// checkout writes them all, so an unbounded cart makes each request slower than the last.
     pub cart_max_lines: i64,
+    /// Email (CONTRACT §9): the SMTP server, or `None` to compose and keep emails unsent.
+    pub smtp: Option<SmtpSettings>,
+    /// `MAIL_FROM`: the sender of every email.
+    pub mail_from: String,
+    /// `PUBLIC_URL` without a trailing slash; `None` means `http://127.0.0.1:<bound port>`.
+    pub public_url: Option<String>,
+    pub password_reset_ttl_minutes: i64,
+}
+
+/// How the SMTP server is reached: `SMTP_URL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Bound on one message's delivery (connect, dialogue and data): `SMTP_TIMEOUT_SECONDS`.
+    pub timeout_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtps://`: TLS from the first byte (port 465).
+    Implicit,
+    /// `smtp://`: STARTTLS, required.
+    StartTls,
+    /// `smtp://...?tls=none`: plain text, for a local catcher.
+    None,
+}
+
+/// Parses `SMTP_URL`: `smtp://[user:pass@]host[:port][?tls=none]` (STARTTLS unless `tls=none`,
+/// port 587 by default) or `smtps://[user:pass@]host[:port]` (port 465 by default).
+fn parse_smtp_url(raw: &str, timeout_secs: u64) -> Result<SmtpSettings, ConfigError> {
+    let invalid = |why: &str| {
+        bad("SMTP_URL", format!("{why} (e.g. smtp://user:pass@mail.example.com:587, smtps://mail.example.com:465 or smtp://127.0.0.1:2525?tls=none)"))
+    };
+    let raw = raw.trim();
+    let (tls, rest) = if let Some(rest) = raw.strip_prefix("smtps://") {
+        (SmtpTls::Implicit, rest)
+    } else if let Some(rest) = raw.strip_prefix("smtp://") {
+        (SmtpTls::StartTls, rest)
+    } else {
+        return Err(invalid("must start with smtp:// or smtps://"));
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
+    let tls = match query {
+        None | Some("") => tls,
+        Some("tls=none") if tls == SmtpTls::StartTls => SmtpTls::None,
+        Some("tls=starttls") if tls == SmtpTls::StartTls => SmtpTls::StartTls,
+        Some(other) => return Err(invalid(&format!("unknown option {other:?}"))),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (credentials, server) = match rest.rsplit_once('@') {
+        Some((credentials, server)) => (Some(credentials), server),
+        None => (None, rest),
+    };
+    let (username, password) = match credentials {
+        None => (None, None),
+        Some(credentials) => {
+            let (user, pass) = credentials.split_once(':').unwrap_or((credentials, ""));
+            let user =
+                percent_decode(user).ok_or_else(|| invalid("bad %-escape in the user name"))?;
+            let pass =
+                percent_decode(pass).ok_or_else(|| invalid("bad %-escape in the password"))?;
+            if user.is_empty() {
+                return Err(invalid("has credentials without a user name"));
+            }
+            (Some(user), Some(Secret::new(pass)))
+        }
+    };
+    let (host, port) = match server.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid(&format!("{port:?} is not a port")))?,
+        ),
+        None => (server, if tls == SmtpTls::Implicit { 465 } else { 587 }),
+    };
+    if host.is_empty() || host.contains(['/', ' ']) {
+        return Err(invalid("has no host"));
+    }
+    Ok(SmtpSettings {
+        host: host.to_string(),
+        port,
+        tls,
+        username,
+        password,
+        timeout_secs,
+    })
+}
+
+/// `%XX` escapes of a URL's user or password (a password may hold `@` or `:`).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Checks `MAIL_FROM`: `Name <address>` or a bare address, as the mailer will parse it.
+fn check_mail_from(raw: &str) -> Result<String, ConfigError> {
+    let value = raw.trim();
+    if value.contains(['\r', '\n']) || value.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(bad(
+            "MAIL_FROM",
+            format!("{value:?} is not an address like \"Cartwright <shop@example.com>\""),
+        ));
+    }
+    Ok(value.to_string())
 }
 
 /// The one-line reason the program refused to start.
@@ -211,6 +336,22 @@ impl Vars<'_> {
 }
 
 impl Config {
+    /// The display name of `MAIL_FROM` ("Cartwright" in `Cartwright <shop@localhost>`), or the
+    /// shop's name when it has none: how emails sign.
+    pub fn mail_sender_name(&self) -> String {
+        match self.mail_from.rfind('<') {
+            Some(open) => {
+                let name = self.mail_from[..open].trim().trim_matches('"').trim();
+                if name.is_empty() {
+                    "Cartwright".to_string()
+                } else {
+                    name.to_string()
+                }
+            }
+            None => "Cartwright".to_string(),
+        }
+    }
+
     pub fn request_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.request_timeout_secs)
     }
@@ -388,6 +529,30 @@ impl Config {
             })?),
         };
 
+        let smtp_timeout = vars.ranged("SMTP_TIMEOUT_SECONDS", 10, 1, 300)? as u64;
+        let smtp = match vars.get("SMTP_URL") {
+            None => None,
+            Some(raw) => Some(parse_smtp_url(&raw, smtp_timeout)?),
+        };
+        let public_url = match vars.get("PUBLIC_URL") {
+            None => None,
+            Some(raw) => {
+                let url = raw.trim().trim_end_matches('/').to_string();
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"));
+                if rest.is_none_or(|host| {
+                    host.is_empty() || host.contains(['#', '?', ' ', '"', '<', '>'])
+                }) {
+                    return Err(bad(
+                        "PUBLIC_URL",
+                        format!("{raw:?} is not an http(s) address like https://shop.example.com"),
+                    ));
+                }
+                Some(url)
+            }
+        };
+
         Ok(Config {
             host,
             port,
@@ -444,6 +609,10 @@ impl Config {
                 as u64,
             max_connections: vars.ranged("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
             cart_max_lines: vars.ranged("CART_MAX_LINES", 100, 1, MAX_CART_LINES_SETTING)?,
+            smtp,
+            mail_from: check_mail_from(&vars.string("MAIL_FROM", "Cartwright <shop@localhost>"))?,
+            public_url,
+            password_reset_ttl_minutes: vars.ranged("PASSWORD_RESET_TTL_MINUTES", 30, 1, 1440)?,
         })
     }
 }
@@ -509,9 +678,47 @@ mod tests {
     }
 
     #[test]
+    fn smtp_urls_name_their_tls_mode_port_and_credentials() {
+        let c = config(&[("SMTP_URL", "smtp://user:p%40ss@mail.example.com:587")]).unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!(
+            (smtp.host.as_str(), smtp.port, smtp.tls),
+            ("mail.example.com", 587, SmtpTls::StartTls)
+        );
+        assert_eq!(smtp.username.as_deref(), Some("user"));
+        assert_eq!(smtp.password.unwrap().expose(), "p@ss");
+        let smtp = config(&[("SMTP_URL", "smtps://mail.example.com")])
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!((smtp.port, smtp.tls), (465, SmtpTls::Implicit));
+        let smtp = config(&[("SMTP_URL", "smtp://127.0.0.1:2525?tls=none")])
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!(
+            (smtp.port, smtp.tls, smtp.username),
+            (2525, SmtpTls::None, None)
+        );
+        let c = config(&[]).unwrap();
+        assert!(c.smtp.is_none());
+        assert_eq!(c.mail_from, "Cartwright <shop@localhost>");
+        assert_eq!(c.password_reset_ttl_minutes, 30);
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (pairs, variable) in [
             (vec![("PORT", "eighty")], "PORT"),
+            (vec![("SMTP_URL", "mail.example.com")], "SMTP_URL"),
+            (vec![("SMTP_URL", "smtp://host:99999")], "SMTP_URL"),
+            (vec![("SMTP_URL", "smtp://host?tls=maybe")], "SMTP_URL"),
+            (vec![("MAIL_FROM", "not an address")], "MAIL_FROM"),
+            (vec![("PUBLIC_URL", "shop.example.com")], "PUBLIC_URL"),
+            (
+                vec![("PASSWORD_RESET_TTL_MINUTES", "0")],
+                "PASSWORD_RESET_TTL_MINUTES",
+            ),
             (vec![("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (vec![("TAX_RATE", "18%")], "TAX_RATE"),
             (vec![("JWT_SECRET", "short")], "JWT_SECRET"),

@@ -55,6 +55,19 @@ impl Application {
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        let mut store = store;
+        if config.public_url.is_none() {
+            // The default public address names the port actually bound (port 0 picks one).
+            let port = listener
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(config.port);
+            store.set_public_url(format!("http://127.0.0.1:{port}"));
+        }
+        let mailer = app::mailer::Mailer::from_config(&config)?.map(Arc::new);
+        if mailer.is_none() {
+            tracing::info!("SMTP_URL is not set: emails are composed and kept (see the admin console's Emails page), not sent");
+        }
         let auth_limiter = Arc::new(RateLimiter::for_store(
             &store,
             config.auth_rate_limit_per_minute,
@@ -67,6 +80,7 @@ impl Application {
             gateway: payments::gateway_for(&config)?,
             config: Arc::new(config),
             live: app::Live::new(),
+            mailer,
         };
         http::ops::metrics_handle();
         // Shown in /metrics from the start, not only after the first conflict.
@@ -106,6 +120,7 @@ impl Application {
                 Duration::from_secs(state.config.job_interval_secs),
             )
         });
+        let mail_sender = jobs::spawn_mail_sender(state.clone());
         let live = state.live.clone();
         let limits = http::connection::ConnectionLimits {
             max_connections: state.config.max_connections,
@@ -152,6 +167,9 @@ impl Application {
         }
         if let Some(jobs) = jobs {
             jobs.abort();
+        }
+        if let Some(mail_sender) = mail_sender {
+            mail_sender.abort();
         }
         store.close().await;
         feed.abort();

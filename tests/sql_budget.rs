@@ -127,18 +127,22 @@ const GET_PRODUCT_HIT: usize = 0;
 ///   1 its lines, one multi-row INSERT returning them; it was one per line
 ///   2 history: pending, confirmed
 ///   1 the "order confirmed" notification
+///   1 the receipt email kept in the outbox (CONTRACT §9; composed from the rows in hand, its
+///     recipient read by the INSERT itself); the measured products have no vendor, so no
+///     vendor email
 ///   2 empty the cart: DELETE lines, clear the code; one statement on PostgreSQL, so 1 there
 ///   0 the response view: built from the rows the transaction wrote (it read items and ledger
 ///     again, 2)
-///   = 15 on SQLite, 13 on PostgreSQL (+ its COMMIT)
-const CHECKOUT_COD_SQLITE: usize = 15;
-const CHECKOUT_COD_POSTGRES: usize = 13;
+///   = 16 on SQLite, 14 on PostgreSQL (+ its COMMIT)
+const CHECKOUT_COD_SQLITE: usize = 16;
+const CHECKOUT_COD_POSTGRES: usize = 14;
 
 /// `POST /orders`, online, same cart: the cash-on-delivery list without the discount
 /// finalisation, the confirmed history and the notification (-3), with the gateway_order ledger
-/// row (+1): 13 on SQLite, 11 on PostgreSQL (+ its COMMIT).
-const CHECKOUT_ONLINE_SQLITE: usize = 13;
-const CHECKOUT_ONLINE_POSTGRES: usize = 11;
+/// row (+1); the receipt email becomes the "waiting for your payment" email (the same one
+/// INSERT): 14 on SQLite, 12 on PostgreSQL (+ its COMMIT).
+const CHECKOUT_ONLINE_SQLITE: usize = 14;
+const CHECKOUT_ONLINE_POSTGRES: usize = 12;
 
 /// `POST /cart/items` of a product not yet in the cart:
 ///   0 auth (the account cache)

@@ -13,6 +13,8 @@
 //! - `fulfilment`: admin and vendor status moves, tracking, the customer's "received"
 //! - `returns`: request, approve, reject, complete with its refund
 //! - `refunds`: sending recorded refunds, with retries
+//! - `mailer`: sending the email outbox over SMTP, with retries
+//! - `accounts` also holds password reset and change
 //! - `expiry`: unpaid orders reconciled with the gateway or expired
 //! - `retention`: records kept only for a while (idempotency keys, webhook events, rate-limit
 //!   counters) deleted when their time is up
@@ -26,6 +28,7 @@ pub mod events;
 pub mod expiry;
 pub mod fulfilment;
 pub mod gateway_events;
+pub mod mailer;
 pub mod payments;
 pub mod rate_limit;
 pub mod refunds;

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// What is limited; the name keys the shared counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
-    /// Login and registration, counted together.
+    /// Login, registration and password recovery, counted together.
     Auth,
 }
 

@@ -1,6 +1,6 @@
 //! How long the records kept only for a while live, and their deletion (run by the jobs):
 //! idempotency keys 24 hours (CONTRACT §2), remembered webhook events 30 days, rate-limit counters
-//! until their window ends. Deleted in batches of `PURGE_BATCH` rows, each its own statement, so
+//! until their window ends, password reset tokens a day past the longest reset link's life. Deleted in batches of `PURGE_BATCH` rows, each its own statement, so
 //! a purge never holds many locks at once, and at most `PURGE_BATCHES` batches per table per
 //! pass: a backlog drains over several passes instead of stalling one.
 
@@ -18,6 +18,11 @@ const PURGE_BATCHES: usize = 20;
 /// a delivery for about a day; a month also covers replays sent by hand from its dashboard.
 pub const WEBHOOK_EVENT_LIFETIME_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
+/// How long a password reset token is kept: the longest `PASSWORD_RESET_TTL_MINUTES` (a day) and
+/// an hour more, so every token is past use and the hourly allowance (`RESETS_PER_HOUR`) still
+/// counts the last hour's.
+pub const PASSWORD_RESET_LIFETIME_MS: i64 = 25 * 60 * 60 * 1000;
+
 /// Deletes, as of `now`, idempotency keys older than 24 hours, webhook events older than
 /// `WEBHOOK_EVENT_LIFETIME_MS`, and the shared rate limiter's counters of finished windows.
 pub async fn purge_expired_records(state: &AppState, now: i64) -> Result<()> {
@@ -33,6 +38,12 @@ pub async fn purge_expired_records(state: &AppState, now: i64) -> Result<()> {
         }
         None => 0,
     };
+    let resets =
+        purge(|| store.purge_password_resets(now - PASSWORD_RESET_LIFETIME_MS, PURGE_BATCH))
+            .await?;
+    if resets > 0 {
+        tracing::info!(resets, "purged spent password reset tokens");
+    }
     if keys + events + counters > 0 {
         tracing::info!(
             keys,

@@ -17,6 +17,8 @@ pub struct AppState {
     pub gateway: Arc<dyn crate::payments::PaymentGateway>,
     /// The change feed of this node and the caches it keeps (`crate::app`).
     pub live: Arc<crate::app::Live>,
+    /// The SMTP sender, `None` without `SMTP_URL` (emails are kept in the outbox, not sent).
+    pub mailer: Option<Arc<crate::app::mailer::Mailer>>,
 }
 
 impl AppState {

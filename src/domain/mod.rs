@@ -55,6 +55,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+pub mod mail;
 pub mod money;
 pub mod notification;
 pub mod order;

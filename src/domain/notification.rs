@@ -56,7 +56,9 @@ pub enum OrderEvent<'a> {
         amount: Money,
     },
     RefundFailed,
-    ReturnRequested,
+    ReturnRequested {
+        reason: &'a str,
+    },
     ReturnApproved,
     ReturnRejected {
         reason: Option<&'a str>,
@@ -131,7 +133,7 @@ impl OrderEvent<'_> {
                 "Refund failed",
                 format!("The refund for order {order_number} failed; our team will retry it."),
             ),
-            OrderEvent::ReturnRequested => (
+            OrderEvent::ReturnRequested { .. } => (
                 Kind::ReturnRequested,
                 "Return requested",
                 format!("We received your return request for order {order_number}."),
@@ -197,7 +199,9 @@ mod tests {
                 amount: Money::from_minor(12_345),
             },
             OrderEvent::RefundFailed,
-            OrderEvent::ReturnRequested,
+            OrderEvent::ReturnRequested {
+                reason: "too small",
+            },
             OrderEvent::ReturnApproved,
             OrderEvent::ReturnRejected { reason: None },
             OrderEvent::ReturnCompleted,

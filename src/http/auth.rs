@@ -2,7 +2,8 @@
 //! apps' cookie session (CONTRACT §8): login and registration also set the `HttpOnly` session
 //! cookie, `GET /auth/session` tells a reloaded page who it is and its CSRF token, and
 //! `POST /auth/logout` ends the session on the server (every token of the account) and clears the
-//! cookie.
+//! cookie. Account recovery and the holder's own changes (CONTRACT §9): `POST /auth/password/forgot`,
+//! `POST /auth/password/reset`, `POST /auth/password/change`, `PATCH /auth/me`.
 
 use super::connection::ClientAddr;
 use super::extract::{ApiJson, Reply};
@@ -12,7 +13,7 @@ use super::session::{
 };
 use super::user_views::UserView;
 use super::AppState;
-use crate::app::accounts::{create_account, NewAccount};
+use crate::app::accounts::{self, create_account, NewAccount};
 use crate::auth::verify_password;
 use crate::domain::email::Email;
 use crate::domain::user::Role;
@@ -30,9 +31,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(current_session))
         .routes(routes!(logout))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_password))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -241,4 +245,139 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         Reply::ok("Logged out", LoggedOut { ended }),
     )
         .into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPasswordBody {
+    pub email: String,
+}
+
+/// The same answer whether or not the address has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResetRequested {}
+
+/// Ask for a password reset email.
+///
+/// Always the same 200, whether or not an account has this address (no account enumeration).
+/// For an active account, an email with a single-use link `PUBLIC_URL/#/reset?token=...` valid
+/// `PASSWORD_RESET_TTL_MINUTES` (at most 3 such emails per account per hour). Rate limited per
+/// client like login.
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotPasswordBody,
+    responses(
+        (status = 200, description = "Accepted (the same answer for every address)", body = super::extract::Envelope<ResetRequested>),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+    ))]
+async fn forgot_password(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ApiJson(body): ApiJson<ForgotPasswordBody>,
+) -> Result<Reply<ResetRequested>> {
+    state
+        .auth_limiter
+        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .await?;
+    accounts::request_password_reset(&state, &body.email).await?;
+    Ok(Reply::ok(
+        "If an account uses this address, we have sent it a link to reset the password",
+        ResetRequested {},
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetPasswordBody {
+    /// The token of the reset link.
+    pub token: String,
+    /// 8 to 128 characters.
+    pub password: String,
+}
+
+/// Set a new password with the token of a reset email.
+///
+/// The token is spent; every token issued before the reset stops working (on every node within
+/// a second). Log in with the new password afterwards.
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordBody,
+    responses(
+        (status = 200, description = "Password changed", body = super::extract::Envelope<UserView>),
+        (status = 400, description = "Invalid, used or expired token, or a bad password", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+    ))]
+async fn reset_password(
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ApiJson(body): ApiJson<ResetPasswordBody>,
+) -> Result<Reply<UserView>> {
+    state
+        .auth_limiter
+        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .await?;
+    let user = accounts::reset_password(&state, &body.token, body.password).await?;
+    Ok(Reply::ok(
+        "Your password was changed; log in with the new one",
+        user.into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordBody {
+    pub current_password: String,
+    /// 8 to 128 characters.
+    pub new_password: String,
+}
+
+/// Change the caller's password.
+///
+/// Ends every session of the account (its other tokens stop working on every node within a
+/// second) and starts a new one for the caller: a fresh token, and the session cookie.
+#[utoipa::path(post, path = "/auth/password/change", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "Password changed; a new session",
+            body = super::extract::Envelope<SessionView>,
+            headers(("set-cookie" = String, description = "cartwright_session=<token>; HttpOnly; SameSite=Strict; Path=/"))),
+        (status = 400, description = "Wrong current password (`errors[0].field` = currentPassword) or a bad new one", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+async fn change_password(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> Result<Response> {
+    let user =
+        accounts::change_password(&state, &caller.id, body.current_password, body.new_password)
+            .await?;
+    let (cookie, view) = start_session(&state, user)?;
+    Ok(([(SET_COOKIE, cookie)], Reply::ok("Password changed", view)).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateMeBody {
+    /// 1 to 100 characters.
+    pub name: Option<String>,
+    /// A phone number; empty clears it.
+    pub phone: Option<String>,
+}
+
+/// Change the caller's name or phone.
+#[utoipa::path(patch, path = "/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    request_body = UpdateMeBody,
+    responses(
+        (status = 200, description = "The caller, changed", body = super::extract::Envelope<UserView>),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+async fn update_me(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiJson(body): ApiJson<UpdateMeBody>,
+) -> Result<Reply<UserView>> {
+    let user = accounts::update_profile(
+        &state,
+        &caller.id,
+        body.name.as_deref(),
+        body.phone.as_deref(),
+    )
+    .await?;
+    Ok(Reply::ok("Profile updated", user.into()))
 }

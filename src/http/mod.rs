@@ -3,8 +3,9 @@
 //! authorize, call the workflows of `crate::app` and render; the shared state is `crate::app`'s.
 
 pub mod addresses;
+mod admin_emails;
 pub mod admin_orders;
-pub mod admin_refunds;
+mod admin_refunds;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
@@ -195,6 +196,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(admin_users::router())
         .merge(admin_refunds::router())
+        .merge(admin_emails::router())
         .merge(products::router())
         .merge(addresses::router())
         .merge(cart::router())

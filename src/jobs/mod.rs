@@ -8,6 +8,9 @@
 //! - refunds recorded but not yet accepted by the gateway are sent again, with back-off;
 //! - records past their use are deleted (`app::retention`): idempotency keys after 24 hours,
 //!   remembered webhook events after 30 days, rate-limit counters once their window has ended.
+//! - the email outbox is sent (`crate::app::mailer`) by a loop of its own that wakes every
+//!   second, so mail goes out within seconds rather than every `JOB_INTERVAL_SECONDS`; it runs on
+//!   every node with `SMTP_URL` set (whatever `JOBS_ENABLED` says), each row claimed by one.
 //!
 //! Each order or refund is handled on its own: one that fails (the gateway down, a database error)
 //! is logged with its id, counted in `jobs_item_failures_total`, and tried again on a later pass;
@@ -20,6 +23,7 @@
 use crate::app::expiry::{
     error_kind, expire_one, item_failed, settle_with_gateway, RECHECK_MS, RECONCILE_AFTER_MS,
 };
+use crate::app::mailer::send_due;
 use crate::app::refunds::send_refund;
 use crate::app::retention::purge_expired_records;
 use crate::app::AppState;
@@ -45,6 +49,26 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
             }
         }
     })
+}
+
+/// How often the email sender looks for due rows.
+pub const MAIL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sends the email outbox every `MAIL_INTERVAL` until the handle is aborted; `None` when no SMTP
+/// server is configured.
+pub fn spawn_mail_sender(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let mailer = state.mailer.clone()?;
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(MAIL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(err) = send_due(&state, &mailer).await {
+                metrics::counter!("jobs_pass_failures_total").increment(1);
+                tracing::warn!(kind = error_kind(&err), error = %err, "email sender could not reach the database; retrying next tick");
+            }
+        }
+    }))
 }
 
 /// One pass of every job, as of `now`. Returns how many orders were expired. An error here is a

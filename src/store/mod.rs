@@ -20,6 +20,7 @@
 pub mod addresses;
 pub mod cart;
 pub mod discounts;
+pub mod emails;
 pub mod gate;
 pub mod idempotency;
 pub mod moves;
@@ -60,6 +61,8 @@ pub struct Store {
     pub backend: Backend,
     /// This node's queue in front of product rows (see `gate`).
     pub stock_gate: std::sync::Arc<gate::StockGate>,
+    /// What emails composed in a transaction link to (`emails::MailSettings`).
+    pub mail: std::sync::Arc<emails::MailSettings>,
 }
 
 /// Runs `$body` with `$pool` bound to a pool that may serve reads.
@@ -273,7 +276,22 @@ impl Store {
         Ok(Store {
             backend,
             stock_gate: Default::default(),
+            mail: std::sync::Arc::new(emails::MailSettings {
+                public_url: config
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://127.0.0.1:{}", config.port)),
+                shop: config.mail_sender_name(),
+            }),
         })
+    }
+
+    /// Sets where emails link to (the default public address is known once the port is bound).
+    pub fn set_public_url(&mut self, public_url: String) {
+        self.mail = std::sync::Arc::new(emails::MailSettings {
+            public_url,
+            shop: self.mail.shop.clone(),
+        });
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

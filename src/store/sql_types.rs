@@ -5,6 +5,7 @@
 
 use crate::domain::discount::{DiscountType, DiscountUseState};
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
+use crate::domain::mail::{EmailKind, EmailStatus};
 use crate::domain::money::Money;
 use crate::domain::notification::NotificationKind;
 use crate::domain::order::{OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus, StockState};
@@ -70,6 +71,8 @@ text_column!(
     NotificationKind,
     LedgerKind,
     LedgerStatus,
+    EmailKind,
+    EmailStatus,
 );
 
 impl<DB: Database> Type<DB> for Money

@@ -144,6 +144,108 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Password reset (CONTRACT §9), in one transaction: the token (its hash) is consumed by one
+    /// conditional update (unused and unexpired), the password replaced, the account's other
+    /// reset tokens spent, and its session version bumped so every token issued before stops
+    /// working. `None` when the token is unknown, used, expired, or its account inactive.
+    pub async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<User>> {
+        let sql = format!(
+            "UPDATE users SET password_hash = $2, session_version = session_version + 1,
+                    updated_at = $3
+             WHERE id = $1 AND is_active RETURNING {USER_COLUMNS}"
+        );
+        Ok(transaction!(self, |tx| {
+            let consumed: Option<(String,)> = sqlx::query_as(
+                "UPDATE password_resets SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                 RETURNING user_id",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((user_id,)) = consumed else {
+                return Ok(None);
+            };
+            let user: Option<User> = sqlx::query_as(&sql)
+                .bind(&user_id)
+                .bind(password_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if user.is_none() {
+                // Deactivated since the email: the token is not spent on nothing.
+                return Err(Error::invalid(
+                    "token",
+                    "This reset link is invalid, used or expired",
+                    serde_json::Value::Null,
+                ));
+            }
+            sqlx::query(
+                "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+            )
+            .bind(&user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            user
+        }))
+    }
+
+    /// A new password for the account, if its hash is still `current_hash` (so of two racing
+    /// changes one wins), ending every session: tokens issued before are refused from now on.
+    pub async fn change_password(
+        &self,
+        id: &str,
+        current_hash: &str,
+        password_hash: &str,
+    ) -> Result<Option<User>> {
+        let sql = format!(
+            "UPDATE users SET password_hash = $3, session_version = session_version + 1,
+                    updated_at = $4
+             WHERE id = $1 AND password_hash = $2 AND is_active RETURNING {USER_COLUMNS}"
+        );
+        Ok(write!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(current_hash)
+                .bind(password_hash)
+                .bind(now_millis())
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// The account holder's own changes: name and phone (`None` leaves one as it is; an empty
+    /// phone clears it).
+    pub async fn update_profile(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        phone: Option<Option<&str>>,
+    ) -> Result<Option<User>> {
+        let sql = format!(
+            "UPDATE users SET name = COALESCE($2, name),
+                    phone = CASE WHEN $3 THEN $4 ELSE phone END, updated_at = $5
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        Ok(write!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(name)
+                .bind(phone.is_some())
+                .bind(phone.flatten())
+                .bind(now_millis())
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
     pub async fn any_admin_exists(&self) -> Result<bool> {
         let row: Option<(String,)> = read!(self, |pool| {
             sqlx::query_as("SELECT id FROM users WHERE role = 'admin' LIMIT 1")

@@ -2,12 +2,14 @@
 
 pub mod fake_razorpay;
 mod helpers;
+pub mod smtp_catcher;
 
 mod addresses;
 mod auth;
 mod cart;
 mod contention;
 mod discounts;
+mod email;
 mod guard;
 mod hostile;
 mod lifecycle;

@@ -953,6 +953,8 @@ const PRIVILEGED: &[(&str, &str)] = &[
     ("GET", "/admin/users"),
     ("GET", "/admin/refunds"),
     ("POST", "/admin/refunds/{refundId}/retry"),
+    ("GET", "/admin/emails"),
+    ("POST", "/admin/emails/{emailId}/retry"),
     ("POST", "/admin/users"),
     ("PATCH", "/admin/users/{id}"),
     ("GET", "/orders/admin/all"),
@@ -1006,7 +1008,8 @@ async fn expect_403_everywhere(
             .replace("{code}", code)
             .replace("{id}", user_id)
             .replace("{orderId}", order_id)
-            .replace("{refundId}", order_id);
+            .replace("{refundId}", order_id)
+            .replace("{emailId}", order_id);
         let resp = app
             .request(
                 method.clone(),

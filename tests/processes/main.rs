@@ -1,11 +1,15 @@
 //! Tests that run the real `cartwright` binary as separate processes: two API nodes racing on one
-//! PostgreSQL, and a node killed with SIGKILL mid-checkout and restarted on its database.
+//! PostgreSQL, and a node killed with SIGKILL mid-checkout and restarted on its database; the
+//! email sender of two nodes on one database, and of a node killed mid-send.
 
 #[path = "../api/fake_razorpay.rs"]
 mod fake_razorpay;
 mod node;
+#[path = "../api/smtp_catcher.rs"]
+mod smtp_catcher;
 
 mod crash;
+mod email;
 mod guard;
 mod memory;
 mod multi_node;

@@ -1,4 +1,4 @@
-// The admin console: dashboard, orders, returns, discount codes and users.
+// The admin console: dashboard, orders, returns, discount codes, users and emails.
 
 import { startConsole } from '../lib/console.js';
 import { renderDashboard } from './dashboard.js';
@@ -14,6 +14,7 @@ startConsole({
     ['/returns', 'Returns'],
     ['/discounts', 'Discount codes'],
     ['/users', 'Users'],
+    ['/emails', 'Emails'],
   ],
   routes: [
     ['/', renderDashboard],
@@ -21,5 +22,6 @@ startConsole({
     ['/returns', lazy('./returns.js', 'renderReturns')],
     ['/discounts', lazy('./discounts.js', 'renderDiscounts')],
     ['/users', lazy('./users.js', 'renderUsers')],
+    ['/emails', lazy('./emails.js', 'renderEmails')],
   ],
 });

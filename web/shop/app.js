@@ -2,7 +2,7 @@
 
 import { api, liveEvents, notify, on, session } from '../lib/api.js';
 import { h, mount } from '../lib/dom.js';
-import { renderLogin, renderRegister } from '../lib/login.js';
+import { renderForgot, renderLogin, renderRegister, renderReset } from '../lib/login.js';
 import { currentRoute, go, link, startRouter } from '../lib/router.js';
 import { renderCatalog } from './catalog.js';
 
@@ -59,6 +59,7 @@ function drawNav() {
       user ? h('li', {}, bellLink) : null,
       user ? h('li', {}, link('/orders', 'My orders')) : null,
       user ? h('li', {}, link('/addresses', 'Addresses')) : null,
+      user ? h('li', {}, link('/account', 'Account')) : null,
       user
         ? h('li', {}, h('button', { type: 'button', class: 'link', onclick: async () => { await api.logout(); go('/'); } }, `Log out (${user.name})`))
         : h('li', {}, link('/login', 'Log in')),
@@ -102,7 +103,7 @@ on('unauthorized', () => {
   if (path !== '/login') go('/login', { next: raw, expired: 1 });
 });
 
-const needsLogin = ['/cart', '/checkout', '/orders', '/addresses', '/notifications'];
+const needsLogin = ['/cart', '/checkout', '/orders', '/addresses', '/notifications', '/account'];
 
 startRouter(
   main,
@@ -117,6 +118,9 @@ startRouter(
     ['/notifications', lazy('./notifications.js', 'renderNotifications')],
     ['/login', (m, _p, q) => renderLogin(m, q)],
     ['/register', (m, _p, q) => renderRegister(m, q)],
+    ['/forgot', (m) => renderForgot(m)],
+    ['/reset', (m, _p, q) => renderReset(m, q)],
+    ['/account', lazy('./account.js', 'renderAccount')],
   ],
   {
     guard: (route) => {

@@ -118,7 +118,9 @@ impl Store {
                 )
                 .await?;
                 tx.notify(
-                    order.as_ref(),
+                    &self.mail,
+                    &order,
+                    None,
                     OrderEvent::Confirmed(ConfirmedBy::Payment),
                     now,
                 )

@@ -15,12 +15,14 @@
 
 use super::cart::{Cart, CartLine, CheckoutCart};
 use super::discounts::DiscountUses;
+use super::emails::{EmailSteps, MailSettings};
 use super::gate::Tx;
 use super::moves::{ReturnStep, StatusMove, StockStep};
 use super::stock::{StockLine, StockMove, StockMoves};
 use super::{read, transaction, Store, MAX_LIST_BINDS};
 use crate::domain::ids::new_id;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
+use crate::domain::mail::OrderMail;
 use crate::domain::money::Money;
 use crate::domain::notification::{ConfirmedBy, OrderEvent};
 use crate::domain::order::{
@@ -333,7 +335,17 @@ pub trait OrderSteps {
 
     /// Tells the order's customer about `event` (`domain::notification` holds the wording), in
     /// the transaction of the change it reports.
-    async fn notify(&mut self, order: OrderRef<'_>, event: OrderEvent<'_>, now: i64) -> Result<()>;
+    /// Also keeps the customer's email about it (and, on confirmation, each vendor's) in the
+    /// outbox (`store::emails`), composed with `mail`; `items` are the order's lines when the
+    /// caller has them (else they are read when the email shows them).
+    async fn notify(
+        &mut self,
+        mail: &MailSettings,
+        order: &Order,
+        items: Option<&[OrderItem]>,
+        event: OrderEvent<'_>,
+        now: i64,
+    ) -> Result<()>;
 
     /// Adds a row to the payments ledger and returns it as stored.
     async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<LedgerEntry>;
@@ -428,26 +440,29 @@ macro_rules! impl_order_steps {
 
             async fn notify(
                 &mut self,
-                order: OrderRef<'_>,
+                mail: &MailSettings,
+                order: &Order,
+                items: Option<&[OrderItem]>,
                 event: OrderEvent<'_>,
                 now: i64,
             ) -> Result<()> {
-                if let Some(notice) = event.notice(order.order_number) {
+                if let Some(notice) = event.notice(&order.order_number) {
                     sqlx::query(
                         "INSERT INTO notifications (id, user_id, kind, title, message, order_id, is_read, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
                     )
                     .bind(new_id())
-                    .bind(order.user_id)
+                    .bind(&order.user_id)
                     .bind(notice.kind)
                     .bind(notice.title)
                     .bind(notice.message)
-                    .bind(order.id)
+                    .bind(&order.id)
                     .bind(now)
                     .execute(&mut **self)
                     .await?;
                 }
-                Ok(())
+                self.queue_order_emails(mail, order, items, OrderMail::Event(event), now)
+                    .await
             }
 
             async fn record_ledger(&mut self, row: LedgerRow<'_>, now: i64) -> Result<LedgerEntry> {

@@ -2,6 +2,7 @@
 //! and zero totals), in one transaction.
 
 use super::*;
+use crate::store::emails::EmailSteps;
 
 /// Freezes the cart into what the order will hold, checking it can be ordered: not empty, every
 /// product for sale and in stock, an address. Shared by the pre-check and the in-transaction
@@ -256,7 +257,12 @@ impl Store {
                 };
                 tx.record_history(place.order_id, confirm.to(), history, None, now)
                     .await?;
-                tx.notify(order.as_ref(), OrderEvent::Confirmed(by), now)
+                tx.notify(&self.mail, &order, Some(&items), OrderEvent::Confirmed(by), now)
+                    .await?;
+            }
+            if confirm_now.is_none() {
+                // Placed, to be paid online: the customer is emailed a link to pay.
+                tx.queue_order_emails(&self.mail, &order, Some(&items), OrderMail::AwaitingPayment, now)
                     .await?;
             }
             let mut ledger = Vec::new();

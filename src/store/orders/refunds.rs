@@ -109,7 +109,7 @@ impl Store {
                 } else {
                     OrderEvent::RefundFailed
                 };
-                tx.notify(order.as_ref(), event, now).await?;
+                tx.notify(&self.mail, &order, None, event, now).await?;
             }
         });
         Ok(())

@@ -67,8 +67,14 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(order.as_ref(), OrderEvent::ReturnRequested, now)
-                .await?;
+            tx.notify(
+                &self.mail,
+                order,
+                None,
+                OrderEvent::ReturnRequested { reason },
+                now,
+            )
+            .await?;
         });
         self.reload_order(&order.id).await
     }
@@ -154,7 +160,7 @@ impl Store {
             };
             tx.record_history(order_id, order.status, &description, Some(admin_id), now)
                 .await?;
-            tx.notify(order.as_ref(), event, now).await?;
+            tx.notify(&self.mail, &order, None, event, now).await?;
             if action == ReturnAction::Complete {
                 let paid_ref = match (order.payment_method, &order.gateway_payment_id) {
                     (PaymentMethod::Cod, _) => Some(format!("cod-{}", order.order_number)),

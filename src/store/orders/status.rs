@@ -71,7 +71,9 @@ impl Store {
                 .await?;
             }
             tx.notify(
-                order.as_ref(),
+                &self.mail,
+                order,
+                None,
                 OrderEvent::Moved {
                     to,
                     tracking_number,
@@ -172,8 +174,14 @@ impl Store {
                 now,
             )
             .await?;
-            tx.notify(order.as_ref(), OrderEvent::Cancelled { reason }, now)
-                .await?;
+            tx.notify(
+                &self.mail,
+                &order,
+                None,
+                OrderEvent::Cancelled { reason },
+                now,
+            )
+            .await?;
             let refund_id = match (&order.gateway_payment_id, order.payment_status) {
                 (Some(payment_id), PaymentStatus::Completed) => {
                     tx.request_refund(
