@@ -37,10 +37,20 @@ pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> R
                 limit_secs = limit.as_secs(),
                 "request dropped: it ran past the request timeout"
             );
-            envelope(
+            let mut response = envelope(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The request took too long and was stopped; retry it",
-            )
+            );
+            // An `Idempotency-Key` this request claimed is reclaimable once the claim is older
+            // than the limit plus the margin; it was taken after the request started, so at
+            // most the margin (and the moment before the claim) from now.
+            let seconds =
+                (crate::store::idempotency::ABANDONED_CLAIM_MARGIN_MS as u64).div_ceil(1000) + 1;
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+            response
         }
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod cart;
 mod contention;
 mod discounts;
+mod faults;
 mod guard;
 mod hostile;
 mod lifecycle;

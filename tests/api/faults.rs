@@ -1,0 +1,193 @@
+//! Regression tests for the fault-handling defects of issue 23: lost database connections and a
+//! locked database are 503s with `Retry-After`, idempotency refusals say when to retry, expiry
+//! never cancels an order whose payment it could not learn, a failed SQLite COMMIT does not
+//! block later writes, a refund is sent by one party at a time, and a database that stops
+//! answering is a prompt 503.
+
+use crate::api_tests;
+use crate::helpers::{Db, TestApp};
+use axum::response::IntoResponse;
+use cartwright::error::Error;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+api_tests!(
+    lost_connections_and_a_locked_database_are_503_with_retry_after,
+    idempotency_conflict_says_when_the_claim_can_be_reclaimed,
+    request_stopped_by_the_timeout_says_when_to_retry,
+);
+
+/// The answer an error becomes: its status and its `Retry-After` in seconds, if any.
+fn answer(err: sqlx::Error) -> (u16, Option<u64>) {
+    let response = Error::from(err).into_response();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (response.status().as_u16(), retry_after)
+}
+
+async fn lost_connections_and_a_locked_database_are_503_with_retry_after(app: TestApp) {
+    use sqlx::{Connection, Executor};
+    for kind in [
+        std::io::ErrorKind::ConnectionReset,
+        std::io::ErrorKind::UnexpectedEof,
+        std::io::ErrorKind::BrokenPipe,
+    ] {
+        let lost = sqlx::Error::Io(std::io::Error::new(kind, "connection lost"));
+        assert_eq!(answer(lost), (503, Some(1)), "{kind:?}");
+    }
+    match app.db {
+        Db::Sqlite => {
+            let cartwright::config::DatabaseUrl::Sqlite(path) = &app.config.database else {
+                unreachable!()
+            };
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .busy_timeout(Duration::ZERO);
+            let mut holder = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap();
+            holder.execute("BEGIN IMMEDIATE").await.unwrap();
+            let mut other = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap();
+            let locked = other.execute("BEGIN IMMEDIATE").await.unwrap_err();
+            assert!(locked.to_string().contains("locked"), "{locked}");
+            assert_eq!(answer(locked), (503, Some(1)));
+            holder.execute("ROLLBACK").await.unwrap();
+            // A bug is still a 500.
+            let bug = other
+                .execute("SELECT * FROM no_such_table")
+                .await
+                .unwrap_err();
+            assert_eq!(answer(bug), (500, None));
+        }
+        Db::Postgres => {
+            let url = crate::helpers::test_database_url();
+            let mut victim = sqlx::PgConnection::connect(&url).await.unwrap();
+            let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+                .fetch_one(&mut victim)
+                .await
+                .unwrap();
+            let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            // The server ended the session (57P01, or the connection is simply gone).
+            let shut = sqlx::query("SELECT 1")
+                .execute(&mut victim)
+                .await
+                .unwrap_err();
+            assert_eq!(answer(shut), (503, Some(1)));
+            let bug = sqlx::query("SELECT * FROM no_such_table")
+                .execute(&mut admin)
+                .await
+                .unwrap_err();
+            assert_eq!(answer(bug), (500, None));
+        }
+    }
+}
+
+async fn keyed_order(app: &TestApp, token: &str, key: &str) -> crate::helpers::Resp {
+    let resp = app
+        .client
+        .post(app.url("/orders"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&json!({"paymentMethod": "cod"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::read(resp).await
+}
+
+fn retry_after(resp: &crate::helpers::Resp) -> u64 {
+    resp.headers
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After on {}: {}", resp.status, resp.body))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn idempotency_conflict_says_when_the_claim_can_be_reclaimed(app: TestApp) {
+    let app = TestApp::spawn_with(app.db, &[("REQUEST_TIMEOUT_SECONDS", "3")])
+        .await
+        .unwrap();
+    let product = app.product("Keyed Fault", 10.0, 10).await;
+    let (_, token) = app.customer("Keyed").await;
+    app.add_to_cart(&token, &product, 1).await;
+    app.set_address(&token).await;
+    let key = format!("busy-{}", crate::helpers::unique());
+    keyed_order(&app, &token, &key).await.expect(201);
+    // Claimed a second ago and unfinished: its request may still be running for 2 s more, and
+    // the claim is reclaimable 2 s (the margin) after that.
+    let now = chrono::Utc::now().timestamp_millis();
+    app.exec_sql(
+        "UPDATE idempotency_keys SET response_status = NULL, response_body = NULL, created_at = $2
+         WHERE idempotency_key = $1",
+        &key,
+        now - 1_000,
+    )
+    .await;
+    app.add_to_cart(&token, &product, 1).await;
+    let busy = keyed_order(&app, &token, &key).await.expect(409);
+    let wait = retry_after(&busy);
+    assert!((3..=5).contains(&wait), "Retry-After {wait}");
+    // Retrying when told to runs the request.
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    keyed_order(&app, &token, &key).await.expect(201);
+}
+
+async fn request_stopped_by_the_timeout_says_when_to_retry(app: TestApp) {
+    let fake = crate::fake_razorpay::FakeRazorpay::start(
+        "rzp_test_FaultSlow01",
+        "slow_key_secret",
+        "slow_hook_secret",
+    )
+    .await;
+    let base = fake.base_url();
+    let app = TestApp::spawn_with(
+        app.db,
+        &[
+            ("PAYMENT_GATEWAY", "razorpay"),
+            ("RAZORPAY_KEY_ID", "rzp_test_FaultSlow01"),
+            ("RAZORPAY_KEY_SECRET", "slow_key_secret"),
+            ("RAZORPAY_WEBHOOK_SECRET", "slow_hook_secret"),
+            ("RAZORPAY_API_BASE", base.as_str()),
+            ("RAZORPAY_TIMEOUT_MS", "20000"),
+            ("REQUEST_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .await
+    .unwrap();
+    let product = app.product("Slow Fault Item", 10.0, 10).await;
+    let (_, token) = app.customer("Patient").await;
+    app.add_to_cart(&token, &product, 1).await;
+    app.set_address(&token).await;
+    fake.hang_next_on("POST", "/orders", 1, Duration::from_secs(8));
+    let key = format!("slow-{}", crate::helpers::unique());
+    let checkout = || async {
+        let resp = app
+            .client
+            .post(app.url("/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", &key)
+            .json(&json!({"paymentMethod": "razorpay"}))
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::read(resp).await
+    };
+    let stopped = checkout().await.expect(503);
+    let answered = Instant::now();
+    let wait = retry_after(&stopped);
+    assert!((1..=4).contains(&wait), "Retry-After {wait}");
+    // Retrying when told to runs the request rather than meeting the dead request's claim.
+    tokio::time::sleep(Duration::from_secs(wait).saturating_sub(answered.elapsed())).await;
+    checkout().await.expect(201);
+}
