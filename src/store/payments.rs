@@ -290,6 +290,23 @@ impl Store {
         }))
     }
 
+    /// Flags an unpaid order whose payment the gateway cannot tell us for an admin; `true` when
+    /// this call flagged it (it was pending and not flagged yet).
+    pub async fn flag_payment_unresolved(&self, order_id: &str, now: i64) -> Result<bool> {
+        let done = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE orders SET payment_unresolved_at = $2
+                 WHERE id = $1 AND status = 'pending' AND payment_unresolved_at IS NULL",
+            )
+            .bind(order_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
     pub async fn mark_gateway_checked(&self, order_id: &str, now: i64) -> Result<()> {
         write!(self, |pool| {
             sqlx::query("UPDATE orders SET gateway_checked_at = $2 WHERE id = $1")

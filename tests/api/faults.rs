@@ -17,6 +17,8 @@ api_tests!(
     request_stopped_by_the_timeout_says_when_to_retry,
 );
 
+crate::db_tests!(expiry_never_cancels_an_order_whose_payment_it_could_not_apply,);
+
 /// The answer an error becomes: its status and its `Retry-After` in seconds, if any.
 fn answer(err: sqlx::Error) -> (u16, Option<u64>) {
     let response = Error::from(err).into_response();
@@ -190,4 +192,69 @@ async fn request_stopped_by_the_timeout_says_when_to_retry(app: TestApp) {
     // Retrying when told to runs the request rather than meeting the dead request's claim.
     tokio::time::sleep(Duration::from_secs(wait).saturating_sub(answered.elapsed())).await;
     checkout().await.expect(201);
+}
+
+/// One nullable integer read from the app's database (`sql` takes the text argument `$1`).
+async fn read_i64(app: &TestApp, sql: &str, arg: &str) -> Option<i64> {
+    match &app.state.store.backend {
+        cartwright::store::Backend::Sqlite(db) => sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_one(&db.write)
+            .await
+            .unwrap(),
+        cartwright::store::Backend::Postgres(pool) => sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+async fn order_status(app: &TestApp, token: &str, order_id: &str) -> String {
+    app.get(&format!("/orders/{order_id}"), Some(token))
+        .await
+        .expect(200)
+        .data()["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn expiry_never_cancels_an_order_whose_payment_it_could_not_apply(db: Db) {
+    let Some((fake, app)) = crate::razorpay_shop::shop(db, &[]).await else {
+        return;
+    };
+    let product = app.product("Authorized Elsewhere", 20.0, 10).await;
+    let (_, token) = app.customer("Authorized").await;
+    let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
+    // The customer paid: Razorpay holds an authorized payment, but capturing it fails for now.
+    let (payment_id, _) = fake.authorize(&gateway_order);
+    let capture = format!("/payments/{payment_id}/capture");
+    let now = chrono::Utc::now().timestamp_millis();
+    let flagged = "SELECT payment_unresolved_at FROM orders WHERE id = $1";
+
+    fake.fail_next_on("POST", &capture, 3, 500);
+    let expired = cartwright::jobs::expire_unpaid_orders(&app.state, now + 31 * 60 * 1000)
+        .await
+        .unwrap();
+    assert_eq!(expired, 0);
+    assert_eq!(order_status(&app, &token, &order_id).await, "pending");
+    assert_eq!(read_i64(&app, flagged, &order_id).await, None);
+    assert_eq!(app.product_json(&product).await["availableStock"], 9);
+
+    // Still unknown a day past the deadline: flagged for an admin, still not cancelled.
+    fake.fail_next_on("POST", &capture, 3, 500);
+    let later = now + 25 * 60 * 60 * 1000;
+    cartwright::jobs::expire_unpaid_orders(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(order_status(&app, &token, &order_id).await, "pending");
+    assert_eq!(read_i64(&app, flagged, &order_id).await, Some(later));
+
+    // The gateway recovered: the next pass captures and confirms.
+    cartwright::jobs::expire_unpaid_orders(&app.state, later + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(order_status(&app, &token, &order_id).await, "confirmed");
+    assert_eq!(fake.payment(&payment_id).unwrap().status, "captured");
 }
