@@ -111,17 +111,40 @@ macro_rules! transaction {
             let outcome: $crate::error::Result<_> = match &$store.backend {
                 $crate::store::Backend::Sqlite(sqlite) => {
                     async {
-                        #[allow(unused_mut)]
-                        // IMMEDIATE: the write lock is taken at the start, so another process
-                        // writing the same file (a tool, a second server by mistake) makes this
-                        // one wait its busy timeout, never fail with SQLITE_BUSY after a read.
-                        let mut $tx = $crate::store::gate::Tx::new(
-                            sqlite.write.begin_with("BEGIN IMMEDIATE").await?,
-                            &$store.stock_gate,
-                        );
-                        let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
-                        $tx.commit().await?;
-                        Ok::<_, $crate::error::Error>(out)
+                        let mut writer = sqlite.write.acquire().await?;
+                        // Whether the connection is known to be out of any transaction at the
+                        // end; a failed COMMIT or ROLLBACK leaves SQLite's transaction open (and
+                        // sqlx's count of it), so that connection is closed, not pooled.
+                        let mut clean = true;
+                        let outcome = async {
+                            #[allow(unused_mut)]
+                            // IMMEDIATE: the write lock is taken at the start, so another process
+                            // writing the same file (a tool, a second server by mistake) makes
+                            // this one wait its busy timeout, never fail with SQLITE_BUSY after a
+                            // read.
+                            let mut $tx = $crate::store::gate::Tx::new(
+                                sqlx::Connection::begin_with(&mut *writer, "BEGIN IMMEDIATE")
+                                    .await?,
+                                &$store.stock_gate,
+                            );
+                            let out = match async { Ok::<_, $crate::error::Error>($body) }.await {
+                                Ok(out) => out,
+                                Err(err) => {
+                                    clean = $tx.rollback().await.is_ok();
+                                    return Err(err);
+                                }
+                            };
+                            if let Err(err) = $tx.commit().await {
+                                clean = false;
+                                return Err(err.into());
+                            }
+                            Ok::<_, $crate::error::Error>(out)
+                        }
+                        .await;
+                        if !clean {
+                            $crate::store::discard_writer(writer).await;
+                        }
+                        outcome
                     }
                     .await
                 }
@@ -143,6 +166,18 @@ macro_rules! transaction {
             }
         }?
     }};
+}
+
+/// Closes the SQLite writer connection after a COMMIT or ROLLBACK failed on it (a full disk, a
+/// deferred constraint, an I/O error): SQLite keeps the transaction open then, and a connection
+/// returned to the pool in that state would refuse every later `BEGIN`. Closing it rolls the
+/// transaction back; the pool opens a fresh writer for the next write.
+pub(crate) async fn discard_writer(writer: sqlx::pool::PoolConnection<sqlx::Sqlite>) {
+    metrics::counter!("db_writer_replaced_total").increment(1);
+    tracing::error!("a COMMIT or ROLLBACK failed on the SQLite writer; replacing the connection");
+    if let Err(err) = writer.close().await {
+        tracing::warn!(error = %err, "closing the failed SQLite writer");
+    }
 }
 
 /// The most values a statement binds for a list that grows with its input (ids in an `IN (...)`,
@@ -294,11 +329,21 @@ impl Store {
         matches!(self.backend, Backend::Sqlite(_))
     }
 
-    /// For `/ready`: the database answers a trivial query.
+    /// For `/ready`: the database answers a trivial query, and on SQLite the writer can take the
+    /// write lock (`BEGIN IMMEDIATE`, rolled back), so a writer that is stuck or gone is seen.
+    /// The caller bounds how long this may take.
     pub async fn ping(&self) -> crate::error::Result<()> {
         read!(self, |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
+        if let Backend::Sqlite(sqlite) = &self.backend {
+            let mut writer = sqlite.write.acquire().await?;
+            let probe = sqlx::Connection::begin_with(&mut *writer, "BEGIN IMMEDIATE").await?;
+            if let Err(err) = probe.rollback().await {
+                discard_writer(writer).await;
+                return Err(err.into());
+            }
+        }
         Ok(())
     }
 

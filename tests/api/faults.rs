@@ -19,6 +19,26 @@ api_tests!(
 
 crate::db_tests!(expiry_never_cancels_an_order_whose_payment_it_could_not_apply,);
 
+/// Tests of SQLite's single writer connection; PostgreSQL has no such connection.
+macro_rules! sqlite_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await;
+                    super::$name(app.expect("the test app starts")).await;
+                }
+            }
+        )*
+    };
+}
+
+sqlite_tests!(
+    a_failed_commit_does_not_block_later_writes,
+    ready_checks_the_sqlite_writer,
+);
+
 /// The answer an error becomes: its status and its `Retry-After` in seconds, if any.
 fn answer(err: sqlx::Error) -> (u16, Option<u64>) {
     let response = Error::from(err).into_response();
@@ -257,4 +277,63 @@ async fn expiry_never_cancels_an_order_whose_payment_it_could_not_apply(db: Db) 
         .unwrap();
     assert_eq!(order_status(&app, &token, &order_id).await, "confirmed");
     assert_eq!(fake.payment(&payment_id).unwrap().status, "captured");
+}
+
+fn sqlite_writer(app: &TestApp) -> &sqlx::SqlitePool {
+    match &app.state.store.backend {
+        cartwright::store::Backend::Sqlite(db) => &db.write,
+        cartwright::store::Backend::Postgres(_) => unreachable!("a SQLite test"),
+    }
+}
+
+async fn a_failed_commit_does_not_block_later_writes(app: TestApp) {
+    let product = app.product("Commit Probe", 10.0, 10).await;
+    let (poisoned_id, poisoned) = app.customer("Poisoned").await;
+    let (_, healthy) = app.customer("Healthy").await;
+    // Every statement of the poisoned customer's checkout succeeds, and its COMMIT fails: a
+    // deferred foreign key is only checked then (as a full disk fails only the COMMIT).
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE fault_parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE fault_child (parent INTEGER REFERENCES fault_parent (id) DEFERRABLE INITIALLY DEFERRED);
+         CREATE TRIGGER fault_poison AFTER INSERT ON orders WHEN NEW.user_id = '{poisoned_id}'
+         BEGIN INSERT INTO fault_child (parent) VALUES (42); END;"
+    ))
+    .execute(sqlite_writer(&app))
+    .await
+    .unwrap();
+    let failed = app.checkout(&poisoned, &product, 1, "cod").await;
+    assert!(
+        failed.status.is_server_error(),
+        "{}: {}",
+        failed.status,
+        failed.body
+    );
+    // Nothing of it stayed, and the next writes go through without a restart.
+    assert_eq!(app.product_json(&product).await["stock"], 10);
+    app.get("/ready", None).await.expect(200);
+    let started = Instant::now();
+    app.cod_order(&healthy, &product, 2).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.product_json(&product).await["stock"], 8);
+    let cart = app.get("/cart", Some(&poisoned)).await.expect(200);
+    assert_eq!(cart.data()["items"].as_array().unwrap().len(), 1);
+}
+
+async fn ready_checks_the_sqlite_writer(app: TestApp) {
+    app.get("/ready", None).await.expect(200);
+    // The writer does not answer (here: held by someone else the whole time).
+    let held = sqlite_writer(&app).acquire().await.unwrap();
+    let started = Instant::now();
+    app.get("/ready", None).await.expect(503);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(held);
+    app.get("/ready", None).await.expect(200);
 }
