@@ -288,29 +288,38 @@ fn sqlite_writer(app: &TestApp) -> &sqlx::SqlitePool {
 
 async fn a_failed_commit_does_not_block_later_writes(app: TestApp) {
     let product = app.product("Commit Probe", 10.0, 10).await;
-    let (poisoned_id, poisoned) = app.customer("Poisoned").await;
+    let (at_commit_id, at_commit) = app.customer("Fails At Commit").await;
+    let (rolled_back_id, rolled_back) = app.customer("Rolled Back By SQLite").await;
     let (_, healthy) = app.customer("Healthy").await;
-    // Every statement of the poisoned customer's checkout succeeds, and its COMMIT fails: a
-    // deferred foreign key is only checked then (as a full disk fails only the COMMIT).
+    // The first customer's checkout fails at its COMMIT (a deferred foreign key is only checked
+    // then). The second's is rolled back by SQLite itself mid-way, as SQLite does when a COMMIT
+    // fails for a full disk or an I/O error: the ROLLBACK that follows then fails too ("no
+    // transaction is active").
     sqlx::raw_sql(&format!(
         "CREATE TABLE fault_parent (id INTEGER PRIMARY KEY);
          CREATE TABLE fault_child (parent INTEGER REFERENCES fault_parent (id) DEFERRABLE INITIALLY DEFERRED);
-         CREATE TRIGGER fault_poison AFTER INSERT ON orders WHEN NEW.user_id = '{poisoned_id}'
-         BEGIN INSERT INTO fault_child (parent) VALUES (42); END;"
+         CREATE TRIGGER fault_at_commit AFTER INSERT ON orders WHEN NEW.user_id = '{at_commit_id}'
+         BEGIN INSERT INTO fault_child (parent) VALUES (42); END;
+         CREATE TRIGGER fault_rolled_back AFTER INSERT ON orders WHEN NEW.user_id = '{rolled_back_id}'
+         BEGIN SELECT RAISE(ROLLBACK, 'disk I/O error (simulated)'); END;"
     ))
     .execute(sqlite_writer(&app))
     .await
     .unwrap();
-    let failed = app.checkout(&poisoned, &product, 1, "cod").await;
-    assert!(
-        failed.status.is_server_error(),
-        "{}: {}",
-        failed.status,
-        failed.body
-    );
-    // Nothing of it stayed, and the next writes go through without a restart.
-    assert_eq!(app.product_json(&product).await["stock"], 10);
-    app.get("/ready", None).await.expect(200);
+    for token in [&at_commit, &rolled_back] {
+        let failed = app.checkout(token, &product, 1, "cod").await;
+        assert!(
+            failed.status.is_server_error(),
+            "{}: {}",
+            failed.status,
+            failed.body
+        );
+        // Nothing of it stayed, and the next writes go through without a restart.
+        assert_eq!(app.product_json(&product).await["stock"], 10);
+        app.get("/ready", None).await.expect(200);
+        let cart = app.get("/cart", Some(token)).await.expect(200);
+        assert_eq!(cart.data()["items"].as_array().unwrap().len(), 1);
+    }
     let started = Instant::now();
     app.cod_order(&healthy, &product, 2).await;
     assert!(
@@ -319,8 +328,6 @@ async fn a_failed_commit_does_not_block_later_writes(app: TestApp) {
         started.elapsed()
     );
     assert_eq!(app.product_json(&product).await["stock"], 8);
-    let cart = app.get("/cart", Some(&poisoned)).await.expect(200);
-    assert_eq!(cart.data()["items"].as_array().unwrap().len(), 1);
 }
 
 async fn ready_checks_the_sqlite_writer(app: TestApp) {
