@@ -17,7 +17,10 @@ api_tests!(
     request_stopped_by_the_timeout_says_when_to_retry,
 );
 
-crate::db_tests!(expiry_never_cancels_an_order_whose_payment_it_could_not_apply,);
+crate::db_tests!(
+    expiry_never_cancels_an_order_whose_payment_it_could_not_apply,
+    a_new_refund_is_sent_by_one_party_at_a_time,
+);
 
 /// Tests of SQLite's single writer connection; PostgreSQL has no such connection.
 macro_rules! sqlite_tests {
@@ -343,4 +346,52 @@ async fn ready_checks_the_sqlite_writer(app: TestApp) {
     );
     drop(held);
     app.get("/ready", None).await.expect(200);
+}
+
+async fn a_new_refund_is_sent_by_one_party_at_a_time(db: Db) {
+    let Some((fake, app)) = crate::razorpay_shop::shop(db, &[]).await else {
+        return;
+    };
+    let product = app.product("Refunded Once", 50.0, 10).await;
+    let (_, token) = app.customer("Cancels").await;
+    let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
+    let (payment_id, signature) = fake.pay(&gateway_order);
+    app.post(
+        "/orders/verify-payment",
+        Some(&token),
+        json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
+    )
+    .await
+    .expect(200);
+    // Razorpay is slow to answer the refund the cancel sends; meanwhile the refund job passes.
+    let refund_path = format!("/payments/{payment_id}/refund");
+    fake.hang_next_on("POST", &refund_path, 1, Duration::from_millis(1200));
+    let cancel_path = format!("/orders/{order_id}/cancel");
+    let cancel = app.patch(
+        &cancel_path,
+        Some(&token),
+        json!({"reason": "Changed my mind"}),
+    );
+    let job = async {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fake.request_count_for("POST", &refund_path) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the cancel never sent its refund"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cartwright::jobs::resend_refunds(&app.state, chrono::Utc::now().timestamp_millis())
+            .await
+            .unwrap();
+    };
+    let (cancelled, ()) = tokio::join!(cancel, job);
+    cancelled.expect(200);
+    assert_eq!(fake.request_count_for("POST", &refund_path), 1);
+    let refunds: Vec<_> = fake
+        .refunds()
+        .into_iter()
+        .filter(|r| r.payment_id == payment_id)
+        .collect();
+    assert_eq!(refunds.len(), 1);
 }
