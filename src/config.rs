@@ -128,6 +128,13 @@ pub struct Config {
     /// How many distinct products one cart may hold. Every cart read prices every line and
     /// checkout writes them all, so an unbounded cart makes each request slower than the last.
     pub cart_max_lines: i64,
+    /// How long a request waits for a PostgreSQL pool connection before it is answered 503.
+    pub database_acquire_timeout_secs: u64,
+    /// How long one attempt to reach PostgreSQL at start-up may take.
+    pub database_connect_timeout_secs: u64,
+    /// How long start-up keeps trying to reach PostgreSQL (a database starting alongside the
+    /// shop) before it gives up; 0: one attempt.
+    pub database_wait_secs: u64,
 }
 
 /// The one-line reason the program refused to start.
@@ -444,6 +451,19 @@ impl Config {
                 as u64,
             max_connections: vars.ranged("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
             cart_max_lines: vars.ranged("CART_MAX_LINES", 100, 1, MAX_CART_LINES_SETTING)?,
+            database_acquire_timeout_secs: vars.ranged(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                3,
+                1,
+                600,
+            )? as u64,
+            database_connect_timeout_secs: vars.ranged(
+                "DATABASE_CONNECT_TIMEOUT_SECONDS",
+                10,
+                1,
+                600,
+            )? as u64,
+            database_wait_secs: vars.ranged("DATABASE_WAIT_SECONDS", 0, 0, 86_400)? as u64,
         })
     }
 }

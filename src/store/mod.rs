@@ -296,12 +296,13 @@ impl Store {
             }
             DatabaseUrl::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+                reach_postgres(&options, config).await?;
+                // A request waits this long for a connection, then is a 503: with the database
+                // unreachable, clients hear so in seconds, not after the request timeout.
                 let pool = PgPoolOptions::new()
                     .max_connections(config.database_max_connections)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options)
-                    .await
-                    .context("connecting to PostgreSQL")?;
+                    .acquire_timeout(Duration::from_secs(config.database_acquire_timeout_secs))
+                    .connect_lazy_with(options);
                 Backend::Postgres(pool)
             }
         };
@@ -355,6 +356,63 @@ impl Store {
             }
             Backend::Postgres(pg) => pg.close().await,
         }
+    }
+}
+
+/// Start-up: connects to PostgreSQL once, each attempt bounded by
+/// `DATABASE_CONNECT_TIMEOUT_SECONDS`, trying again (and logging each failure) for up to
+/// `DATABASE_WAIT_SECONDS`. A failure is one line naming the cause rather than "pool timed out".
+async fn reach_postgres(options: &PgConnectOptions, config: &Config) -> anyhow::Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let attempt_limit = Duration::from_secs(config.database_connect_timeout_secs);
+    let give_up_at = std::time::Instant::now() + Duration::from_secs(config.database_wait_secs);
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    );
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let cause = match tokio::time::timeout(attempt_limit, options.connect()).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Ok(Err(err)) => connect_failure(&err),
+            Err(_) => format!(
+                "no answer within {} s (DATABASE_CONNECT_TIMEOUT_SECONDS)",
+                attempt_limit.as_secs()
+            ),
+        };
+        let left = give_up_at.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            anyhow::bail!("cannot connect to PostgreSQL at {target}: {cause}");
+        }
+        tracing::warn!(attempt, target = %target, cause = %cause, waiting_secs = left.as_secs(),
+            "PostgreSQL is not reachable yet; trying again (DATABASE_WAIT_SECONDS)");
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+    }
+}
+
+/// Why a connection to PostgreSQL failed, in words an operator acts on.
+fn connect_failure(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running and listening on that host and port?)".into()
+        }
+        sqlx::Error::Io(io)
+            if io.to_string().contains("lookup") || io.to_string().contains("resolve") =>
+        {
+            format!("unknown host ({io})")
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => format!("authentication failed ({})", db.message()),
+            Some("3D000") => format!("database missing ({})", db.message()),
+            _ => db.message().to_string(),
+        },
+        other => other.to_string(),
     }
 }
 

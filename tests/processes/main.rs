@@ -6,6 +6,7 @@ mod fake_razorpay;
 mod node;
 
 mod crash;
+mod faults;
 mod guard;
 mod memory;
 mod multi_node;
