@@ -46,7 +46,18 @@ pub async fn send_refund(
         // Sent already, or being sent by another party right now.
         return Ok(());
     }
+    // Dropped mid-way (the request that sends it ran out of time), the refund is given back at
+    // once to the refund job, which sends it with the same idempotency key.
+    let guard = {
+        let (store, ledger_id) = (store.clone(), ledger_id.to_string());
+        super::payments::ReleaseOnDrop::new(async move {
+            if let Err(err) = store.release_refund_send(&ledger_id).await {
+                tracing::warn!(ledger_id, error = %err, "could not release a refund claim");
+            }
+        })
+    };
     let sent = send_claimed(store, gateway, ledger_id).await;
+    guard.disarm();
     store.release_refund_send(ledger_id).await?;
     sent
 }

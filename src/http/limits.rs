@@ -30,7 +30,9 @@ fn envelope(status: StatusCode, message: &str) -> Response {
 /// 503. Nothing a request does can outlive this bound, which is what lets an abandoned
 /// idempotency claim be reclaimed once it is older than the bound.
 pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let deadline = std::time::Instant::now() + limit;
+    let work = crate::payments::deadline::within(deadline, next.run(request));
+    match tokio::time::timeout(limit, work).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(

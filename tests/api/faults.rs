@@ -20,6 +20,8 @@ api_tests!(
 crate::db_tests!(
     expiry_never_cancels_an_order_whose_payment_it_could_not_apply,
     a_new_refund_is_sent_by_one_party_at_a_time,
+    a_capture_cut_short_by_the_request_time_can_be_retried_at_once,
+    a_committed_cancel_is_answered_as_committed_while_its_refund_hangs,
 );
 
 /// Tests of SQLite's single writer connection; PostgreSQL has no such connection.
@@ -394,4 +396,110 @@ async fn a_new_refund_is_sent_by_one_party_at_a_time(db: Db) {
         .filter(|r| r.payment_id == payment_id)
         .collect();
     assert_eq!(refunds.len(), 1);
+}
+
+/// A shop whose requests may run 2 s while one Razorpay call may take 20 s.
+async fn short_request_shop(db: Db) -> (crate::fake_razorpay::FakeRazorpay, TestApp) {
+    crate::razorpay_shop::shop(
+        db,
+        &[
+            ("REQUEST_TIMEOUT_SECONDS", "2"),
+            ("RAZORPAY_TIMEOUT_MS", "20000"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+async fn a_capture_cut_short_by_the_request_time_can_be_retried_at_once(db: Db) {
+    let (fake, app) = short_request_shop(db).await;
+    let product = app.product("Slow Capture", 20.0, 10).await;
+    let (_, token) = app.customer("Captured").await;
+    let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
+    let (payment_id, signature) = fake.authorize(&gateway_order);
+    // Razorpay does not answer this capture within the request's time (nor captures meanwhile).
+    fake.hang_next_on(
+        "POST",
+        &format!("/payments/{payment_id}/capture"),
+        1,
+        Duration::from_secs(60),
+    );
+    let verify = json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature});
+    let started = Instant::now();
+    let first = app
+        .post("/orders/verify-payment", Some(&token), verify.clone())
+        .await
+        .expect(503);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(first.headers.contains_key("retry-after"));
+    // Razorpay answers again: the retry captures at once rather than waiting on the claim of
+    // the request that ran out of time.
+    app.post("/orders/verify-payment", Some(&token), verify)
+        .await
+        .expect(200);
+    assert_eq!(order_status(&app, &token, &order_id).await, "confirmed");
+}
+
+async fn a_committed_cancel_is_answered_as_committed_while_its_refund_hangs(db: Db) {
+    let (fake, app) = short_request_shop(db).await;
+    let product = app.product("Slow Refund", 50.0, 10).await;
+    let (_, token) = app.customer("Cancels").await;
+    let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
+    let (payment_id, signature) = fake.pay(&gateway_order);
+    app.post(
+        "/orders/verify-payment",
+        Some(&token),
+        json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature}),
+    )
+    .await
+    .expect(200);
+    fake.hang_next_on(
+        "POST",
+        &format!("/payments/{payment_id}/refund"),
+        1,
+        Duration::from_secs(4),
+    );
+    let started = Instant::now();
+    let cancelled = app
+        .patch(
+            &format!("/orders/{order_id}/cancel"),
+            Some(&token),
+            json!({"reason": "Changed my mind"}),
+        )
+        .await
+        .expect(200);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(cancelled.data()["status"], "cancelled");
+    assert_eq!(app.product_json(&product).await["availableStock"], 10);
+    // The refund job sends the refund (with its idempotency key, so once) when Razorpay answers.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let later = chrono::Utc::now().timestamp_millis() + 60 * 60 * 1000;
+        cartwright::jobs::resend_refunds(&app.state, later)
+            .await
+            .unwrap();
+        let order = app
+            .get(&format!("/orders/{order_id}"), Some(&token))
+            .await
+            .expect(200);
+        if order.data()["paymentDetails"]["status"] == "refunded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never refunded: {}", order.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refunds = fake
+        .refunds()
+        .into_iter()
+        .filter(|r| r.payment_id == payment_id)
+        .count();
+    assert_eq!(refunds, 1);
 }
