@@ -426,8 +426,7 @@ async fn a_capture_cut_short_by_the_request_time_can_be_retried_at_once(db: Db) 
     );
     let verify = json!({"orderId": gateway_order, "paymentId": payment_id, "signature": signature});
     let started = Instant::now();
-    let first = app
-        .post("/orders/verify-payment", Some(&token), verify.clone())
+    app.post("/orders/verify-payment", Some(&token), verify.clone())
         .await
         .expect(503);
     assert!(
@@ -435,7 +434,6 @@ async fn a_capture_cut_short_by_the_request_time_can_be_retried_at_once(db: Db) 
         "{:?}",
         started.elapsed()
     );
-    assert!(first.headers.contains_key("retry-after"));
     // Razorpay answers again: the retry captures at once rather than waiting on the claim of
     // the request that ran out of time.
     app.post("/orders/verify-payment", Some(&token), verify)
