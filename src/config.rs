@@ -135,6 +135,13 @@ pub struct Config {
     /// `PUBLIC_URL` without a trailing slash; `None` means `http://127.0.0.1:<bound port>`.
     pub public_url: Option<String>,
     pub password_reset_ttl_minutes: i64,
+    /// How long a request waits for a PostgreSQL pool connection before it is answered 503.
+    pub database_acquire_timeout_secs: u64,
+    /// How long one attempt to reach PostgreSQL at start-up may take.
+    pub database_connect_timeout_secs: u64,
+    /// How long start-up keeps trying to reach PostgreSQL (a database starting alongside the
+    /// shop) before it gives up; 0: one attempt.
+    pub database_wait_secs: u64,
 }
 
 /// How the SMTP server is reached: `SMTP_URL`.
@@ -613,6 +620,19 @@ impl Config {
             mail_from: check_mail_from(&vars.string("MAIL_FROM", "Cartwright <shop@localhost>"))?,
             public_url,
             password_reset_ttl_minutes: vars.ranged("PASSWORD_RESET_TTL_MINUTES", 30, 1, 1440)?,
+            database_acquire_timeout_secs: vars.ranged(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                3,
+                1,
+                600,
+            )? as u64,
+            database_connect_timeout_secs: vars.ranged(
+                "DATABASE_CONNECT_TIMEOUT_SECONDS",
+                10,
+                1,
+                600,
+            )? as u64,
+            database_wait_secs: vars.ranged("DATABASE_WAIT_SECONDS", 0, 0, 86_400)? as u64,
         })
     }
 }

@@ -149,7 +149,51 @@ impl From<sqlx::Error> for Error {
                 return Error::Contention(db.message().to_string());
             }
         }
+        if is_unavailable(&err) {
+            // Not a bug: the database went away or is busy for a moment. The cause stays in the
+            // log; the client is told to retry.
+            tracing::warn!(error = %err, "database unavailable; answering 503");
+            return Error::ServiceUnavailable(
+                "The database is unavailable for a moment; try again shortly".into(),
+            );
+        }
         Error::Internal(anyhow::Error::new(err))
+    }
+}
+
+/// Whether a database error is the database being away or busy rather than a bug: a lost
+/// connection (reset, closed, unexpected EOF), a server shutting down or refusing connections
+/// (PostgreSQL class 08 and 57P01..57P03, too many connections), SQLite's "database is locked"
+/// (SQLITE_BUSY, SQLITE_LOCKED) or a full disk (SQLITE_FULL).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    use std::io::ErrorKind;
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(io) => matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::ConnectionRefused
+                | ErrorKind::NotConnected
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::TimedOut
+        ),
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite reports extended result codes; the primary code is the low byte.
+                let primary = code.parse::<i64>().map_or(-1, |c| c & 0xff);
+                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL.
+                matches!(primary, 5 | 6 | 13)
+            } else {
+                code.starts_with("08")
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            }
+        }
+        _ => false,
     }
 }
 

@@ -58,6 +58,35 @@ impl PaymentSource {
     }
 }
 
+/// Gives back a claim (a capture, a refund being sent) when the work holding it is dropped before
+/// it finished, e.g. a request stopped by its timeout: the release runs as a task of its own.
+pub(crate) struct ReleaseOnDrop {
+    release: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+}
+
+impl ReleaseOnDrop {
+    pub(crate) fn new(release: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        ReleaseOnDrop {
+            release: Some(Box::pin(release)),
+        }
+    }
+
+    /// The work finished: whatever it holds is settled by the work itself.
+    pub(crate) fn disarm(mut self) {
+        self.release = None;
+    }
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if let (Some(release), Ok(runtime)) =
+            (self.release.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(release);
+        }
+    }
+}
+
 /// The gateway, and the store that records what it says.
 #[derive(Clone)]
 pub struct Payments {
@@ -249,17 +278,34 @@ impl Payments {
             .await?;
         let stale = matches!(claim, CaptureClaim::HeldSince(at) if crate::domain::time::now_millis() - at > STALE_CAPTURE_CLAIM_MS);
         if claim == CaptureClaim::Fresh || stale {
+            // A request dropped during the call (its time ran out, the client went away) gives
+            // the claim back too, so a retry can capture at once.
+            let guard = {
+                let (store, payment_id) = (self.store.clone(), payment.id.clone());
+                ReleaseOnDrop::new(async move {
+                    if let Err(err) = store.release_capture_claim(&payment_id).await {
+                        tracing::warn!(payment_id, error = %err, "could not release a capture claim");
+                    }
+                })
+            };
             metrics::counter!("payments_captures_total").increment(1);
             let result = self
                 .gateway
                 .capture_payment(&payment.id, order.total_amount, &order.currency)
                 .await;
             return match result {
-                Ok(captured) if captured.status == GatewayPaymentStatus::Captured => Ok(captured),
+                Ok(captured) if captured.status == GatewayPaymentStatus::Captured => {
+                    guard.disarm();
+                    Ok(captured)
+                }
                 // Captured meanwhile by someone else (or an answer we cannot use): ask again.
-                Ok(_) | Err(GatewayError::Rejected { .. }) => self.captured_now(&payment.id).await,
+                Ok(_) | Err(GatewayError::Rejected { .. }) => {
+                    guard.disarm();
+                    self.captured_now(&payment.id).await
+                }
                 Err(other) => {
                     // Unknown whether it went through: let the next attempt try again at once.
+                    guard.disarm();
                     self.store.release_capture_claim(&payment.id).await?;
                     Err(other.into())
                 }

@@ -25,12 +25,45 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
     (30_000_i64 << exponent).min(60 * 60 * 1000)
 }
 
-/// Sends one requested refund; a failure is recorded on the refund for the next attempt.
+/// How long a sender holds a refund: longer than the gateway client can spend on one call with
+/// its retries (at most 3 attempts of `RAZORPAY_TIMEOUT_MS`, itself at most 120 s). A claim
+/// older than this belongs to a sender that died or was dropped; the refund job takes it over
+/// (the idempotency key keeps the gateway from refunding twice even then).
+pub const SEND_CLAIM_MS: i64 = 7 * 60 * 1000;
+
+/// Sends one requested refund; a failure is recorded on the refund for the next attempt. Only
+/// one party sends a refund at a time: a refund another sender holds is left to it.
 pub async fn send_refund(
     store: &Store,
     gateway: &dyn PaymentGateway,
     ledger_id: &str,
 ) -> Result<()> {
+    let now = now_millis();
+    if !store
+        .claim_refund_send(ledger_id, now, now + SEND_CLAIM_MS)
+        .await?
+    {
+        // Sent already, or being sent by another party right now.
+        return Ok(());
+    }
+    // Dropped mid-way (the request that sends it ran out of time), the refund is given back at
+    // once to the refund job, which sends it with the same idempotency key.
+    let guard = {
+        let (store, ledger_id) = (store.clone(), ledger_id.to_string());
+        super::payments::ReleaseOnDrop::new(async move {
+            if let Err(err) = store.release_refund_send(&ledger_id).await {
+                tracing::warn!(ledger_id, error = %err, "could not release a refund claim");
+            }
+        })
+    };
+    let sent = send_claimed(store, gateway, ledger_id).await;
+    guard.disarm();
+    store.release_refund_send(ledger_id).await?;
+    sent
+}
+
+/// Sends a refund this caller holds the claim of, and records the answer.
+async fn send_claimed(store: &Store, gateway: &dyn PaymentGateway, ledger_id: &str) -> Result<()> {
     let Some((entry, order)) = store.refund_to_send(ledger_id).await? else {
         return Ok(());
     };

@@ -77,6 +77,20 @@ where
                 .insert(REPLAYED, HeaderValue::from_static("true"));
             Ok(response)
         }
+        Claim::Busy { reclaimable_in_ms } => {
+            // The other request finishes (and the retry is replayed) or dies (and the claim is
+            // reclaimed) within this time.
+            let seconds = (reclaimable_in_ms.max(0) as u64).div_ceil(1000).max(1);
+            let mut response = Error::Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly"
+                    .into(),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+            Ok(response)
+        }
         Claim::Fresh => {
             let response = match handler().await {
                 Ok(response) => response,

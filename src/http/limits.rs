@@ -30,17 +30,29 @@ fn envelope(status: StatusCode, message: &str) -> Response {
 /// 503. Nothing a request does can outlive this bound, which is what lets an abandoned
 /// idempotency claim be reclaimed once it is older than the bound.
 pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let deadline = std::time::Instant::now() + limit;
+    let work = crate::payments::deadline::within(deadline, next.run(request));
+    match tokio::time::timeout(limit, work).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(
                 limit_secs = limit.as_secs(),
                 "request dropped: it ran past the request timeout"
             );
-            envelope(
+            let mut response = envelope(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The request took too long and was stopped; retry it",
-            )
+            );
+            // An `Idempotency-Key` this request claimed is reclaimable once the claim is older
+            // than the limit plus the margin; it was taken after the request started, so at
+            // most the margin (and the moment before the claim) from now.
+            let seconds =
+                (crate::store::idempotency::ABANDONED_CLAIM_MARGIN_MS as u64).div_ceil(1000) + 1;
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+            response
         }
     }
 }

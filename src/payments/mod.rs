@@ -1,6 +1,7 @@
 //! Payment gateways behind one trait. `simulated` behaves like Razorpay test mode on this machine;
 //! `razorpay` is the real HTTP client. Signature checks are shared: both gateways sign the same way.
 
+pub mod deadline;
 pub mod razorpay;
 pub mod simulated;
 

@@ -109,6 +109,14 @@ impl<'c, DB: Database> Tx<'c, DB> {
         drop(held);
         committed
     }
+
+    /// Rolls back, then lets the next transaction of this node through the gate.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        let Tx { inner, held, .. } = self;
+        let rolled_back = inner.rollback().await;
+        drop(held);
+        rolled_back
+    }
 }
 
 impl<DB: Database> Deref for Tx<'_, DB> {

@@ -21,6 +21,9 @@ pub enum Claim {
     Fresh,
     /// A finished request with the same key and body: send its response again.
     Replay { status: u16, body: String },
+    /// An unfinished request holds the key; it can be reclaimed in this many ms if that request
+    /// died (a client should wait at least this long before retrying).
+    Busy { reclaimable_in_ms: i64 },
 }
 
 impl Store {
@@ -62,9 +65,9 @@ impl Store {
                 return Ok(Claim::Fresh);
             }
         });
-        let existing: Option<(String, Option<i64>, Option<String>)> = read!(self, |pool| {
+        let existing: Option<(String, Option<i64>, Option<String>, i64)> = read!(self, |pool| {
             sqlx::query_as(
-                "SELECT request_hash, response_status, response_body FROM idempotency_keys
+                "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys
                  WHERE user_id = $1 AND idempotency_key = $2",
             )
             .bind(user_id)
@@ -73,17 +76,16 @@ impl Store {
             .await?
         });
         match existing {
-            Some((hash, _, _)) if hash != request_hash => Err(Error::Unprocessable(
+            Some((hash, _, _, _)) if hash != request_hash => Err(Error::Unprocessable(
                 "This Idempotency-Key was already used with a different request body".into(),
             )),
-            Some((_, Some(status), Some(body))) => Ok(Claim::Replay {
+            Some((_, Some(status), Some(body), _)) => Ok(Claim::Replay {
                 status: status as u16,
                 body,
             }),
-            Some(_) => Err(Error::Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly"
-                    .into(),
-            )),
+            Some((_, _, _, created_at)) => Ok(Claim::Busy {
+                reclaimable_in_ms: created_at - abandoned_before,
+            }),
             // Released between our insert attempt and the read: let the client retry.
             None => Err(Error::Conflict(
                 "A request with this Idempotency-Key just finished without a stored result; retry"

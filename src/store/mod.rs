@@ -114,17 +114,40 @@ macro_rules! transaction {
             let outcome: $crate::error::Result<_> = match &$store.backend {
                 $crate::store::Backend::Sqlite(sqlite) => {
                     async {
-                        #[allow(unused_mut)]
-                        // IMMEDIATE: the write lock is taken at the start, so another process
-                        // writing the same file (a tool, a second server by mistake) makes this
-                        // one wait its busy timeout, never fail with SQLITE_BUSY after a read.
-                        let mut $tx = $crate::store::gate::Tx::new(
-                            sqlite.write.begin_with("BEGIN IMMEDIATE").await?,
-                            &$store.stock_gate,
-                        );
-                        let out = async { Ok::<_, $crate::error::Error>($body) }.await?;
-                        $tx.commit().await?;
-                        Ok::<_, $crate::error::Error>(out)
+                        let mut writer = sqlite.write.acquire().await?;
+                        // Whether the connection is known to be out of any transaction at the
+                        // end; a failed COMMIT or ROLLBACK leaves SQLite's transaction open (and
+                        // sqlx's count of it), so that connection is closed, not pooled.
+                        let mut clean = true;
+                        let outcome = async {
+                            #[allow(unused_mut)]
+                            // IMMEDIATE: the write lock is taken at the start, so another process
+                            // writing the same file (a tool, a second server by mistake) makes
+                            // this one wait its busy timeout, never fail with SQLITE_BUSY after a
+                            // read.
+                            let mut $tx = $crate::store::gate::Tx::new(
+                                sqlx::Connection::begin_with(&mut *writer, "BEGIN IMMEDIATE")
+                                    .await?,
+                                &$store.stock_gate,
+                            );
+                            let out = match async { Ok::<_, $crate::error::Error>($body) }.await {
+                                Ok(out) => out,
+                                Err(err) => {
+                                    clean = $tx.rollback().await.is_ok();
+                                    return Err(err);
+                                }
+                            };
+                            if let Err(err) = $tx.commit().await {
+                                clean = false;
+                                return Err(err.into());
+                            }
+                            Ok::<_, $crate::error::Error>(out)
+                        }
+                        .await;
+                        if !clean {
+                            $crate::store::discard_writer(writer).await;
+                        }
+                        outcome
                     }
                     .await
                 }
@@ -146,6 +169,18 @@ macro_rules! transaction {
             }
         }?
     }};
+}
+
+/// Closes the SQLite writer connection after a COMMIT or ROLLBACK failed on it (a full disk, a
+/// deferred constraint, an I/O error): SQLite keeps the transaction open then, and a connection
+/// returned to the pool in that state would refuse every later `BEGIN`. Closing it rolls the
+/// transaction back; the pool opens a fresh writer for the next write.
+pub(crate) async fn discard_writer(writer: sqlx::pool::PoolConnection<sqlx::Sqlite>) {
+    metrics::counter!("db_writer_replaced_total").increment(1);
+    tracing::error!("a COMMIT or ROLLBACK failed on the SQLite writer; replacing the connection");
+    if let Err(err) = writer.close().await {
+        tracing::warn!(error = %err, "closing the failed SQLite writer");
+    }
 }
 
 /// The most values a statement binds for a list that grows with its input (ids in an `IN (...)`,
@@ -264,12 +299,13 @@ impl Store {
             }
             DatabaseUrl::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+                reach_postgres(&options, config).await?;
+                // A request waits this long for a connection, then is a 503: with the database
+                // unreachable, clients hear so in seconds, not after the request timeout.
                 let pool = PgPoolOptions::new()
                     .max_connections(config.database_max_connections)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options)
-                    .await
-                    .context("connecting to PostgreSQL")?;
+                    .acquire_timeout(Duration::from_secs(config.database_acquire_timeout_secs))
+                    .connect_lazy_with(options);
                 Backend::Postgres(pool)
             }
         };
@@ -312,11 +348,21 @@ impl Store {
         matches!(self.backend, Backend::Sqlite(_))
     }
 
-    /// For `/ready`: the database answers a trivial query.
+    /// For `/ready`: the database answers a trivial query, and on SQLite the writer can take the
+    /// write lock (`BEGIN IMMEDIATE`, rolled back), so a writer that is stuck or gone is seen.
+    /// The caller bounds how long this may take.
     pub async fn ping(&self) -> crate::error::Result<()> {
         read!(self, |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
+        if let Backend::Sqlite(sqlite) = &self.backend {
+            let mut writer = sqlite.write.acquire().await?;
+            let probe = sqlx::Connection::begin_with(&mut *writer, "BEGIN IMMEDIATE").await?;
+            if let Err(err) = probe.rollback().await {
+                discard_writer(writer).await;
+                return Err(err.into());
+            }
+        }
         Ok(())
     }
 
@@ -328,6 +374,63 @@ impl Store {
             }
             Backend::Postgres(pg) => pg.close().await,
         }
+    }
+}
+
+/// Start-up: connects to PostgreSQL once, each attempt bounded by
+/// `DATABASE_CONNECT_TIMEOUT_SECONDS`, trying again (and logging each failure) for up to
+/// `DATABASE_WAIT_SECONDS`. A failure is one line naming the cause rather than "pool timed out".
+async fn reach_postgres(options: &PgConnectOptions, config: &Config) -> anyhow::Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let attempt_limit = Duration::from_secs(config.database_connect_timeout_secs);
+    let give_up_at = std::time::Instant::now() + Duration::from_secs(config.database_wait_secs);
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    );
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let cause = match tokio::time::timeout(attempt_limit, options.connect()).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Ok(Err(err)) => connect_failure(&err),
+            Err(_) => format!(
+                "no answer within {} s (DATABASE_CONNECT_TIMEOUT_SECONDS)",
+                attempt_limit.as_secs()
+            ),
+        };
+        let left = give_up_at.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            anyhow::bail!("cannot connect to PostgreSQL at {target}: {cause}");
+        }
+        tracing::warn!(attempt, target = %target, cause = %cause, waiting_secs = left.as_secs(),
+            "PostgreSQL is not reachable yet; trying again (DATABASE_WAIT_SECONDS)");
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+    }
+}
+
+/// Why a connection to PostgreSQL failed, in words an operator acts on.
+fn connect_failure(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running and listening on that host and port?)".into()
+        }
+        sqlx::Error::Io(io)
+            if io.to_string().contains("lookup") || io.to_string().contains("resolve") =>
+        {
+            format!("unknown host ({io})")
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => format!("authentication failed ({})", db.message()),
+            Some("3D000") => format!("database missing ({})", db.message()),
+            _ => db.message().to_string(),
+        },
+        other => other.to_string(),
     }
 }
 

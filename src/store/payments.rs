@@ -69,6 +69,37 @@ impl Store {
         Ok(())
     }
 
+    /// Claims the sending of a requested refund until `until` (ms), so the request that recorded
+    /// it and the refund job never send it at the same time; `false` when it is not requested any
+    /// more or another sender's claim has not expired.
+    pub async fn claim_refund_send(&self, ledger_id: &str, now: i64, until: i64) -> Result<bool> {
+        let done = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE payment_transactions SET send_claimed_until = $3
+                 WHERE id = $1 AND kind = 'refund' AND status = 'requested'
+                   AND (send_claimed_until IS NULL OR send_claimed_until <= $2)",
+            )
+            .bind(ledger_id)
+            .bind(now)
+            .bind(until)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Gives up a claim taken with `claim_refund_send` once its sender has recorded the answer.
+    pub async fn release_refund_send(&self, ledger_id: &str) -> Result<()> {
+        write!(self, |pool| {
+            sqlx::query("UPDATE payment_transactions SET send_claimed_until = NULL WHERE id = $1")
+                .bind(ledger_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Notes a refund attempt the gateway did not accept: one more attempt, the error, and when
     /// to try again (`None`: no more tries; the caller then marks it failed).
     pub async fn refund_attempt_failed(
@@ -98,7 +129,7 @@ impl Store {
     pub async fn requeue_failed_refund(&self, ledger_id: &str) -> Result<bool> {
         let done = write!(self, |pool| {
             sqlx::query(
-                "UPDATE payment_transactions SET status = 'requested', attempts = 0, next_attempt_at = NULL, updated_at = $2
+                "UPDATE payment_transactions SET status = 'requested', attempts = 0, next_attempt_at = NULL, send_claimed_until = NULL, updated_at = $2
                  WHERE id = $1 AND kind = 'refund' AND status = 'failed'",
             )
             .bind(ledger_id)
@@ -288,6 +319,23 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
+    }
+
+    /// Flags an unpaid order whose payment the gateway cannot tell us for an admin; `true` when
+    /// this call flagged it (it was pending and not flagged yet).
+    pub async fn flag_payment_unresolved(&self, order_id: &str, now: i64) -> Result<bool> {
+        let done = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE orders SET payment_unresolved_at = $2
+                 WHERE id = $1 AND status = 'pending' AND payment_unresolved_at IS NULL",
+            )
+            .bind(order_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
     }
 
     pub async fn mark_gateway_checked(&self, order_id: &str, now: i64) -> Result<()> {

@@ -10,6 +10,7 @@ mod cart;
 mod contention;
 mod discounts;
 mod email;
+mod faults;
 mod guard;
 mod hostile;
 mod lifecycle;

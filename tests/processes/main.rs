@@ -10,6 +10,7 @@ mod smtp_catcher;
 
 mod crash;
 mod email;
+mod faults;
 mod guard;
 mod memory;
 mod multi_node;

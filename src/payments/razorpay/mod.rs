@@ -38,6 +38,11 @@ const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(100), Duration::from_
 /// A host that has not accepted a TCP connection within this is down, whatever the call timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const IDEMPOTENCY_HEADER: &str = "X-Refund-Idempotency";
+/// Inside a request, the part of its time kept for its own work after a gateway call (recording
+/// the answer, releasing claims, answering), at most this or a tenth of the time left.
+const REQUEST_RESERVE: Duration = Duration::from_secs(1);
+/// An attempt with less time than this left is not started.
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
 
 pub struct RazorpayGateway {
     http: reqwest::Client,
@@ -147,13 +152,29 @@ impl RazorpayGateway {
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
+            // Inside a request, every attempt ends before the request's own deadline.
+            let limit = match self.time_left() {
+                None => self.timeout,
+                Some(left) if left < MIN_ATTEMPT => {
+                    break Err(GatewayError::Unavailable(format!(
+                        "Razorpay took too long to answer {operation}; the request ran out of time"
+                    )));
+                }
+                Some(left) => self.timeout.min(left),
+            };
             match self
-                .attempt::<T>(operation, &method, &url, body, idempotency_key)
+                .attempt::<T>(operation, &method, &url, body, idempotency_key, limit)
                 .await
             {
                 Ok(value) => break Ok(value),
                 Err(failure) if failure.transient && attempt < attempts => {
                     let delay = RETRY_DELAYS[attempt - 1];
+                    if self
+                        .time_left()
+                        .is_some_and(|left| left < delay + MIN_ATTEMPT)
+                    {
+                        break Err(failure.error);
+                    }
                     tracing::warn!(
                         operation,
                         attempt,
@@ -192,6 +213,12 @@ impl RazorpayGateway {
         result
     }
 
+    /// What is left of the current request's time for a call, if in a request.
+    fn time_left(&self) -> Option<Duration> {
+        let left = crate::payments::deadline::left(Duration::ZERO)?;
+        Some(left.saturating_sub(REQUEST_RESERVE.min(left / 10)))
+    }
+
     async fn attempt<T: DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -199,10 +226,12 @@ impl RazorpayGateway {
         url: &str,
         body: Option<&Value>,
         idempotency_key: Option<&str>,
+        limit: Duration,
     ) -> Result<T, Failure> {
         let mut request = self
             .http
             .request(method.clone(), url)
+            .timeout(limit)
             .basic_auth(&self.key_id, Some(self.key_secret.expose()))
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = body {
@@ -214,12 +243,12 @@ impl RazorpayGateway {
         let response = request
             .send()
             .await
-            .map_err(|e| Failure::transient(self.transport_error(operation, &e)))?;
+            .map_err(|e| Failure::transient(self.transport_error(operation, &e, limit)))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| Failure::transient(self.transport_error(operation, &e)))?;
+            .map_err(|e| Failure::transient(self.transport_error(operation, &e, limit)))?;
         if status.is_success() {
             return serde_json::from_slice::<T>(&bytes).map_err(|e| {
                 Failure::fatal(GatewayError::BadResponse(format!(
@@ -230,12 +259,25 @@ impl RazorpayGateway {
         Err(self.status_failure(operation, status, &bytes))
     }
 
-    fn transport_error(&self, operation: &str, error: &reqwest::Error) -> GatewayError {
+    fn transport_error(
+        &self,
+        operation: &str,
+        error: &reqwest::Error,
+        limit: Duration,
+    ) -> GatewayError {
         if error.is_timeout() {
-            return GatewayError::Unavailable(format!(
-                "Razorpay did not answer {operation} within {} ms",
-                self.timeout.as_millis()
-            ));
+            return GatewayError::Unavailable(if limit < self.timeout {
+                format!(
+                    "Razorpay took too long to answer {operation}; the request ran out of time \
+                     after {} ms",
+                    limit.as_millis()
+                )
+            } else {
+                format!(
+                    "Razorpay did not answer {operation} within {} ms",
+                    limit.as_millis()
+                )
+            });
         }
         // The innermost cause ("connection refused", "dns error") says more than reqwest's own
         // wrapper; neither carries credentials, which travel only in a header.
