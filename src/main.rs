@@ -1,10 +1,10 @@
-//! The `cartwright` command: `serve` (default), `migrate`, `admin create`, `demo`.
+//! The `cartwright` command: `serve` (default), `migrate`, `admin create`, `demo`, `backup`.
 
 use cartwright::auth::hash_password;
-use cartwright::config::Config;
+use cartwright::config::{Config, DatabaseUrl};
 use cartwright::domain::user::{check_password, normalize_email, Role};
 use cartwright::store::users::NewUser;
-use cartwright::store::Store;
+use cartwright::store::{self, Store};
 use cartwright::{demo, telemetry, Application};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +33,12 @@ enum Command {
     },
     /// Load the demo catalog and discount codes into the database (skipped when products exist).
     Demo,
+    /// Write a consistent copy of the embedded SQLite database to PATH (a new file) while the
+    /// shop runs. PostgreSQL is backed up with `pg_dump`.
+    Backup {
+        /// The copy to write; an existing file is never overwritten.
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +115,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("admin {email} created");
+            Ok(())
+        }
+        Command::Backup { path } => {
+            let DatabaseUrl::Sqlite(database) = &config.database else {
+                anyhow::bail!(
+                    "cartwright backup copies the embedded SQLite database; DATABASE_URL is PostgreSQL: back it up with pg_dump (see README, Operations)"
+                );
+            };
+            store::backup_sqlite(database, &path).await?;
+            println!("backed up {} to {}", database.display(), path.display());
             Ok(())
         }
         Command::Demo => {

@@ -460,3 +460,40 @@ impl PageRequest {
         (self.page - 1).saturating_mul(self.limit)
     }
 }
+
+/// `cartwright backup`: writes a consistent copy of the SQLite database at `database` to `dest`,
+/// a new file, while the shop may be writing. `VACUUM INTO` runs in one read transaction on a
+/// connection of its own, so the copy is the database as of one commit (WAL keeps the writers
+/// going meanwhile) and is compacted, checked by SQLite as it is written.
+pub async fn backup_sqlite(
+    database: &std::path::Path,
+    dest: &std::path::Path,
+) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    if std::fs::symlink_metadata(dest).is_ok() {
+        anyhow::bail!(
+            "{} already exists; a backup never overwrites a file",
+            dest.display()
+        );
+    }
+    if !database.exists() {
+        anyhow::bail!("no SQLite database at {}", database.display());
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(database)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(30));
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("opening SQLite database {}", database.display()))?;
+    let target = dest
+        .to_str()
+        .with_context(|| format!("backup path {} is not UTF-8", dest.display()))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("writing the backup {}", dest.display()))?;
+    conn.close().await?;
+    Ok(())
+}
