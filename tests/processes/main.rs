@@ -8,6 +8,7 @@ mod node;
 #[path = "../api/smtp_catcher.rs"]
 mod smtp_catcher;
 
+mod backup;
 mod crash;
 mod email;
 mod faults;
