@@ -14,4 +14,5 @@ mod email;
 mod faults;
 mod guard;
 mod memory;
+mod migrations;
 mod multi_node;
