@@ -253,3 +253,38 @@ def test_another_node_takes_over_the_jobs_when_the_leader_is_killed(server, depl
     # Still one leader a few intervals later.
     time.sleep(2 * JOB_INTERVAL_SECONDS)
     assert [n.number for n in leaders(survivors)] == [found[0].number]
+
+
+def test_nginx_takes_the_bodies_the_nodes_take_and_keeps_metrics_private(server, deployment):
+    def post(size):
+        request = urllib.request.Request(
+            server.base + "/auth/login", data=b" " * size, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    # 1 MiB reaches a node (which finds no JSON in it); one byte more is stopped by nginx with the
+    # nodes' own envelope.
+    status, body = post(1024 * 1024)
+    assert status == 400 and body["success"] is False, (status, body)
+    status, body = post(1024 * 1024 + 1)
+    assert status == 413 and body == {
+        "success": False,
+        "message": "request body is larger than 1048576 bytes",
+        "errors": [],
+    }, (status, body)
+
+    assert server.api.call("GET", "/metrics")["success"] is False
+    for node in deployment.nodes:
+        if jobs_leader(node) is None:
+            continue  # killed by the leader test
+        with urllib.request.urlopen(node.metrics_url, timeout=5) as response:
+            assert "http_requests_total" in response.read().decode()
+        try:
+            urllib.request.urlopen(node.url + "/metrics", timeout=5)
+            raise AssertionError(f"node {node.number} answers /metrics on its public port")
+        except urllib.error.HTTPError as err:
+            assert err.code == 404
