@@ -112,6 +112,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Login and register attempts allowed per client address per minute.
     pub auth_rate_limit_per_minute: u32,
+    /// Wrong passwords one account takes per `login_failure_window_secs` before its logins are
+    /// refused (429), from whatever addresses they come.
+    pub login_failures_per_account: u32,
+    pub login_failure_window_secs: u64,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::domain::net::TrustedProxies,
     /// How long one request may run before it is stopped (503). Also the bound after which an
     /// unfinished `Idempotency-Key` claim is known abandoned (its request crashed).
     pub request_timeout_secs: u64,
@@ -536,6 +542,17 @@ impl Config {
             })?),
         };
 
+        let trusted_proxies =
+            crate::domain::net::TrustedProxies::parse(&vars.string("TRUSTED_PROXIES", ""))
+                .map_err(|entry| {
+                    bad(
+                        "TRUSTED_PROXIES",
+                        format!(
+                    "{entry:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8, 127.0.0.1)"
+                ),
+                    )
+                })?;
+
         let smtp_timeout = vars.ranged("SMTP_TIMEOUT_SECONDS", 10, 1, 300)? as u64;
         let smtp = match vars.get("SMTP_URL") {
             None => None,
@@ -608,6 +625,19 @@ impl Config {
                 1,
                 1_000_000,
             )? as u32,
+            login_failures_per_account: vars.ranged(
+                "LOGIN_FAILURES_PER_ACCOUNT",
+                20,
+                1,
+                1_000_000,
+            )? as u32,
+            login_failure_window_secs: vars.ranged(
+                "LOGIN_FAILURE_WINDOW_SECONDS",
+                900,
+                1,
+                86_400,
+            )? as u64,
+            trusted_proxies,
             request_timeout_secs: vars.ranged("REQUEST_TIMEOUT_SECONDS", 30, 1, 600)? as u64,
             job_interval_secs: vars.ranged("JOB_INTERVAL_SECONDS", 30, 1, 86_400)? as u64,
             jobs_enabled: vars.flag("JOBS_ENABLED", true)?,
@@ -695,6 +725,11 @@ mod tests {
         assert_eq!(c.return_window_days, 7);
         assert_eq!(c.payment_reconcile_window_days, 5);
         assert_eq!(c.cart_max_lines, 100);
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(
+            (c.login_failures_per_account, c.login_failure_window_secs),
+            (20, 900)
+        );
     }
 
     #[test]
@@ -775,6 +810,15 @@ mod tests {
             (vec![("CART_MAX_LINES", "0")], "CART_MAX_LINES"),
             (vec![("CART_MAX_LINES", "many")], "CART_MAX_LINES"),
             (vec![("CART_MAX_LINES", "1001")], "CART_MAX_LINES"),
+            (
+                vec![("TRUSTED_PROXIES", "10.0.0.0/8,nginx")],
+                "TRUSTED_PROXIES",
+            ),
+            (vec![("TRUSTED_PROXIES", "10.0.0.0/40")], "TRUSTED_PROXIES"),
+            (
+                vec![("LOGIN_FAILURES_PER_ACCOUNT", "0")],
+                "LOGIN_FAILURES_PER_ACCOUNT",
+            ),
         ] {
             let err = config(&pairs).unwrap_err();
             assert_eq!(err.variable, variable, "{err}");

@@ -73,10 +73,15 @@ impl Application {
             config.auth_rate_limit_per_minute,
             Duration::from_secs(60),
         ));
+        let account_limiter = app::rate_limit::AccountLimiter {
+            failures: config.login_failures_per_account,
+            window: Duration::from_secs(config.login_failure_window_secs),
+        };
         let state = AppState {
             store,
             jwt: Arc::new(JwtKeys::new(&secret, config.jwt_ttl_minutes)),
             auth_limiter,
+            account_limiter,
             gateway: payments::gateway_for(&config)?,
             config: Arc::new(config),
             live: app::Live::new(),
@@ -87,6 +92,7 @@ impl Application {
         for name in [
             "db_transaction_retries_total",
             "db_transaction_giveups_total",
+            "auth_account_limited_total",
         ] {
             metrics::counter!(name).increment(0);
         }

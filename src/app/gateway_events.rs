@@ -2,13 +2,82 @@
 //! goes through payment confirmation like every other path; a failed payment is recorded on its
 //! order; a refund's outcome is recorded on its ledger entry. Each effect is an exactly-once
 //! store operation, so events may come in any order and any number of times.
+//!
+//! A webhook is answered once it is recorded (`Store::record_webhook`); its effects run after, in
+//! a task of their own (`run_claimed`), and an event whose processing failed (the gateway slow or
+//! down) is processed again by the jobs (`process_due`) with back-off until it is done.
 
 use super::payments::PaymentSource;
 use super::AppState;
 use crate::domain::ledger::LedgerStatus;
+use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
 use crate::payments::is_gateway_id;
-use crate::payments::razorpay::WebhookEvent;
+use crate::payments::razorpay::{parse_webhook_event, WebhookEvent};
+
+/// How long an attempt holds its event before another process may take it over (an attempt
+/// that died with its process is retried after this).
+pub const WEBHOOK_CLAIM_MS: i64 = 60_000;
+
+/// The wait before attempt `attempts + 1` after `attempts` failed: 10 s doubling, at most an hour.
+fn retry_delay_ms(attempts: i64) -> i64 {
+    let doublings = attempts.clamp(1, 10) - 1;
+    (10_000_i64 << doublings).min(60 * 60 * 1000)
+}
+
+/// Processes a recorded event its caller has claimed (`attempts` counts this one): on success it
+/// is marked processed; on failure it is given back, due again after a back-off, and the jobs
+/// retry it. Returns the outcome (`processed` or `ignored`).
+pub async fn run_claimed(
+    state: &AppState,
+    event_id: &str,
+    body: &str,
+    attempts: i64,
+) -> Result<&'static str> {
+    let outcome = match parse_webhook_event(body.as_bytes()) {
+        Ok(event) => apply(state, &event).await,
+        // It was read when it was received; a body that no longer reads is nothing to retry.
+        Err(_) => Ok("ignored"),
+    };
+    match outcome {
+        Ok(outcome) => {
+            state
+                .store
+                .webhook_processed(event_id, now_millis())
+                .await?;
+            metrics::counter!("payments_webhooks_total", "outcome" => outcome).increment(1);
+            Ok(outcome)
+        }
+        Err(err) => {
+            metrics::counter!("payments_webhooks_total", "outcome" => "retry").increment(1);
+            tracing::warn!(event_id, attempts, error = %err, "webhook processing failed; retried by the jobs");
+            state
+                .store
+                .webhook_failed(event_id, now_millis() + retry_delay_ms(attempts))
+                .await?;
+            Err(err)
+        }
+    }
+}
+
+/// Claims and processes one recorded event if it is still unprocessed and due at `now`;
+/// `Ok(None)` when another process has it or it is done.
+pub async fn process_due(
+    state: &AppState,
+    event_id: &str,
+    now: i64,
+) -> Result<Option<&'static str>> {
+    let Some((body, attempts)) = state
+        .store
+        .claim_webhook(event_id, now, now + WEBHOOK_CLAIM_MS)
+        .await?
+    else {
+        return Ok(None);
+    };
+    run_claimed(state, event_id, &body, attempts)
+        .await
+        .map(Some)
+}
 
 /// Applies one verified gateway event; returns `processed` or `ignored`. An error (the gateway
 /// unreachable) leaves the event to be handled again when it is delivered again.

@@ -1,9 +1,10 @@
 //! How long the records kept only for a while live, and their deletion (run by the jobs):
 //! idempotency keys 24 hours (CONTRACT §2), remembered webhook events 30 days, rate-limit counters
-//! until their window ends, password reset tokens a day past the longest reset link's life. Deleted in batches of `PURGE_BATCH` rows, each its own statement, so
+//! until their window ends, the addresses accounts logged in from 30 days, password reset tokens a day past the longest reset link's life. Deleted in batches of `PURGE_BATCH` rows, each its own statement, so
 //! a purge never holds many locks at once, and at most `PURGE_BATCHES` batches per table per
 //! pass: a backlog drains over several passes instead of stalling one.
 
+use super::rate_limit::{ACCOUNT_BUCKET, ACCOUNT_CLIENT_BUCKET, KNOWN_ADDRESS_LIFETIME_MS};
 use super::AppState;
 use crate::error::Result;
 use crate::store::idempotency::KEY_LIFETIME_MS;
@@ -30,26 +31,35 @@ pub async fn purge_expired_records(state: &AppState, now: i64) -> Result<()> {
     let keys = purge(|| store.purge_idempotency_keys(now - KEY_LIFETIME_MS, PURGE_BATCH)).await?;
     let events =
         purge(|| store.purge_webhook_events(now - WEBHOOK_EVENT_LIFETIME_MS, PURGE_BATCH)).await?;
-    let counters = match state.auth_limiter.shared_window() {
-        // A window that started before `now - window` has ended.
+    // A window that started before `now - window` has ended.
+    let mut counters = match state.auth_limiter.shared_window() {
         Some(window) => {
             let window_ms = window.as_millis() as i64;
-            purge(|| store.purge_rate_limits(now - window_ms, PURGE_BATCH)).await?
+            let bucket = crate::app::rate_limit::Bucket::Auth.name();
+            purge(|| store.purge_rate_limits(bucket, now - window_ms, PURGE_BATCH)).await?
         }
         None => 0,
     };
+    let account_window_ms = state.account_limiter.window.as_millis() as i64;
+    for bucket in [ACCOUNT_BUCKET, ACCOUNT_CLIENT_BUCKET] {
+        counters +=
+            purge(|| store.purge_rate_limits(bucket, now - account_window_ms, PURGE_BATCH)).await?;
+    }
+    let addresses =
+        purge(|| store.purge_login_addresses(now - KNOWN_ADDRESS_LIFETIME_MS, PURGE_BATCH)).await?;
     let resets =
         purge(|| store.purge_password_resets(now - PASSWORD_RESET_LIFETIME_MS, PURGE_BATCH))
             .await?;
     if resets > 0 {
         tracing::info!(resets, "purged spent password reset tokens");
     }
-    if keys + events + counters > 0 {
+    if keys + events + counters + addresses > 0 {
         tracing::info!(
             keys,
             events,
             counters,
-            "purged expired idempotency keys, webhook events and rate-limit counters"
+            addresses,
+            "purged expired idempotency keys, webhook events, rate-limit counters and login addresses"
         );
     }
     Ok(())

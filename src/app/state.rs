@@ -14,6 +14,8 @@ pub struct AppState {
     /// hold heap collections.
     pub jwt: Arc<JwtKeys>,
     pub auth_limiter: Arc<super::rate_limit::RateLimiter>,
+    /// Wrong passwords per account, from any address.
+    pub account_limiter: super::rate_limit::AccountLimiter,
     pub gateway: Arc<dyn crate::payments::PaymentGateway>,
     /// The change feed of this node and the caches it keeps (`crate::app`).
     pub live: Arc<crate::app::Live>,

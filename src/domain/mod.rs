@@ -57,6 +57,7 @@ pub mod ids;
 pub mod ledger;
 pub mod mail;
 pub mod money;
+pub mod net;
 pub mod notification;
 pub mod order;
 pub mod order_number;

@@ -5,7 +5,7 @@
 //! cookie. Account recovery and the holder's own changes (CONTRACT §9): `POST /auth/password/forgot`,
 //! `POST /auth/password/reset`, `POST /auth/password/change`, `PATCH /auth/me`.
 
-use super::connection::ClientAddr;
+use super::connection::ClientIp;
 use super::extract::{ApiJson, Reply};
 use super::rate_limit;
 use super::session::{
@@ -18,7 +18,7 @@ use crate::auth::verify_password;
 use crate::domain::email::Email;
 use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -103,12 +103,12 @@ pub struct LoginBody {
     ))]
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Response> {
     state
         .auth_limiter
-        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .check(&state.store, rate_limit::Bucket::Auth, client)
         .await?;
     let user = create_account(
         &state,
@@ -137,22 +137,32 @@ async fn register(
             headers(("set-cookie" = String, description = "cartwright_session=<token>; HttpOnly; SameSite=Strict; Path=/"))),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 401, description = "Wrong e-mail or password (the same answer for both)", body = ErrorBody),
-        (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this client, or too many wrong passwords for this account (`LOGIN_FAILURES_PER_ACCOUNT` per `LOGIN_FAILURE_WINDOW_SECONDS`; the same answer for an email without an account)", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response> {
     state
         .auth_limiter
-        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .check(&state.store, rate_limit::Bucket::Auth, client)
         .await?;
     let invalid = || Error::Unauthorized("Invalid email or password".into());
     let user = match Email::parse(&body.email) {
         Ok(email) => state.store.user_by_email(email.as_str()).await?,
         Err(_) => None,
     };
+    let account = rate_limit::account_key(&body.email);
+    let limiter = state.account_limiter;
+    limiter
+        .check(
+            &state.store,
+            &account,
+            user.as_ref().map(|u| u.id.as_str()),
+            client,
+        )
+        .await?;
     let password_ok = verify_password(
         body.password,
         user.as_ref().map(|u| u.password_hash.clone()),
@@ -160,8 +170,16 @@ async fn login(
     .await?;
     let user = match user {
         Some(user) if password_ok && user.is_active => user,
-        _ => return Err(invalid()),
+        _ => {
+            limiter
+                .record_failure(&state.store, &account, client)
+                .await?;
+            return Err(invalid());
+        }
     };
+    limiter
+        .record_success(&state.store, &user.id, client)
+        .await?;
     let (cookie, view) = start_session(&state, user)?;
     Ok(([(SET_COOKIE, cookie)], Reply::ok("Login successful", view)).into_response())
 }
@@ -270,12 +288,12 @@ pub struct ResetRequested {}
     ))]
 async fn forgot_password(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<ForgotPasswordBody>,
 ) -> Result<Reply<ResetRequested>> {
     state
         .auth_limiter
-        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .check(&state.store, rate_limit::Bucket::Auth, client)
         .await?;
     accounts::request_password_reset(&state, &body.email).await?;
     Ok(Reply::ok(
@@ -304,12 +322,12 @@ pub struct ResetPasswordBody {
     ))]
 async fn reset_password(
     State(state): State<AppState>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(body): ApiJson<ResetPasswordBody>,
 ) -> Result<Reply<UserView>> {
     state
         .auth_limiter
-        .check(&state.store, rate_limit::Bucket::Auth, client.ip())
+        .check(&state.store, rate_limit::Bucket::Auth, client)
         .await?;
     let user = accounts::reset_password(&state, &body.token, body.password).await?;
     Ok(Reply::ok(

@@ -4,22 +4,66 @@
 //! itself before a request exists (a request line it cannot read, headers too large) stay bare, as
 //! CONTRACT §2 allows; every answer the application writes carries the envelope.
 
-use axum::extract::ConnectInfo;
+use super::AppState;
+use crate::domain::net::TrustedProxies;
+use crate::error::Error;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-/// The client's address, as the handlers that limit by address read it.
+/// The TCP peer of the connection: the client, or the reverse proxy in front of it. Limits and
+/// logs use `ClientIp`, which looks behind trusted proxies.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
+
+/// The client's address (CONTRACT §11): the peer, or behind a trusted proxy the address its
+/// `X-Forwarded-For` names (`TrustedProxies::client_address`, the one place this is decided).
+/// Every limit keyed on the client extracts this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The client of a request from `peer` with `headers`, as `trusted` sees it.
+    pub fn of(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> ClientIp {
+        ClientIp(
+            trusted.client_address(
+                peer,
+                headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|value| value.to_str().ok()),
+            ),
+        )
+    }
+}
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let ConnectInfo(ClientAddr(peer)) = parts
+            .extensions
+            .get::<ConnectInfo<ClientAddr>>()
+            .copied()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("no peer address on the request")))?;
+        Ok(ClientIp::of(
+            peer.ip(),
+            &parts.headers,
+            &state.config.trusted_proxies,
+        ))
+    }
+}
 
 /// How many connections a node holds open and how long a client may take over its headers.
 #[derive(Debug, Clone, Copy)]

@@ -213,6 +213,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 pub fn build_router(state: AppState) -> Router {
     let request_timeout = state.config.request_timeout();
+    let trusted = state.config.trusted_proxies.clone();
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
@@ -248,13 +249,23 @@ pub fn build_router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {
                 let id = request
                     .headers()
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+                // Logs name the client as the limits see it (CONTRACT §11).
+                let client = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
+                    .map(|info| {
+                        connection::ClientIp::of(info.0 .0.ip(), request.headers(), &trusted).0
+                    });
+                match client {
+                    Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
+                    None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
+                }
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, FastRequestId))

@@ -5,6 +5,7 @@
 //!   for an order cancelled in the meantime is refunded;
 //! - expiry: unpaid orders past their payment time are cancelled and their stock released, unless
 //!   the gateway says they were paid (then they are confirmed) or cannot be asked (then they wait);
+//! - webhook events whose processing failed (or died with its process) are processed again;
 //! - refunds recorded but not yet accepted by the gateway are sent again, with back-off;
 //! - records past their use are deleted (`app::retention`): idempotency keys after 24 hours,
 //!   remembered webhook events after 30 days, rate-limit counters once their window has ended.
@@ -23,6 +24,7 @@
 use crate::app::expiry::{
     error_kind, expire_one, item_failed, settle_with_gateway, RECHECK_MS, RECONCILE_AFTER_MS,
 };
+use crate::app::gateway_events::process_due;
 use crate::app::mailer::send_due;
 use crate::app::refunds::send_refund;
 use crate::app::retention::purge_expired_records;
@@ -74,6 +76,7 @@ pub fn spawn_mail_sender(state: AppState) -> Option<tokio::task::JoinHandle<()>>
 /// One pass of every job, as of `now`. Returns how many orders were expired. An error here is a
 /// failure to list the work (the database unreachable); single items never fail the pass.
 pub async fn run_once(state: &AppState, now: i64) -> Result<usize> {
+    process_webhooks(state, now).await?;
     reconcile_payments(state, now).await?;
     let expired = expire_unpaid_orders(state, now).await?;
     resend_refunds(state, now).await?;
@@ -101,6 +104,17 @@ pub async fn expire_unpaid_orders(state: &AppState, now: i64) -> Result<usize> {
         tracing::info!(expired, "cancelled unpaid orders past their payment time");
     }
     Ok(expired)
+}
+
+/// Processes webhook events recorded but not yet processed (their first attempt failed or died
+/// with its process) that are due again.
+pub async fn process_webhooks(state: &AppState, now: i64) -> Result<()> {
+    for event_id in state.store.due_webhooks(now, BATCH).await? {
+        if let Err(err) = process_due(state, &event_id, now).await {
+            item_failed("webhooks", &event_id, &err);
+        }
+    }
+    Ok(())
 }
 
 /// Sends refunds that were recorded but not accepted by the gateway yet and are due again.

@@ -200,16 +200,6 @@ impl Store {
         ))
     }
 
-    pub async fn webhook_seen(&self, event_id: &str) -> Result<bool> {
-        let row: Option<(String,)> = read!(self, |pool| {
-            sqlx::query_as("SELECT event_id FROM webhook_events WHERE event_id = $1")
-                .bind(event_id)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(row.is_some())
-    }
-
     /// Deletes at most `limit` remembered webhook events received before `before` (oldest
     /// first); returns how many.
     pub async fn purge_webhook_events(&self, before: i64, limit: i64) -> Result<u64> {
@@ -223,21 +213,105 @@ impl Store {
         .await
     }
 
-    /// Remembers a handled event; `false` when it was already remembered.
-    pub async fn remember_webhook(&self, event_id: &str, event_type: &str) -> Result<bool> {
+    /// Records a verified event to be processed, claimed by its receiver until `claim_until`;
+    /// `false` when the event id was already recorded (a repeated delivery).
+    pub async fn record_webhook(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        body: &str,
+        now: i64,
+        claim_until: i64,
+    ) -> Result<bool> {
         let done = write!(self, |pool| {
             sqlx::query(
-                "INSERT INTO webhook_events (event_id, event_type, received_at) VALUES ($1, $2, $3)
+                "INSERT INTO webhook_events
+                 (event_id, event_type, received_at, pending_body, attempts, next_attempt_at)
+                 VALUES ($1, $2, $3, $4, 1, $5)
                  ON CONFLICT DO NOTHING",
             )
             .bind(event_id)
             .bind(event_type)
-            .bind(now_millis())
+            .bind(now)
+            .bind(body)
+            .bind(claim_until)
             .execute(pool)
             .await?
             .rows_affected()
         });
         Ok(done == 1)
+    }
+
+    /// Unprocessed events due for another attempt at `now` (oldest first).
+    pub async fn due_webhooks(&self, now: i64, limit: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT event_id FROM webhook_events
+                 WHERE pending_body IS NOT NULL AND next_attempt_at <= $1
+                 ORDER BY next_attempt_at LIMIT $2",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Claims an unprocessed, due event until `claim_until` (one conditional update, so two
+    /// processes never work on it at once); returns its body and how many attempts it has had,
+    /// this one included.
+    pub async fn claim_webhook(
+        &self,
+        event_id: &str,
+        now: i64,
+        claim_until: i64,
+    ) -> Result<Option<(String, i64)>> {
+        let row: Option<(String, i64)> = write!(self, |pool| {
+            sqlx::query_as(
+                "UPDATE webhook_events SET next_attempt_at = $3, attempts = attempts + 1
+                 WHERE event_id = $1 AND pending_body IS NOT NULL AND next_attempt_at <= $2
+                 RETURNING pending_body, CAST(attempts AS BIGINT)",
+            )
+            .bind(event_id)
+            .bind(now)
+            .bind(claim_until)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row)
+    }
+
+    /// Marks a claimed event processed: its body is no longer kept.
+    pub async fn webhook_processed(&self, event_id: &str, now: i64) -> Result<()> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE webhook_events SET pending_body = NULL, next_attempt_at = NULL, processed_at = $2
+                 WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Gives a claimed event back after a failed attempt, due again at `retry_at`.
+    pub async fn webhook_failed(&self, event_id: &str, retry_at: i64) -> Result<()> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE webhook_events SET next_attempt_at = $2
+                 WHERE event_id = $1 AND pending_body IS NOT NULL",
+            )
+            .bind(event_id)
+            .bind(retry_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
     }
 
     /// Records a failed payment attempt; the order stays payable.

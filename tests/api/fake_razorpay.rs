@@ -592,6 +592,11 @@ impl FakeRazorpay {
         );
     }
 
+    /// Forgets every fault not yet used up: the gateway answers normally again.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     fn add_fault(&self, method: Option<Method>, prefix: Option<&str>, n: u32, kind: FaultKind) {
         if n == 0 {
             return;

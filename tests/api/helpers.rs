@@ -415,6 +415,22 @@ impl TestApp {
         }
     }
 
+    /// Runs a `SELECT COUNT(*)` (or any one BIGINT) with one text argument.
+    pub async fn query_count(&self, sql: &str, text_arg: &str) -> i64 {
+        match &self.state.store.backend {
+            cartwright::store::Backend::Sqlite(db) => sqlx::query_scalar(sql)
+                .bind(text_arg)
+                .fetch_one(&db.write)
+                .await
+                .unwrap(),
+            cartwright::store::Backend::Postgres(pool) => sqlx::query_scalar(sql)
+                .bind(text_arg)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
     /// Creates an account of any role through the admin API and returns `(user id, token)`.
     pub async fn user_with_role(&self, name: &str, role: &str) -> (String, String) {
         let email = format!(

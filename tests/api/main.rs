@@ -21,6 +21,7 @@ mod notifications;
 mod openapi;
 mod orders;
 mod products;
+mod proxies;
 mod razorpay_client;
 mod razorpay_flow;
 mod razorpay_shop;

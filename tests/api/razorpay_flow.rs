@@ -18,6 +18,8 @@ crate::db_tests!(
     reconciliation_confirms_paid_orders_and_refunds_late_captures,
     failed_attempt_keeps_the_order_payable,
     refund_webhooks_settle_pending_refunds,
+    webhook_is_answered_at_once_while_the_gateway_is_slow,
+    webhook_whose_processing_failed_is_retried_by_the_jobs,
 );
 
 async fn order_state(app: &TestApp, token: &str, order_id: &str) -> serde_json::Value {
@@ -574,4 +576,94 @@ async fn refund_webhooks_settle_pending_refunds(db: Db) {
     assert_eq!(order["paymentDetails"]["refunds"][0]["status"], "processed");
     assert_eq!(order["paymentDetails"]["status"], "refunded");
     assert_eq!(order["paymentDetails"]["refundedAmount"], json!(11.8));
+}
+
+async fn webhook_is_answered_at_once_while_the_gateway_is_slow(db: Db) {
+    // The production client timeout, so the slow answer is waited for rather than given up on.
+    let Some((fake, app)) = shop(db, &[("RAZORPAY_TIMEOUT_MS", "10000")]).await else {
+        return;
+    };
+    let product = app.product("Slow Serum", 10.0, 5).await;
+    let (_, token) = app.customer("Patient").await;
+    let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
+    let (payment_id, _) = fake.pay(&gateway_order);
+    fake.hang_next_on("GET", "/payments", 1, Duration::from_secs(8));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        fake.send_webhook("payment.captured", &payment_id).await,
+        200
+    );
+    let answered_in = started.elapsed();
+    assert!(
+        answered_in < Duration::from_secs(1),
+        "answered in {answered_in:?}"
+    );
+    // The processing goes on after the answer and confirms once the gateway answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let order = order_state(&app, &token, &order_id).await;
+        if order["status"] == "confirmed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not confirmed: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.product_json(&product).await["stock"], 4);
+}
+
+async fn webhook_whose_processing_failed_is_retried_by_the_jobs(db: Db) {
+    let Some((fake, app)) = shop(db, &[]).await else {
+        return;
+    };
+    let product = app.product("Retry Rinse", 10.0, 5).await;
+    let (_, token) = app.customer("Retried").await;
+    let (order_id, gateway_order) = app.unpaid_order(&token, &product, 1).await;
+    let (payment_id, _) = fake.pay(&gateway_order);
+    fake.fail_next_on("GET", "/payments", 1_000, 503);
+    // Recorded and answered although it cannot be processed now (Razorpay would otherwise count
+    // a failure against the webhook, and in time disable it).
+    assert_eq!(
+        fake.send_webhook("payment.captured", &payment_id).await,
+        200
+    );
+    // Wait for the first attempt to fail and give the event back for a later pass.
+    let failed = "SELECT COUNT(*) FROM webhook_events
+         WHERE pending_body LIKE '%' || $1 || '%' AND next_attempt_at < received_at + 30000";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.query_count(failed, &payment_id).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "no failed attempt");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        order_state(&app, &token, &order_id).await["status"],
+        "pending"
+    );
+    fake.clear_faults();
+    let now = chrono::Utc::now().timestamp_millis();
+    // Not due yet: a pass now leaves it alone.
+    cartwright::jobs::run_once(&app.state, now).await.unwrap();
+    assert_eq!(
+        order_state(&app, &token, &order_id).await["status"],
+        "pending"
+    );
+    cartwright::jobs::run_once(&app.state, now + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        order_state(&app, &token, &order_id).await["status"],
+        "confirmed"
+    );
+    assert_eq!(app.product_json(&product).await["stock"], 4);
+    // Done: later passes and a repeated delivery change nothing.
+    cartwright::jobs::run_once(&app.state, now + 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.send_webhook("payment.captured", &payment_id).await,
+        200
+    );
+    assert_eq!(app.product_json(&product).await["stock"], 4);
 }
