@@ -62,6 +62,14 @@ const APPLIED: &[(&str, &str)] = &[
         "f8d7d0dbd6df68ad4281f69cc20a3f70d05c795040a6dce3dccde7ca81736240",
     ),
     (
+        "sqlite/0025_webhook_queue.sql",
+        "e77a7406cf324890a1431f35c6d42704c30d09d911279c5d542a0dd4c1b34abb",
+    ),
+    (
+        "sqlite/0026_login_addresses.sql",
+        "cfdfecd503532eee7d362be4d9b01dfc92e4b67ee535fb5d736f060389b8bd59",
+    ),
+    (
         "postgres/0001_foundation.sql",
         "ff19d455e1ce1e37ff369611a86905287d69044d88db4b389f36ab9d8d4ce176",
     ),
@@ -112,6 +120,14 @@ const APPLIED: &[(&str, &str)] = &[
     (
         "postgres/0024_faults.sql",
         "1fa3d6c15f9b88e7eaa8b693623ec0c8f63d01ed2910e42e8f56fbd8b7f0ede9",
+    ),
+    (
+        "postgres/0025_webhook_queue.sql",
+        "e77a7406cf324890a1431f35c6d42704c30d09d911279c5d542a0dd4c1b34abb",
+    ),
+    (
+        "postgres/0026_login_addresses.sql",
+        "b61c7bda145b1b146b5500574ad9e6b83cf7993eb8cceec0384a8f12092ff7c5",
     ),
 ];
 
