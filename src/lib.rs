@@ -120,13 +120,30 @@ impl Application {
         let Application { listener, state } = self;
         let store = state.store.clone();
         let feed = app::events::spawn_feed(state.live.clone(), store.clone());
-        let jobs = state.config.jobs_enabled.then(|| {
-            jobs::spawn(
-                state.clone(),
-                Duration::from_secs(state.config.job_interval_secs),
-            )
-        });
-        let mail_sender = jobs::spawn_mail_sender(state.clone());
+        // One node at a time runs the periodic jobs, and one the email sender (`jobs::leader`).
+        let node_id = hex::encode(rand::random::<[u8; 8]>());
+        let interval = Duration::from_secs(state.config.job_interval_secs);
+        let ttl = jobs::leader::lease_ttl(interval);
+        let jobs_lease = jobs::leader::Lease::new("jobs", "jobs_leader", &node_id, ttl);
+        let mail_lease = jobs::leader::Lease::new("mail", "mail_sender_leader", &node_id, ttl);
+        let mut leases = Vec::new();
+        if state.config.jobs_enabled {
+            leases.push(jobs_lease.clone());
+        }
+        if state.mailer.is_some() {
+            leases.push(mail_lease.clone());
+        }
+        // A first try before the loops start, so a lone node leads from its first tick.
+        for lease in &leases {
+            lease.try_take(&store).await;
+        }
+        let lease_keeper = (!leases.is_empty())
+            .then(|| jobs::leader::spawn_keeper(store.clone(), leases.clone(), interval));
+        let jobs = state
+            .config
+            .jobs_enabled
+            .then(|| jobs::spawn(state.clone(), interval, jobs_lease));
+        let mail_sender = jobs::spawn_mail_sender(state.clone(), mail_lease);
         let live = state.live.clone();
         let limits = http::connection::ConnectionLimits {
             max_connections: state.config.max_connections,
@@ -176,6 +193,13 @@ impl Application {
         }
         if let Some(mail_sender) = mail_sender {
             mail_sender.abort();
+        }
+        if let Some(lease_keeper) = lease_keeper {
+            lease_keeper.abort();
+        }
+        // Another node takes over at its next try, not when the lease would have run out.
+        for lease in &leases {
+            lease.release(&store).await;
         }
         store.close().await;
         feed.abort();

@@ -1,5 +1,5 @@
-//! Background work, run by every API process: thin loops over the workflows of `crate::app`
-//! (`expiry`, `refunds` and `retention`):
+//! Background work: thin loops over the workflows of `crate::app` (`expiry`, `refunds` and
+//! `retention`), each run by the one node holding its lease (`leader`):
 //! - reconciliation: unpaid online orders are checked with the gateway, so an order paid by a
 //!   customer who never came back (and whose webhook was lost) is confirmed, and a payment captured
 //!   for an order cancelled in the meantime is refunded;
@@ -11,15 +11,18 @@
 //!   remembered webhook events after 30 days, rate-limit counters once their window has ended.
 //! - the email outbox is sent (`crate::app::mailer`) by a loop of its own that wakes every
 //!   second, so mail goes out within seconds rather than every `JOB_INTERVAL_SECONDS`; it runs on
-//!   every node with `SMTP_URL` set (whatever `JOBS_ENABLED` says), each row claimed by one.
+//!   the node holding the `mail` lease, taken among the nodes with `SMTP_URL` set (whatever
+//!   `JOBS_ENABLED` says, so a node that runs no jobs can still send), each row claimed by one.
 //!
 //! Each order or refund is handled on its own: one that fails (the gateway down, a database error)
 //! is logged with its id, counted in `jobs_item_failures_total`, and tried again on a later pass;
 //! it never stops the rest of the pass.
 //!
-//! Several processes may share one PostgreSQL: each step is a conditional update (an order is
-//! cancelled only while still `pending`, a refund is recorded only while still `requested`), so
-//! whichever process gets there first does the work and the others change nothing.
+//! The periodic pass runs on the node holding the `jobs` lease, among the nodes with
+//! `JOBS_ENABLED`. Should two overlap for a moment (a leader cut off, clocks apart), each step is
+//! still a conditional update (an order is cancelled only while still `pending`, a refund is
+//! recorded only while still `requested`), so whichever process gets there first does the work
+//! and the others change nothing.
 
 use crate::app::expiry::{
     error_kind, expire_one, item_failed, settle_with_gateway, RECHECK_MS, RECONCILE_AFTER_MS,
@@ -31,20 +34,32 @@ use crate::app::retention::purge_expired_records;
 use crate::app::AppState;
 use crate::domain::time::now_millis;
 use crate::error::Result;
+use leader::Lease;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub mod leader;
 
 pub use crate::app::expiry::EXPIRY_REASON;
 
 /// How many orders or refunds one pass handles; the next pass takes the rest.
 const BATCH: i64 = 200;
 
-/// Runs the jobs every `interval` until the returned handle is aborted.
-pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+/// Runs the jobs every `interval` while this node holds `lease`, until the returned handle is
+/// aborted.
+pub fn spawn(
+    state: AppState,
+    interval: Duration,
+    lease: Arc<Lease>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            if !lease.is_held() {
+                continue;
+            }
             if let Err(err) = run_once(&state, now_millis()).await {
                 metrics::counter!("jobs_pass_failures_total").increment(1);
                 tracing::warn!(kind = error_kind(&err), error = %err, "background job pass could not list its work; retrying next tick");
@@ -56,15 +71,21 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
 /// How often the email sender looks for due rows.
 pub const MAIL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Sends the email outbox every `MAIL_INTERVAL` until the handle is aborted; `None` when no SMTP
-/// server is configured.
-pub fn spawn_mail_sender(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+/// Sends the email outbox every `MAIL_INTERVAL` while this node holds `lease`, until the handle
+/// is aborted; `None` when no SMTP server is configured.
+pub fn spawn_mail_sender(
+    state: AppState,
+    lease: Arc<Lease>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let mailer = state.mailer.clone()?;
     Some(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(MAIL_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            if !lease.is_held() {
+                continue;
+            }
             if let Err(err) = send_due(&state, &mailer).await {
                 metrics::counter!("jobs_pass_failures_total").increment(1);
                 tracing::warn!(kind = error_kind(&err), error = %err, "email sender could not reach the database; retrying next tick");

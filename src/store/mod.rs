@@ -23,6 +23,7 @@ pub mod discounts;
 pub mod emails;
 pub mod gate;
 pub mod idempotency;
+pub mod leases;
 pub mod moves;
 pub mod notifications;
 pub mod order_queries;

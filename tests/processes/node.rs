@@ -347,6 +347,24 @@ impl Node {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then waits for the process to end (a graceful shutdown); SIGKILL after `within`.
+    pub async fn terminate(&mut self, within: Duration) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "node {} did not stop within {within:?} of SIGTERM",
+            self.name
+        );
+    }
+
     /// The node's resident memory in bytes, from `/proc/<pid>/status` (`VmRSS`).
     pub fn rss_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
