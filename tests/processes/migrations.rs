@@ -70,6 +70,10 @@ const APPLIED: &[(&str, &str)] = &[
         "cfdfecd503532eee7d362be4d9b01dfc92e4b67ee535fb5d736f060389b8bd59",
     ),
     (
+        "sqlite/0027_job_leases.sql",
+        "1b74f9d339d2fb2f402ab0ca3821ef9003e7241c2596a38c1bfdef2a359b3918",
+    ),
+    (
         "postgres/0001_foundation.sql",
         "ff19d455e1ce1e37ff369611a86905287d69044d88db4b389f36ab9d8d4ce176",
     ),
@@ -128,6 +132,10 @@ const APPLIED: &[(&str, &str)] = &[
     (
         "postgres/0026_login_addresses.sql",
         "b61c7bda145b1b146b5500574ad9e6b83cf7993eb8cceec0384a8f12092ff7c5",
+    ),
+    (
+        "postgres/0027_job_leases.sql",
+        "1b74f9d339d2fb2f402ab0ca3821ef9003e7241c2596a38c1bfdef2a359b3918",
     ),
 ];
 
