@@ -164,7 +164,8 @@ impl From<sqlx::Error> for Error {
 /// Whether a database error is the database being away or busy rather than a bug: a lost
 /// connection (reset, closed, unexpected EOF), a server shutting down or refusing connections
 /// (PostgreSQL class 08 and 57P01..57P03, too many connections), SQLite's "database is locked"
-/// (SQLITE_BUSY, SQLITE_LOCKED) or a full disk (SQLITE_FULL).
+/// (SQLITE_BUSY, SQLITE_LOCKED), a full disk (SQLITE_FULL) or a failed read or write of its files
+/// (SQLITE_IOERR, which a full disk also gives when the WAL cannot grow).
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     use std::io::ErrorKind;
     match err {
@@ -186,8 +187,8 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // SQLite reports extended result codes; the primary code is the low byte.
                 let primary = code.parse::<i64>().map_or(-1, |c| c & 0xff);
-                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL.
-                matches!(primary, 5 | 6 | 13)
+                // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL.
+                matches!(primary, 5 | 6 | 10 | 13)
             } else {
                 code.starts_with("08")
                     || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")

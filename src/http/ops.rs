@@ -153,9 +153,11 @@ async fn ready(State(state): State<AppState>) -> Result<Reply<Health>> {
         Ok(Ok(())) => Ok(Reply::ok("Ready", Health { status: "ready" })),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "not ready: the database failed a probe");
-            Err(Error::ServiceUnavailable(
-                "Database is not reachable".into(),
-            ))
+            Err(match err {
+                // Says which (a full disk, a busy database); written for clients already.
+                Error::ServiceUnavailable(message) => Error::ServiceUnavailable(message),
+                _ => Error::ServiceUnavailable("Database is not reachable".into()),
+            })
         }
         Err(_) => {
             tracing::warn!("not ready: the database did not answer within 1.5 s");

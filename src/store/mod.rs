@@ -49,6 +49,8 @@ use std::time::Duration;
 pub struct SqliteBackend {
     pub read: SqlitePool,
     pub write: SqlitePool,
+    /// The folder holding the database file and its WAL, whose free space `/ready` checks.
+    pub folder: std::path::PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -184,6 +186,29 @@ pub(crate) async fn discard_writer(writer: sqlx::pool::PoolConnection<sqlx::Sqli
     }
 }
 
+/// Below this much free space where the SQLite database lives, `/ready` answers 503: a
+/// checkout's WAL frames and a checkpoint's new pages need room, and a node that cannot store an
+/// order should be taken out of rotation before shoppers meet the errors.
+const MIN_FREE_BYTES_FOR_WRITES: u64 = 1024 * 1024;
+
+/// Bytes available to this process on the file system holding `folder` (`statvfs`).
+fn free_bytes(folder: &std::path::Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(folder.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `path` is a NUL-terminated string and `stats` a writable statvfs; the call only
+    // writes into `stats`, which is read only when it succeeded.
+    let status = unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) };
+    if status != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled `stats`.
+    let stats = unsafe { stats.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field widths differ between targets
+    Ok((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+}
+
 /// The most values a statement binds for a list that grows with its input (ids in an `IN (...)`,
 /// rows of a multi-row `VALUES`); a longer list is sent in several statements. Both databases cap
 /// a statement's bind variables (SQLite at 32,766, PostgreSQL at 65,535), and a list built from
@@ -296,7 +321,15 @@ impl Store {
                     .connect_with(options.read_only(true))
                     .await
                     .with_context(|| format!("opening SQLite database {}", path.display()))?;
-                Backend::Sqlite(SqliteBackend { read, write })
+                let folder = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    Some(dir) => dir.to_path_buf(),
+                    None => std::path::PathBuf::from("."),
+                };
+                Backend::Sqlite(SqliteBackend {
+                    read,
+                    write,
+                    folder,
+                })
             }
             DatabaseUrl::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
@@ -350,13 +383,29 @@ impl Store {
     }
 
     /// For `/ready`: the database answers a trivial query, and on SQLite the writer can take the
-    /// write lock (`BEGIN IMMEDIATE`, rolled back), so a writer that is stuck or gone is seen.
+    /// write lock (`BEGIN IMMEDIATE`, rolled back), so a writer that is stuck or gone is seen,
+    /// and the database's folder has room to grow: with a full disk every write that needs a new
+    /// page fails, while reads and the lock still work.
     /// The caller bounds how long this may take.
     pub async fn ping(&self) -> crate::error::Result<()> {
         read!(self, |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         if let Backend::Sqlite(sqlite) = &self.backend {
+            match free_bytes(&sqlite.folder) {
+                Ok(free) if free < MIN_FREE_BYTES_FOR_WRITES => {
+                    tracing::warn!(free, folder = %sqlite.folder.display(), "the disk holding the database is full");
+                    return Err(crate::error::Error::ServiceUnavailable(
+                        "The disk holding the database is full".into(),
+                    ));
+                }
+                Ok(_) => {}
+                // A folder that cannot be examined is not proof of a full disk; the write lock
+                // probe below still runs.
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading the database folder's free space")
+                }
+            }
             let mut writer = sqlite.write.acquire().await?;
             let probe = sqlx::Connection::begin_with(&mut *writer, "BEGIN IMMEDIATE").await?;
             if let Err(err) = probe.rollback().await {

@@ -228,3 +228,163 @@ async fn postgres_that_stops_answering_is_a_prompt_503_and_recovery_is_prompt() 
         .await
         .expect(201);
 }
+
+/// A tmpfs of `megabytes` mounted on a fresh folder, unmounted when dropped: a disk that can be
+/// filled and freed. Mounting needs root (CI runs as root); without it the test fails saying so,
+/// rather than passing untried.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let path = std::env::temp_dir().join(format!("cartwright-disk-{}", crate::node::unique()));
+        std::fs::create_dir_all(&path).unwrap();
+        let output = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .expect("running mount");
+        assert!(
+            output.status.success(),
+            "this test mounts a small tmpfs to fill a real disk and needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        SmallDisk { path }
+    }
+
+    /// Writes zeros into a file until the disk says it is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        loop {
+            match file.write(&block) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(err) if err.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(err) => panic!("filling the disk: {err}"),
+            }
+        }
+        // Partial blocks: whatever room is left, a byte at a time in small writes.
+        while file.write(&[0u8; 512]).is_ok_and(|n| n > 0) {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A checkout's answer with its `Retry-After` header.
+async fn checkout_with_retry_after(node: &Node, token: &str) -> (u16, Option<String>, String) {
+    let response = reqwest::Client::new()
+        .post(node.url("/orders"))
+        .bearer_auth(token)
+        .json(&json!({"paymentMethod": "cod"}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, retry_after, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_on_a_full_disk_is_a_prompt_503_and_recovery_is_prompt() {
+    let disk = SmallDisk::mount(24);
+    let mut db = Database::new(Kind::Sqlite).await.unwrap();
+    db.url = format!("sqlite://{}", disk.path.join("shop.db").display());
+    let node = Node::start("disk", &db, &[]).await;
+    let api = Api::new();
+    let admin = api.admin_token(&node).await;
+    let stock = 1_000;
+    let product = api.product(&node, &admin, "Disk Product", stock).await;
+    let customers = api.customers(&[&node], "Disk", 60).await;
+    for (_, token) in &customers {
+        api.add_to_cart(&node, token, &product, 1).await;
+        api.set_address(&node, token).await;
+    }
+    api.send(Method::GET, &node.url("/ready"), None, None)
+        .await
+        .expect(200);
+
+    let filler = disk.fill();
+    let started = Instant::now();
+    let ready = api.send(Method::GET, &node.url("/ready"), None, None).await;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.message().contains("disk"), "{}", ready.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Checkouts until one needs room the disk does not have: each is answered within 5 s, either
+    // stored (201: the WAL had room) or refused with a 503 that says when to retry, never a 500.
+    let mut placed = 0;
+    let mut refused = None;
+    for (index, (_, token)) in customers.iter().enumerate() {
+        let started = Instant::now();
+        let (status, retry_after, body) = checkout_with_retry_after(&node, token).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        match status {
+            201 => placed += 1,
+            503 => {
+                assert!(retry_after.is_some(), "503 without Retry-After: {body}");
+                refused = Some(index);
+                break;
+            }
+            other => panic!("checkout on a full disk answered {other}: {body}"),
+        }
+    }
+    let refused = refused.expect("no checkout met the full disk");
+
+    // Room again: ready within 2 s, and the refused customer's checkout goes through, as do the
+    // ones after it, with no restart.
+    std::fs::remove_file(&filler).unwrap();
+    let started = Instant::now();
+    loop {
+        let ready = api.send(Method::GET, &node.url("/ready"), None, None).await;
+        if ready.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "not ready 2 s after the disk was freed: {}",
+            ready.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (_, token) in &customers[refused..] {
+        api.post(&node, "/orders", token, json!({"paymentMethod": "cod"}))
+            .await
+            .expect(201);
+        placed += 1;
+    }
+    // Nothing of the refused attempt stayed: stock and orders match the 201s exactly.
+    assert_eq!(placed, customers.len());
+    let (left, _) = api.stock(&node, &admin, &product).await;
+    assert_eq!(left, stock - placed as i64);
+    let orders = db
+        .connect()
+        .await
+        .count("SELECT COUNT(*) FROM orders", &[])
+        .await;
+    assert_eq!(orders, placed as i64);
+}
