@@ -257,18 +257,7 @@ async fn a_reset_link_from_the_email_sets_a_new_password_and_ends_old_sessions(
     catcher: SmtpCatcher,
 ) {
     let email = format!("reset-{}@example.com", unique());
-    let old_token = app
-        .post(
-            "/auth/register",
-            None,
-            json!({"name": "Reset Me", "email": email, "password": "old-password-1"}),
-        )
-        .await
-        .expect(201)
-        .data()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let old_token = app.register("Reset Me", &email, "old-password-1").await;
     app.post("/auth/password/forgot", None, json!({"email": email}))
         .await
         .expect(200);
@@ -321,13 +310,7 @@ async fn forgot_password_answers_alike_for_unknown_addresses_and_sends_nothing(
     catcher: SmtpCatcher,
 ) {
     let email = format!("known-{}@example.com", unique());
-    app.post(
-        "/auth/register",
-        None,
-        json!({"name": "Known", "email": email, "password": "password123"}),
-    )
-    .await
-    .expect(201);
+    app.register("Known", &email, "password123").await;
     let known = app
         .post("/auth/password/forgot", None, json!({"email": email}))
         .await
@@ -390,17 +373,12 @@ async fn user_text_cannot_add_headers_or_recipients_and_is_escaped_in_html(
         .await;
     let email = format!("eve-{}@example.com", unique());
     let customer = app
-        .post(
-            "/auth/register",
-            None,
-            json!({"name": "Eve\r\nBcc: spy1@evil.test\r\nSubject: hi", "email": email, "password": "password123"}),
+        .register(
+            "Eve\r\nBcc: spy1@evil.test\r\nSubject: hi",
+            &email,
+            "password123",
         )
-        .await
-        .expect(201)
-        .data()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let order_id = app.delivered_order(&customer, &product).await;
     app.post(
         &format!("/orders/{order_id}/return"),
@@ -670,18 +648,7 @@ async fn without_smtp_emails_are_composed_kept_and_listed_for_admins(app: TestAp
 
 async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app: TestApp) {
     let email = format!("change-{}@example.com", unique());
-    let first = app
-        .post(
-            "/auth/register",
-            None,
-            json!({"name": "Changer", "email": email, "password": "password-one"}),
-        )
-        .await
-        .expect(201)
-        .data()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = app.register("Changer", &email, "password-one").await;
     let second = app.login(&email, "password-one").await;
     let wrong = app
         .post(
@@ -783,13 +750,7 @@ async fn kept_reset_token(app: &TestApp) -> String {
 
 async fn reset_tokens_expire_and_are_purged_a_day_after(app: TestApp) {
     let email = format!("expiring-{}@example.com", unique());
-    app.post(
-        "/auth/register",
-        None,
-        json!({"name": "Expiring", "email": email, "password": "password123"}),
-    )
-    .await
-    .expect(201);
+    app.register("Expiring", &email, "password123").await;
     app.post("/auth/password/forgot", None, json!({"email": email}))
         .await
         .expect(200);

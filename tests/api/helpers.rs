@@ -257,6 +257,19 @@ impl TestApp {
         resp.data()["token"].as_str().unwrap().to_string()
     }
 
+    /// Registers a customer with this name, email and password; returns the token.
+    pub async fn register(&self, name: &str, email: &str, password: &str) -> String {
+        let resp = self
+            .post(
+                "/auth/register",
+                None,
+                json!({"name": name, "email": email, "password": password}),
+            )
+            .await
+            .expect(201);
+        resp.data()["token"].as_str().unwrap().to_string()
+    }
+
     /// Registers a new customer and returns `(user id, token)`.
     pub async fn customer(&self, name: &str) -> (String, String) {
         let email = format!(

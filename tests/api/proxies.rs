@@ -55,6 +55,20 @@ async fn account(app: &TestApp, name: &str) -> String {
     email
 }
 
+/// The test's shop behind `PROXY`, limiting an account to 5 wrong passwords an hour.
+async fn account_limited_app(app: TestApp) -> TestApp {
+    TestApp::spawn_with(
+        app.db,
+        &[
+            ("TRUSTED_PROXIES", PROXY),
+            ("LOGIN_FAILURES_PER_ACCOUNT", "5"),
+            ("LOGIN_FAILURE_WINDOW_SECONDS", "3600"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
 fn retry_after(resp: &Resp) -> u64 {
     resp.headers["retry-after"]
         .to_str()
@@ -171,16 +185,7 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored(app: TestApp) {
 }
 
 async fn wrong_passwords_for_one_account_are_limited_from_any_address(app: TestApp) {
-    let app = TestApp::spawn_with(
-        app.db,
-        &[
-            ("TRUSTED_PROXIES", PROXY),
-            ("LOGIN_FAILURES_PER_ACCOUNT", "5"),
-            ("LOGIN_FAILURE_WINDOW_SECONDS", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let app = account_limited_app(app).await;
     let victim = account(&app, "guessed-victim").await;
     let bystander = account(&app, "bystander").await;
     wait_for_a_fresh_window_of(3600).await;
@@ -213,16 +218,7 @@ async fn wrong_passwords_for_one_account_are_limited_from_any_address(app: TestA
 }
 
 async fn an_email_without_an_account_is_limited_the_same_way(app: TestApp) {
-    let app = TestApp::spawn_with(
-        app.db,
-        &[
-            ("TRUSTED_PROXIES", PROXY),
-            ("LOGIN_FAILURES_PER_ACCOUNT", "5"),
-            ("LOGIN_FAILURE_WINDOW_SECONDS", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let app = account_limited_app(app).await;
     let victim = account(&app, "existing-account").await;
     let ghost = format!("ghost-{}@example.com", crate::helpers::unique());
     wait_for_a_fresh_window_of(3600).await;
@@ -245,16 +241,7 @@ async fn an_email_without_an_account_is_limited_the_same_way(app: TestApp) {
 }
 
 async fn the_owner_logs_in_from_a_known_address_while_the_account_is_limited(app: TestApp) {
-    let app = TestApp::spawn_with(
-        app.db,
-        &[
-            ("TRUSTED_PROXIES", PROXY),
-            ("LOGIN_FAILURES_PER_ACCOUNT", "5"),
-            ("LOGIN_FAILURE_WINDOW_SECONDS", "3600"),
-        ],
-    )
-    .await
-    .unwrap();
+    let app = account_limited_app(app).await;
     let owner = account(&app, "known-owner").await;
     wait_for_a_fresh_window_of(3600).await;
     let home = "198.51.100.50";
