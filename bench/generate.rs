@@ -53,6 +53,7 @@ pub async fn run(args: GenerateArgs) -> anyhow::Result<()> {
         data_dir: dir.0.clone(),
         max_connections: 4,
         sqlite_synchronous: "normal".into(),
+        smtp_url: None,
     };
     let store = Store::connect(&settings.config()?).await?;
     store.migrate().await?;
@@ -80,6 +81,7 @@ pub async fn fresh(
         data_dir: dir.to_path_buf(),
         max_connections: 4,
         sqlite_synchronous: "normal".into(),
+        smtp_url: None,
     };
     let store = Store::connect(&settings.config()?).await?;
     store.migrate().await?;

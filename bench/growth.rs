@@ -76,6 +76,7 @@ pub async fn run(args: GrowthArgs) -> anyhow::Result<()> {
                 data_dir: dir.0.clone(),
                 max_connections: 16,
                 sqlite_synchronous: "full".into(),
+                smtp_url: None,
             };
             dbs.push(db);
             servers.push(Server::spawn(&args.server_bin, &settings).await?);

@@ -3,6 +3,7 @@
 //! and the ratios to the targets of docs/BENCHMARKS.md.
 
 use crate::server::{Api, Db, Reply, Server, Settings, TempDir, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::smtp_sink::SmtpSink;
 use crate::stats::{print_table, summarize, Recorder, Summary};
 use anyhow::{bail, Context};
 use cartwright::domain::ids::new_id;
@@ -74,6 +75,10 @@ pub struct RunArgs {
     /// Cartwright) or normal.
     #[arg(long, default_value = "full")]
     pub sqlite_synchronous: String,
+    /// Email on: the server sends its outbox (order emails) to a counting SMTP sink in this
+    /// process while the load runs; the report says how many messages arrived.
+    #[arg(long)]
+    pub smtp_sink: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +147,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let dir = TempDir::new("run")?;
+    let sink = if args.smtp_sink {
+        Some(SmtpSink::start().await?)
+    } else {
+        None
+    };
     let mut db = None;
     let mut settings = None;
     let mut server = None;
@@ -168,6 +178,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 data_dir: dir.0.clone(),
                 max_connections: args.node_connections(),
                 sqlite_synchronous: args.sqlite_synchronous.clone(),
+                smtp_url: sink.as_ref().map(SmtpSink::url),
             };
             let child = Server::spawn(&args.server_bin, &s).await?;
             let base = child.base.clone();
@@ -184,6 +195,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     bases.insert(0, base);
     let outcome = run_phases(&args, &mixes, &bases, settings.as_ref(), server.as_ref()).await;
+    if let Some(sink) = &sink {
+        println!(
+            "\nEmail on: {} messages reached the SMTP sink during the run.",
+            sink.received()
+        );
+    }
     if let Some(server) = server {
         server.stop().await;
     }

@@ -7,6 +7,7 @@ mod generate;
 mod growth;
 mod load;
 mod server;
+mod smtp_sink;
 mod stats;
 
 use clap::{Parser, Subcommand};

@@ -87,6 +87,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub max_connections: u32,
     pub sqlite_synchronous: String,
+    /// `SMTP_URL` for the server (email on), `None` to keep emails in the outbox unsent.
+    pub smtp_url: Option<String>,
 }
 
 impl Settings {
@@ -109,6 +111,11 @@ impl Settings {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(
+            self.smtp_url
+                .clone()
+                .map(|url| ("SMTP_URL".to_string(), url)),
+        )
         .collect()
     }
 

@@ -1,6 +1,7 @@
-//! Sending the outbox (CONTRACT §9): the background sender claims each due row (one conditional
-//! update, `Store::claim_email`), hands it to the SMTP server through `lettre` (a pooled tokio
-//! transport, each delivery bounded by `SMTP_TIMEOUT_SECONDS`) and records how it ended. Nothing
+//! Sending the outbox (CONTRACT §9): the background sender claims due rows a few at a time (one
+//! conditional update, `Store::claim_due_emails`), hands them to the SMTP server through `lettre`
+//! (a pooled tokio transport, each delivery bounded by `SMTP_TIMEOUT_SECONDS`) and records how
+//! each ended. Nothing
 //! here runs on a request: a down, slow or refusing SMTP server delays mail, never an order.
 //!
 //! - A temporary failure (no connection, a timeout, a 4xx answer) is retried with exponential
@@ -10,8 +11,8 @@
 //!   to be claimed again once the claim runs out. The server may have accepted the message just
 //!   before the crash, so that row may arrive twice, both times with the same `Message-ID`
 //!   (`<row id@sender's domain>`), which lets mail clients fold the two.
-//! - When the server cannot be reached at all, the pass stops at the first such failure instead
-//!   of trying every row against a server that is down.
+//! - When the server cannot be reached at all, the pass stops after the round that found out
+//!   instead of trying every row against a server that is down.
 
 use super::AppState;
 use crate::config::{Config, SmtpSettings, SmtpTls};
@@ -31,7 +32,9 @@ pub const RETRY_BASE_MS: i64 = 2_000;
 /// The longest wait between two attempts.
 pub const RETRY_CAP_MS: i64 = 15 * 60 * 1000;
 /// Rows one pass may send; the next pass (a second later) takes the rest.
-const BATCH: i64 = 200;
+const BATCH: usize = 400;
+/// Messages in flight at once: the SMTP connection pool's size, and the rows one claim takes.
+const CONCURRENT_SENDS: u32 = 4;
 
 /// The SMTP connection pool and the sender's address.
 pub struct Mailer {
@@ -90,15 +93,13 @@ impl Mailer {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
+        let (text, html) = row.bodies()?;
         Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(name, address))
             .subject(subject)
             .message_id(Some(message_id(&row.id, &self.domain)))
-            .multipart(MultiPart::alternative_plain_html(
-                row.body_text.clone(),
-                row.body_html.clone(),
-            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| format!("composing the message: {e}"))
     }
 
@@ -134,7 +135,7 @@ fn transport(smtp: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Exe
         .timeout(Some(Duration::from_secs(smtp.timeout_secs)))
         .pool_config(
             PoolConfig::new()
-                .max_size(4)
+                .max_size(CONCURRENT_SENDS)
                 .idle_timeout(Duration::from_secs(30)),
         );
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
@@ -167,52 +168,80 @@ pub fn next_attempt_at(now: i64, attempts: i64) -> i64 {
 }
 
 /// Sends every due row once (or until the SMTP server turns out unreachable). Returns how many
-/// were sent. An error is a failure to list or claim (the database); delivery failures are
+/// were sent. An error is a failure to claim or record (the database); delivery failures are
 /// recorded on their rows.
+///
+/// Rows go in rounds of `CONCURRENT_SENDS`: one statement claims the round, its messages go out
+/// at once over the pooled connections (so the claim, twice the send bound, covers the round),
+/// each other outcome is recorded on its row and then one statement marks the rest sent.
 pub async fn send_due(state: &AppState, mailer: &Mailer) -> Result<usize> {
     let mut sent = 0;
-    for id in state.store.due_emails(now_millis(), BATCH).await? {
+    while sent < BATCH {
         let now = now_millis();
         let token = crate::domain::ids::new_id();
-        let Some(row) = state
+        let round = state
             .store
-            .claim_email(&id, &token, now, now + mailer.claim_ms())
-            .await?
-        else {
-            continue;
-        };
-        let (attempt, unreachable) = match mailer.message(&row) {
-            Err(problem) => (Attempt::Failed { error: problem }, false),
-            Ok(message) => match mailer.deliver(&message).await {
-                Delivery::Accepted => (Attempt::Sent, false),
-                Delivery::Refused(error) => (Attempt::Failed { error }, false),
-                Delivery::Deferred(error) => (retry_or_fail(error, row.attempts), false),
-                Delivery::Unreachable(error) => (retry_or_fail(error, row.attempts), true),
-            },
-        };
-        match &attempt {
-            Attempt::Sent => {
-                sent += 1;
-                metrics::counter!("emails_total", "outcome" => "sent").increment(1);
-            }
-            Attempt::Retry { error, .. } => {
-                metrics::counter!("emails_total", "outcome" => "retry").increment(1);
-                tracing::warn!(email = %row.id, attempts = row.attempts, error = %error, "email not sent; retrying later");
-            }
-            Attempt::Failed { error } => {
-                metrics::counter!("emails_total", "outcome" => "failed").increment(1);
-                tracing::warn!(email = %row.id, attempts = row.attempts, error = %error, "email failed");
+            .claim_due_emails(
+                &token,
+                now,
+                now + mailer.claim_ms(),
+                i64::from(CONCURRENT_SENDS),
+            )
+            .await?;
+        if round.is_empty() {
+            break;
+        }
+        let claimed = round.len();
+        let outcomes =
+            futures_util::future::join_all(round.iter().map(|row| attempt(mailer, row))).await;
+        let mut unreachable = false;
+        for (row, (outcome, cannot_connect)) in round.iter().zip(outcomes) {
+            unreachable |= cannot_connect;
+            record(row, &outcome);
+            if !matches!(outcome, Attempt::Sent) {
+                state
+                    .store
+                    .finish_email_attempt(&row.id, &token, &outcome, now_millis())
+                    .await?;
             }
         }
-        state
-            .store
-            .finish_email_attempt(&row.id, &token, &attempt, now_millis())
-            .await?;
-        if unreachable {
+        let marked = state.store.finish_sent_emails(&token, now_millis()).await?;
+        sent += usize::try_from(marked).unwrap_or(usize::MAX);
+        if unreachable || claimed < CONCURRENT_SENDS as usize {
             break;
         }
     }
     Ok(sent)
+}
+
+/// One row's delivery attempt, and whether the server could not be reached at all.
+async fn attempt(mailer: &Mailer, row: &EmailRow) -> (Attempt, bool) {
+    match mailer.message(row) {
+        Err(problem) => (Attempt::Failed { error: problem }, false),
+        Ok(message) => match mailer.deliver(&message).await {
+            Delivery::Accepted => (Attempt::Sent, false),
+            Delivery::Refused(error) => (Attempt::Failed { error }, false),
+            Delivery::Deferred(error) => (retry_or_fail(error, row.attempts), false),
+            Delivery::Unreachable(error) => (retry_or_fail(error, row.attempts), true),
+        },
+    }
+}
+
+/// Counts and logs how an attempt ended.
+fn record(row: &EmailRow, outcome: &Attempt) {
+    match outcome {
+        Attempt::Sent => {
+            metrics::counter!("emails_total", "outcome" => "sent").increment(1);
+        }
+        Attempt::Retry { error, .. } => {
+            metrics::counter!("emails_total", "outcome" => "retry").increment(1);
+            tracing::warn!(email = %row.id, attempts = row.attempts, error = %error, "email not sent; retrying later");
+        }
+        Attempt::Failed { error } => {
+            metrics::counter!("emails_total", "outcome" => "failed").increment(1);
+            tracing::warn!(email = %row.id, attempts = row.attempts, error = %error, "email failed");
+        }
+    }
 }
 
 fn retry_or_fail(error: String, attempts: i64) -> Attempt {

@@ -1,7 +1,9 @@
 //! The emails the shop sends (CONTRACT §9): which ones, to whom, and their wording. Each is
-//! composed here once, as a subject and a plain-text and an HTML body (askama templates under
-//! `templates/email/`, compiled into the binary); the store keeps what this returns in the
-//! outbox, in the transaction of the change the email reports.
+//! composed here once, as a subject and a `MailBody`: every word the email says, kept in the
+//! outbox (as compact JSON) in the transaction of the change the email reports, and rendered into
+//! a plain-text and an HTML body (askama templates under `templates/email/`, compiled into the
+//! binary) when it is sent or shown. Rendering late keeps the checkout's transaction small: the
+//! outbox row is a fraction of the rendered bodies' size.
 //!
 //! User text (names, product names, reasons, addresses) reaches only the bodies: the HTML body
 //! escapes it, and subjects are built from fixed words and the order number alone, so no text a
@@ -11,6 +13,7 @@ use super::money::Money;
 use super::notification::{ConfirmedBy, OrderEvent};
 use super::order::OrderStatus;
 use askama::Template;
+use serde::{Deserialize, Serialize};
 
 text_enum! {
     /// Why an email was written.
@@ -48,8 +51,47 @@ text_enum! {
 pub struct Composed {
     pub kind: EmailKind,
     pub subject: String,
-    pub text: String,
-    pub html: String,
+    pub body: MailBody,
+}
+
+/// What an email's bodies say, before rendering: stored as JSON (`to_json`), rendered by
+/// `text` and `html`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MailBody(BodyView);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum BodyView {
+    Order(OrderView),
+    Reset(ResetView),
+}
+
+impl MailBody {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A body kept by `to_json`; an error names what is wrong with it.
+    pub fn from_json(json: &str) -> Result<MailBody, String> {
+        serde_json::from_str(json).map_err(|err| format!("unreadable email body: {err}"))
+    }
+
+    /// The plain-text body.
+    pub fn text(&self) -> String {
+        match &self.0 {
+            BodyView::Order(v) => render(&OrderText { v }),
+            BodyView::Reset(v) => render(&ResetText { v }),
+        }
+    }
+
+    /// The HTML body: user text in it is escaped.
+    pub fn html(&self) -> String {
+        match &self.0 {
+            BodyView::Order(v) => render(&OrderHtml { v }),
+            BodyView::Reset(v) => render(&ResetHtml { v }),
+        }
+    }
 }
 
 /// What of an order the emails show. Amounts are in `currency`.
@@ -108,11 +150,13 @@ fn amount(currency: &str, money: Money) -> String {
     format!("{currency} {money}")
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Action {
-    label: &'static str,
+    label: String,
     url: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct LineView {
     name: String,
     quantity: i64,
@@ -120,12 +164,14 @@ struct LineView {
     total: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct TotalRow {
-    label: &'static str,
+    label: String,
     amount: String,
 }
 
 /// What both bodies of an order email show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct OrderView {
     subject: String,
     shop: String,
@@ -151,20 +197,24 @@ struct OrderHtml<'a> {
     v: &'a OrderView,
 }
 
+/// What both bodies of the password reset email show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ResetView {
+    shop: String,
+    link: String,
+    ttl_minutes: i64,
+}
+
 #[derive(Template)]
 #[template(path = "email/reset.txt")]
 struct ResetText<'a> {
-    shop: &'a str,
-    link: &'a str,
-    ttl_minutes: i64,
+    v: &'a ResetView,
 }
 
 #[derive(Template)]
 #[template(path = "email/reset.html")]
 struct ResetHtml<'a> {
-    shop: &'a str,
-    link: &'a str,
-    ttl_minutes: i64,
+    v: &'a ResetView,
 }
 
 /// How much of the order an email shows.
@@ -205,25 +255,25 @@ impl OrderView {
         let mut totals = Vec::new();
         if detail == Detail::Receipt {
             totals.push(TotalRow {
-                label: "Subtotal",
+                label: "Subtotal".to_string(),
                 amount: money(facts.subtotal),
             });
             if facts.discount > Money::ZERO {
                 totals.push(TotalRow {
-                    label: "Discount",
+                    label: "Discount".to_string(),
                     amount: format!("-{}", money(facts.discount)),
                 });
             }
             totals.push(TotalRow {
-                label: "Shipping",
+                label: "Shipping".to_string(),
                 amount: money(facts.shipping),
             });
             totals.push(TotalRow {
-                label: "Tax",
+                label: "Tax".to_string(),
                 amount: money(facts.tax),
             });
             totals.push(TotalRow {
-                label: "Total",
+                label: "Total".to_string(),
                 amount: money(facts.total),
             });
         }
@@ -248,9 +298,8 @@ impl OrderView {
     fn compose(self, kind: EmailKind) -> Composed {
         Composed {
             kind,
-            text: render(&OrderText { v: &self }),
-            html: render(&OrderHtml { v: &self }),
-            subject: self.subject,
+            subject: self.subject.clone(),
+            body: MailBody(BodyView::Order(self)),
         }
     }
 }
@@ -391,7 +440,7 @@ pub fn customer_order_email(
     let mut view = OrderView::new(context, facts, subject, heading, paragraphs, detail);
     if matches!(mail, OrderMail::AwaitingPayment) {
         view.action = Some(Action {
-            label: "Pay now",
+            label: "Pay now".to_string(),
             url: view.order_url.clone(),
         });
     }
@@ -425,16 +474,11 @@ pub fn password_reset_email(context: MailContext<'_>, link: &str, ttl_minutes: i
     Composed {
         kind: EmailKind::PasswordReset,
         subject: format!("Reset your {} password", one_line(context.shop)),
-        text: render(&ResetText {
-            shop: context.shop,
-            link,
+        body: MailBody(BodyView::Reset(ResetView {
+            shop: context.shop.to_string(),
+            link: link.to_string(),
             ttl_minutes,
-        }),
-        html: render(&ResetHtml {
-            shop: context.shop,
-            link,
-            ttl_minutes,
-        }),
+        })),
     }
 }
 
@@ -480,6 +524,10 @@ mod tests {
             mail.subject,
             "Order ORD1234567890123 confirmed: your receipt"
         );
+        // Kept as JSON and read back, as the outbox does.
+        let body = MailBody::from_json(&mail.body.to_json()).unwrap();
+        assert_eq!(body, mail.body);
+        let text = body.text();
         for needle in [
             "<script>x</script> Shampoo x 2 @ INR 25.99 = INR 51.98",
             "Total: INR 61.34",
@@ -487,9 +535,13 @@ mod tests {
             "A <b>Name</b>",
             "http://shop.test/#/orders/o1",
         ] {
-            assert!(mail.text.contains(needle), "{needle} not in {}", mail.text);
+            assert!(text.contains(needle), "{needle} not in {text}");
         }
-        let html = mail.html.replace("&#60;", "&lt;").replace("&#62;", "&gt;");
+        let html = mail
+            .body
+            .html()
+            .replace("&#60;", "&lt;")
+            .replace("&#62;", "&gt;");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("&lt;b&gt;Name"), "{html}");
@@ -517,10 +569,9 @@ mod tests {
         )
         .unwrap();
         assert!(shipped.subject.contains("ORD1234567890123"));
-        assert!(shipped
-            .text
-            .contains("Tracking number: TRK Bcc: x@evil.test"));
-        assert!(!shipped.text.contains("\nBcc"));
+        let text = shipped.body.text();
+        assert!(text.contains("Tracking number: TRK Bcc: x@evil.test"));
+        assert!(!text.contains("\nBcc"));
         let vendor = vendor_order_email(CONTEXT, &f);
         assert!(vendor.subject.contains("ORD1234567890123"));
     }

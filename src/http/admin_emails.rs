@@ -57,6 +57,9 @@ pub struct EmailView {
 
 impl From<EmailRow> for EmailView {
     fn from(row: EmailRow) -> Self {
+        let (text_body, html_body) = row
+            .bodies()
+            .unwrap_or_else(|problem| (problem.clone(), problem));
         EmailView {
             next_attempt_at: (row.status == EmailStatus::Pending)
                 .then(|| to_rfc3339(row.next_attempt_at)),
@@ -68,8 +71,8 @@ impl From<EmailRow> for EmailView {
             user_id: row.user_id,
             order_id: row.order_id,
             subject: row.subject,
-            text_body: row.body_text,
-            html_body: row.body_html,
+            text_body,
+            html_body,
             attempts: row.attempts,
             last_error: row.last_error,
             sent_at: row.sent_at.map(to_rfc3339),

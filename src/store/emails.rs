@@ -12,8 +12,8 @@ use super::orders::{Order, OrderItem};
 use super::{read, transaction, write, PageRequest, Store};
 use crate::domain::ids::new_id;
 use crate::domain::mail::{
-    customer_order_email, vendor_order_email, Composed, EmailKind, EmailStatus, MailContext,
-    MailLine, OrderFacts, OrderMail,
+    customer_order_email, vendor_order_email, Composed, EmailKind, EmailStatus, MailBody,
+    MailContext, MailLine, OrderFacts, OrderMail,
 };
 use crate::domain::notification::OrderEvent;
 use crate::error::{Error, Result};
@@ -45,8 +45,12 @@ pub struct EmailRow {
     pub user_id: Option<String>,
     pub order_id: Option<String>,
     pub subject: String,
+    /// The rendered bodies of rows written before migration 0031; empty for later rows, whose
+    /// `body` is rendered when sent or shown (`EmailRow::bodies`).
     pub body_text: String,
     pub body_html: String,
+    /// The email's `MailBody` as JSON.
+    pub body: Option<String>,
     pub status: EmailStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
@@ -56,6 +60,19 @@ pub struct EmailRow {
     pub sent_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl EmailRow {
+    /// The plain-text and HTML bodies: rendered from `body`, or as stored by an older release.
+    pub fn bodies(&self) -> std::result::Result<(String, String), String> {
+        match &self.body {
+            Some(json) => {
+                let body = MailBody::from_json(json)?;
+                Ok((body.text(), body.html()))
+            }
+            None => Ok((self.body_text.clone(), self.body_html.clone())),
+        }
+    }
 }
 
 /// How a delivery attempt ended, as the sender records it.
@@ -173,16 +190,15 @@ macro_rules! impl_email_steps {
             ) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO email_outbox (id, kind, recipient, recipient_name, user_id, order_id,
-                        subject, body_text, body_html, status, attempts, next_attempt_at, created_at, updated_at)
-                     SELECT $1, $2, email, name, id, $3, $4, $5, $6, 'pending', 0, $7, $7, $7
-                     FROM users WHERE id = $8",
+                        subject, body_text, body_html, body, status, attempts, next_attempt_at, created_at, updated_at)
+                     SELECT $1, $2, email, name, id, $3, $4, '', '', $5, 'pending', 0, $6, $6, $6
+                     FROM users WHERE id = $7",
                 )
                 .bind(new_id())
                 .bind(email.kind)
                 .bind(order_id)
                 .bind(&email.subject)
-                .bind(&email.text)
-                .bind(&email.html)
+                .bind(email.body.to_json())
                 .bind(now)
                 .bind(user_id)
                 .execute(&mut **self)
@@ -243,51 +259,49 @@ impl_email_steps!(Tx<'_, sqlx::Sqlite>);
 impl_email_steps!(Tx<'_, sqlx::Postgres>);
 
 impl Store {
-    /// Ids of rows due for a delivery attempt: pending and due, or claimed by a node whose claim
-    /// ran out (it crashed or stalled mid-send). Oldest due first.
-    pub async fn due_emails(&self, now: i64, limit: i64) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id FROM email_outbox
-                 WHERE (status = 'pending' AND next_attempt_at <= $1)
-                    OR (status = 'sending' AND claimed_until < $1)
-                 ORDER BY next_attempt_at, id LIMIT $2",
-            )
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// Claims a due row for one delivery attempt until `claimed_until` (ms): one conditional
-    /// update, so of two nodes at most one gets it. Counts the attempt. `None`: not due any more
-    /// (sent, claimed by another node, or retried later).
-    pub async fn claim_email(
+    /// Claims up to `limit` due rows for one delivery attempt each, until `claimed_until` (ms), in
+    /// one statement: rows pending and due, or claimed by a sender whose claim ran out (it crashed
+    /// or stalled mid-send), oldest due first. Counts each row's attempt. The outer condition
+    /// repeats the inner one, so a row another sender claimed meanwhile is not taken twice (and on
+    /// PostgreSQL `SKIP LOCKED` passes over rows a concurrent claim holds).
+    pub async fn claim_due_emails(
         &self,
-        id: &str,
         token: &str,
         now: i64,
         claimed_until: i64,
-    ) -> Result<Option<EmailRow>> {
-        Ok(write!(self, |pool| {
-            sqlx::query_as(
-                "UPDATE email_outbox
-                 SET status = 'sending', claim_token = $2, claimed_until = $4,
-                     attempts = attempts + 1, updated_at = $3
-                 WHERE id = $1
-                   AND ((status = 'pending' AND next_attempt_at <= $3)
-                        OR (status = 'sending' AND claimed_until < $3))
-                 RETURNING *",
-            )
-            .bind(id)
-            .bind(token)
-            .bind(now)
-            .bind(claimed_until)
-            .fetch_optional(pool)
-            .await?
-        }))
+        limit: i64,
+    ) -> Result<Vec<EmailRow>> {
+        const DUE: &str = "((status = 'pending' AND next_attempt_at <= $2)
+                            OR (status = 'sending' AND claimed_until < $2))";
+        let lock = match self.backend {
+            super::Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+            super::Backend::Sqlite(_) => "",
+        };
+        // The pick is a materialized common table expression, evaluated once: as a plain `IN`
+        // subquery PostgreSQL may run it again for each row, and with `SKIP LOCKED` each run
+        // picks other rows, so one claim could take more than `limit`.
+        let sql = format!(
+            "WITH picked AS MATERIALIZED (
+                SELECT id FROM email_outbox WHERE {DUE}
+                ORDER BY next_attempt_at, id LIMIT $4 {lock})
+             UPDATE email_outbox
+             SET status = 'sending', claim_token = $1, claimed_until = $3,
+                 attempts = attempts + 1, updated_at = $2
+             WHERE {DUE} AND id IN (SELECT id FROM picked)
+             RETURNING *"
+        );
+        let mut rows: Vec<EmailRow> = write!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(token)
+                .bind(now)
+                .bind(claimed_until)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        // RETURNING gives no order: send the oldest first.
+        rows.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        Ok(rows)
     }
 
     /// Records how a claimed attempt ended, if the claim is still this sender's (`token`).
@@ -333,7 +347,26 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// A page of emails, newest first; all of them without a status.
+    /// Marks sent every row still claimed with `token` (the rows of a round whose other outcomes
+    /// were recorded first, each by `finish_email_attempt`). Returns how many.
+    pub async fn finish_sent_emails(&self, token: &str, now: i64) -> Result<u64> {
+        Ok(write!(self, |pool| {
+            sqlx::query(
+                "UPDATE email_outbox
+                 SET status = 'sent', sent_at = $2, claim_token = NULL, claimed_until = NULL,
+                     updated_at = $2
+                 WHERE claim_token = $1 AND status = 'sending'",
+            )
+            .bind(token)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
+    }
+
+    /// A page of emails, newest first (ids are UUIDv7, ordered by time: the primary key serves
+    /// the order); all of them without a status.
     pub async fn emails(
         &self,
         status: Option<EmailStatus>,
@@ -343,7 +376,7 @@ impl Store {
         Ok(read!(self, |pool| {
             let rows: Vec<EmailRow> = sqlx::query_as(
                 "SELECT * FROM email_outbox WHERE ($1 IS NULL OR status = $1)
-                 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                 ORDER BY id DESC LIMIT $2 OFFSET $3",
             )
             .bind(status)
             .bind(page.limit)

@@ -48,6 +48,7 @@ api_tests!(
     the_account_holder_changes_name_and_phone,
     reset_tokens_expire_and_are_purged_a_day_after,
     forgot_password_is_rate_limited_per_client_like_login,
+    racing_senders_claim_each_due_row_once,
 );
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -905,4 +906,63 @@ async fn a_slow_smtp_server_slows_no_checkout(app: TestApp, catcher: SmtpCatcher
     catcher.wait_for(40, WAIT).await;
     settled(&app).await;
     assert_eq!(catcher.messages().len(), 40, "each email once");
+}
+
+/// Senders on several nodes (two store handles, six claimers) racing over the same due rows: each
+/// row is claimed by exactly one, in rounds no larger than asked, and counted as one attempt.
+async fn racing_senders_claim_each_due_row_once(app: TestApp) {
+    const ORDERS: usize = 24;
+    let product = app.product("Raced Mail Item", 5.0, 100).await;
+    let (_, customer) = app.customer("Raced").await;
+    for _ in 0..ORDERS {
+        app.cod_order(&customer, &product, 1).await;
+    }
+    let stores = [
+        cartwright::store::Store::connect(&app.config)
+            .await
+            .unwrap(),
+        cartwright::store::Store::connect(&app.config)
+            .await
+            .unwrap(),
+    ];
+    let now = cartwright::domain::time::now_millis();
+    let claimers = (0..6).map(|i| {
+        let store = &stores[i % 2];
+        async move {
+            let mut claimed = Vec::new();
+            loop {
+                let token = format!("claimer-{i}-{}", claimed.len());
+                let round = store
+                    .claim_due_emails(&token, now, now + 60_000, 4)
+                    .await
+                    .expect("a claim is answered");
+                assert!(round.len() <= 4, "a round holds at most the rows asked for");
+                if round.is_empty() {
+                    return claimed;
+                }
+                for row in round {
+                    assert_eq!(row.claim_token.as_deref(), Some(token.as_str()));
+                    claimed.push(row.id);
+                }
+            }
+        }
+    });
+    let claimed: Vec<String> = futures_util::future::join_all(claimers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let distinct: HashSet<&String> = claimed.iter().collect();
+    assert_eq!(distinct.len(), claimed.len(), "a row was claimed twice");
+    assert_eq!(claimed.len(), ORDERS, "every due row is claimed");
+    for store in &stores {
+        assert!(store
+            .claim_due_emails("late", now, now + 60_000, 4)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    let sending = outbox(&app, Some("sending")).await;
+    assert_eq!(sending.len(), ORDERS);
+    assert!(sending.iter().all(|email| email["attempts"] == 1));
 }

@@ -117,16 +117,29 @@ impl Store {
                     now,
                 )
                 .await?;
+                // One read of the lines serves the receipt and the stock move.
+                let mut items: Vec<OrderItem> =
+                    sqlx::query_as("SELECT * FROM order_items WHERE order_id = $1")
+                        .bind(order_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                sort_items(&mut items);
                 tx.notify(
                     &self.mail,
                     &order,
-                    None,
+                    Some(&items),
                     OrderEvent::Confirmed(ConfirmedBy::Payment),
                     now,
                 )
                 .await?;
                 // Product rows last, held only until the commit (see `place_order`).
-                let lines = tx.order_stock_lines(order_id).await?;
+                let lines: Vec<StockLine> = items
+                    .iter()
+                    .map(|item| StockLine {
+                        product_id: item.product_id.clone(),
+                        quantity: item.quantity,
+                    })
+                    .collect();
                 tx.move_stock(&lines, StockMove::CommitReservation, now)
                     .await?;
                 return Ok(Confirmation::Confirmed(confirmed));
