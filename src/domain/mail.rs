@@ -63,7 +63,7 @@ pub struct MailBody(BodyView);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum BodyView {
-    Order(OrderView),
+    Order(Box<OrderView>),
     Reset(ResetView),
 }
 
@@ -299,7 +299,7 @@ impl OrderView {
         Composed {
             kind,
             subject: self.subject.clone(),
-            body: MailBody(BodyView::Order(self)),
+            body: MailBody(BodyView::Order(Box::new(self))),
         }
     }
 }
