@@ -53,6 +53,8 @@ pub mod discount;
 pub mod discount_code;
 pub mod email;
 pub mod error;
+pub mod gst;
+pub mod invoice;
 pub mod ids;
 pub mod ledger;
 pub mod mail;

@@ -15,6 +15,7 @@ pub mod discounts;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod invoices;
 pub mod limits;
 pub mod notifications;
 pub mod ops;
@@ -202,6 +203,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(cart::router())
         .merge(discounts::router())
         .merge(orders::router())
+        .merge(invoices::router())
         .merge(admin_orders::router())
         .merge(vendor::router())
         .merge(webhooks::router())
