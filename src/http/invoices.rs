@@ -3,6 +3,7 @@
 //! GSTR-1 shaped CSV of a period.
 
 use super::extract::{ApiPath, ApiQuery, Envelope};
+use super::invoice_pdf::{render, PdfHeader};
 use super::session::AuthUser;
 use super::AppState;
 use crate::domain::gst::DocumentKind;
@@ -25,6 +26,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(order_invoices))
+        .routes(routes!(invoice_pdf))
         .routes(routes!(gst_export))
 }
 
@@ -118,6 +120,74 @@ async fn order_invoices(
         "Invoices retrieved successfully",
         views,
     ))
+}
+
+/// The PDF of an invoice or credit note: `/invoices/<_id>.pdf`.
+#[utoipa::path(get, path = "/invoices/{file}", tag = "orders", security(("bearer" = [])),
+    params(("file" = String, Path, description = "The document's `_id` followed by `.pdf`")),
+    responses(
+        (status = 200, description = "The document as PDF, with every field of Rule 46 (CGST Rules)", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such document among the caller's", body = ErrorBody),
+    ))]
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiPath(file): ApiPath<String>,
+) -> Result<Response> {
+    let not_found = || Error::not_found("Invoice");
+    let id = file.strip_suffix(".pdf").ok_or_else(not_found)?;
+    let id = crate::domain::ids::parse_id("id", id).map_err(|_| not_found())?;
+    let document = state
+        .store
+        .document_by_id(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    // Readable exactly when it is listed for the caller under its order.
+    let readable = readable_documents(&state, &caller, &document.order_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !readable.iter().any(|doc| doc.id == document.id) {
+        return Err(not_found());
+    }
+    let refers_to = match &document.refers_to {
+        Some(invoice) => readable
+            .iter()
+            .find(|doc| doc.id == *invoice)
+            .map(|doc| doc.number.clone()),
+        None => None,
+    };
+    let body = document.document()?;
+    let date = issued_date(document.issued_at);
+    // A few milliseconds of CPU: kept off the async workers all the same.
+    let header_owned = (document.kind, document.number.clone(), date, refers_to);
+    let pdf = tokio::task::spawn_blocking(move || {
+        let (kind, number, date, refers_to) = header_owned;
+        render(
+            &PdfHeader {
+                kind,
+                number: &number,
+                date: &date,
+                refers_to: refers_to.as_deref(),
+            },
+            &body,
+        )
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+    .map_err(Error::Internal)?;
+    let filename = format!(
+        "inline; filename=\"{}.pdf\"",
+        document.number.replace('/', "-")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

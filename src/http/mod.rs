@@ -15,6 +15,7 @@ pub mod discounts;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod invoice_pdf;
 pub mod invoices;
 pub mod limits;
 pub mod notifications;

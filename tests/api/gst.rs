@@ -40,6 +40,7 @@ gst_tests!(
     a_wrong_gstin_or_an_unknown_state_is_a_400_that_changes_nothing: "false",
     invoices_are_for_the_owner_admins_and_the_vendor_for_its_own: "false",
     the_gstr1_export_adds_up_to_invoices_minus_credit_notes_per_rate: "false",
+    the_invoice_pdf_read_back_as_text_holds_every_rule_46_field: "false",
 );
 
 crate::api_tests!(flat_mode_keeps_the_single_rate_and_shows_no_breakdown);
@@ -540,4 +541,109 @@ async fn flat_mode_keeps_the_single_rate_and_shows_no_breakdown(app: TestApp) {
     )
     .await
     .expect(400);
+}
+
+/// `pdftotext` (Debian's poppler-utils) of a PDF, laid out as on the page.
+fn pdf_text(pdf: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("invoice-{}.pdf", crate::helpers::unique()));
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn pdf(app: &TestApp, token: &str, url: &str) -> (u16, Vec<u8>) {
+    let response = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    if status == 200 {
+        assert_eq!(response.headers()["content-type"], "application/pdf");
+    }
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+async fn the_invoice_pdf_read_back_as_text_holds_every_rule_46_field(app: TestApp) {
+    let token = mixed_cart(&app, "Karnataka").await;
+    let order = place(
+        &app,
+        &token,
+        json!({"paymentMethod": "cod", "gstin": KARNATAKA_GSTIN}),
+    )
+    .await;
+    let order_id = order["_id"].as_str().unwrap();
+    let docs = invoices(&app, &token, order_id).await;
+    let invoice = &docs[0];
+    let (status, bytes) = pdf(&app, &token, invoice["pdfUrl"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(bytes.starts_with(b"%PDF"));
+    let text = pdf_text(&bytes);
+    let number = invoice["number"].as_str().unwrap();
+    let date = chrono::DateTime::parse_from_rfc3339(invoice["issuedAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(19_800).unwrap())
+        .format("%d-%m-%Y")
+        .to_string();
+    for field in [
+        "TAX INVOICE",
+        number,
+        &date,
+        // Seller: name, address, GSTIN, state.
+        "Cartwright Retail Pvt Ltd",
+        "12 Marine Drive, Mumbai 400002",
+        SHOP_GSTIN,
+        "27-Maharashtra",
+        // Buyer: name, address, state, GSTIN.
+        "Asha Rao",
+        "4 Hill Road",
+        KARNATAKA_GSTIN,
+        "Place of supply: 29-Karnataka",
+        // Lines: description, HSN, quantity, value, taxable value, rate, tax.
+        "Kettle",
+        "85161000",
+        "1000.00",
+        "961.54",
+        "18%",
+        "173.08",
+        "Cola",
+        "333.33",
+        "40%",
+        "384.61",
+        "Shipping charges",
+        // Totals, in rupees with the sign the font must carry.
+        "₹2549.98",
+        "₹601.73",
+        "₹3151.71",
+        "Authorised signatory",
+    ] {
+        assert!(text.contains(field), "{field:?} missing from:\n{text}");
+    }
+
+    // Another customer's download is a 404, as is a made-up id; a credit note prints its invoice.
+    let (_, other) = app.customer("Other").await;
+    assert_eq!(pdf(&app, &other, invoice["pdfUrl"].as_str().unwrap()).await.0, 404);
+    assert_eq!(pdf(&app, &token, "/invoices/nothing.pdf").await.0, 404);
+    app.patch(
+        &format!("/orders/{order_id}/cancel"),
+        Some(&token),
+        json!({"reason": "late"}),
+    )
+    .await
+    .expect(200);
+    let docs = invoices(&app, &token, order_id).await;
+    let note = docs.iter().find(|d| d["kind"] == "credit_note").unwrap();
+    let (_, bytes) = pdf(&app, &app.admin_token, note["pdfUrl"].as_str().unwrap()).await;
+    let text = pdf_text(&bytes);
+    assert!(text.contains("CREDIT NOTE"), "{text}");
+    assert!(text.contains(&format!("Against tax invoice No.: {number}")), "{text}");
 }
