@@ -101,6 +101,7 @@ pub(super) async fn readable_documents(
     params(("orderId" = String, Path, description = "Order `_id` or `orderNumber`")),
     responses(
         (status = 200, description = "The order's invoices and credit notes (empty before confirmation or in flat tax mode)", body = Envelope<Vec<InvoiceView>>),
+        (status = 400, description = "Malformed path", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such order among the caller's (a vendor: none of its invoices)", body = ErrorBody),
     ))]
@@ -127,6 +128,7 @@ async fn order_invoices(
     params(("file" = String, Path, description = "The document's `_id` followed by `.pdf`")),
     responses(
         (status = 200, description = "The document as PDF, with every field of Rule 46 (CGST Rules)", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, description = "Malformed path", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such document among the caller's", body = ErrorBody),
     ))]
@@ -193,10 +195,10 @@ async fn invoice_pdf(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// First day of the period, `YYYY-MM-DD` (Indian time).
-    pub from: String,
-    /// Last day of the period, `YYYY-MM-DD`, included.
-    pub to: String,
+    /// First day of the period, `YYYY-MM-DD` (Indian time); required.
+    pub from: Option<String>,
+    /// Last day of the period, `YYYY-MM-DD`, included; required.
+    pub to: Option<String>,
 }
 
 /// India Standard Time, in which the documents are dated.
@@ -230,10 +232,17 @@ async fn gst_export(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response> {
     caller.require_admin()?;
-    let (from_date, from) = day_start("from", &query.from)?;
-    let (to_date, to_start) = day_start("to", &query.to)?;
+    // Optional in the type so that a caller who is not an admin hears 403 whatever it sent.
+    let required = |field: &str, value: &Option<String>| {
+        value
+            .clone()
+            .ok_or_else(|| Error::invalid(field, "is required (YYYY-MM-DD)", serde_json::Value::Null))
+    };
+    let (from_text, to_text) = (required("from", &query.from)?, required("to", &query.to)?);
+    let (from_date, from) = day_start("from", &from_text)?;
+    let (to_date, to_start) = day_start("to", &to_text)?;
     if to_date < from_date {
-        return Err(Error::invalid("to", "must not be before from", query.to.as_str()));
+        return Err(Error::invalid("to", "must not be before from", to_text.as_str()));
     }
     let to = to_start + 86_400_000;
     let stored = state.store.documents_between(from, to).await?;
