@@ -180,16 +180,24 @@ fn gst_settings(vars: &Vars<'_>) -> Result<Option<GstSettings>, ConfigError> {
     let name = required("SELLER_NAME")?;
     let address = required("SELLER_ADDRESS")?;
     let raw_gstin = required("SELLER_GSTIN")?;
-    let gstin = Gstin::parse(&raw_gstin).map_err(|why| bad("SELLER_GSTIN", format!("{raw_gstin:?}: {why}")))?;
+    let gstin = Gstin::parse(&raw_gstin)
+        .map_err(|why| bad("SELLER_GSTIN", format!("{raw_gstin:?}: {why}")))?;
     let state = match vars.get("SELLER_STATE") {
         None => gstin.state(),
-        Some(raw) => StateCode::parse(&raw)
-            .ok_or_else(|| bad("SELLER_STATE", format!("{raw:?} is not an Indian state or its GST code")))?,
+        Some(raw) => StateCode::parse(&raw).ok_or_else(|| {
+            bad(
+                "SELLER_STATE",
+                format!("{raw:?} is not an Indian state or its GST code"),
+            )
+        })?,
     };
     if state != gstin.state() {
         return Err(bad(
             "SELLER_STATE",
-            format!("{state} does not match the GSTIN, registered in {}", gstin.state()),
+            format!(
+                "{state} does not match the GSTIN, registered in {}",
+                gstin.state()
+            ),
         ));
     }
     Ok(Some(GstSettings {
@@ -749,10 +757,13 @@ impl crate::domain::pricing::PricingSettings {
             tax_rate: config.tax_rate,
             shipping_fee: config.shipping_fee,
             free_shipping_threshold: config.free_shipping_threshold,
-            gst: config.gst.as_ref().map(|gst| crate::domain::pricing::GstPricing {
-                seller_state: gst.seller.state,
-                prices_include_tax: gst.prices_include_tax,
-            }),
+            gst: config
+                .gst
+                .as_ref()
+                .map(|gst| crate::domain::pricing::GstPricing {
+                    seller_state: gst.seller.state,
+                    prices_include_tax: gst.prices_include_tax,
+                }),
         }
     }
 }
@@ -892,5 +903,47 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.gateway, GatewayKind::Razorpay);
+    }
+
+    const GST: [(&str, &str); 4] = [
+        ("TAX_MODE", "gst"),
+        ("SELLER_NAME", "Cartwright Retail"),
+        ("SELLER_ADDRESS", "12 Marine Drive, Mumbai"),
+        ("SELLER_GSTIN", "27AAPFU0939F1ZV"),
+    ];
+
+    #[test]
+    fn gst_mode_takes_the_state_from_the_gstin_and_is_off_by_default() {
+        assert_eq!(config(&[]).unwrap().gst, None);
+        let c = config(&GST).unwrap();
+        let gst = c.gst.unwrap();
+        assert_eq!(gst.seller.state.code(), 27);
+        assert!(!gst.prices_include_tax);
+        let mut named = GST.to_vec();
+        named.push(("SELLER_STATE", "Maharashtra"));
+        named.push(("PRICES_INCLUDE_TAX", "true"));
+        assert!(config(&named).unwrap().gst.unwrap().prices_include_tax);
+    }
+
+    #[test]
+    fn gst_settings_are_checked() {
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = GST.to_vec();
+            pairs.retain(|(k, _)| *k != extra.0);
+            pairs.push(extra);
+            config(&pairs).unwrap_err().variable
+        };
+        assert_eq!(
+            config(&[("TAX_MODE", "vat")]).unwrap_err().variable,
+            "TAX_MODE"
+        );
+        assert_eq!(
+            config(&[("TAX_MODE", "gst")]).unwrap_err().variable,
+            "SELLER_NAME"
+        );
+        assert_eq!(with(("SELLER_GSTIN", "27AAPFU0939F1ZA")), "SELLER_GSTIN");
+        assert_eq!(with(("SELLER_STATE", "29")), "SELLER_STATE");
+        assert_eq!(with(("SELLER_STATE", "Atlantis")), "SELLER_STATE");
+        assert_eq!(with(("SELLER_ADDRESS", " ")), "SELLER_ADDRESS");
     }
 }

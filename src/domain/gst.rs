@@ -243,7 +243,9 @@ impl GstRate {
     }
 
     pub fn from_percent(percent: i64) -> Option<GstRate> {
-        GstRate::ALL.into_iter().find(|rate| rate.percent() == percent)
+        GstRate::ALL
+            .into_iter()
+            .find(|rate| rate.percent() == percent)
     }
 }
 

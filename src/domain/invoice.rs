@@ -243,7 +243,9 @@ pub fn gstr1_csv(documents: &[IssuedDocument]) -> Option<String> {
                     match b2cs.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, sum)) => {
                             *sum = TaxSplit {
-                                taxable_value: sum.taxable_value.checked_add(split.taxable_value)?,
+                                taxable_value: sum
+                                    .taxable_value
+                                    .checked_add(split.taxable_value)?,
                                 cgst: sum.cgst.checked_add(split.cgst)?,
                                 sgst: sum.sgst.checked_add(split.sgst)?,
                                 igst: sum.igst.checked_add(split.igst)?,
@@ -307,7 +309,11 @@ mod tests {
             line: line(name, 18, 10_000, 900, 0),
         };
         let groups = lines_per_seller(
-            vec![sold("vendor-b", "B"), sold("vendor-a", "A"), sold("vendor-b", "B2")],
+            vec![
+                sold("vendor-b", "B"),
+                sold("vendor-a", "A"),
+                sold("vendor-b", "B2"),
+            ],
             Some((
                 GstRate::Eighteen,
                 TaxSplit {
@@ -326,7 +332,12 @@ mod tests {
         assert_eq!(groups[0].1[0].hsn_code.as_deref(), Some(SHIPPING_SAC));
     }
 
-    fn document(kind: DocumentKind, number: &str, buyer_gstin: Option<&str>, lines: Vec<DocumentLine>) -> IssuedDocument {
+    fn document(
+        kind: DocumentKind,
+        number: &str,
+        buyer_gstin: Option<&str>,
+        lines: Vec<DocumentLine>,
+    ) -> IssuedDocument {
         let party = |gstin: Option<&str>| Party {
             name: "A, B".into(),
             address: "x".into(),
@@ -351,10 +362,30 @@ mod tests {
     #[test]
     fn gstr1_lists_b2b_by_document_and_sums_b2c_by_state_and_rate_net_of_credit_notes() {
         let docs = [
-            document(DocumentKind::Invoice, "INV/26-27/000001", None, vec![line("A", 18, 10_000, 900, 0), line("B", 5, 2_000, 50, 0)]),
-            document(DocumentKind::Invoice, "INV/26-27/000002", None, vec![line("A", 18, 5_000, 450, 0)]),
-            document(DocumentKind::CreditNote, "CN/26-27/000001", None, vec![line("A", 18, 5_000, 450, 0)]),
-            document(DocumentKind::Invoice, "INV/26-27/000003", Some("29AAGCB7383J1Z4"), vec![line("C", 40, 1_000, 200, 0)]),
+            document(
+                DocumentKind::Invoice,
+                "INV/26-27/000001",
+                None,
+                vec![line("A", 18, 10_000, 900, 0), line("B", 5, 2_000, 50, 0)],
+            ),
+            document(
+                DocumentKind::Invoice,
+                "INV/26-27/000002",
+                None,
+                vec![line("A", 18, 5_000, 450, 0)],
+            ),
+            document(
+                DocumentKind::CreditNote,
+                "CN/26-27/000001",
+                None,
+                vec![line("A", 18, 5_000, 450, 0)],
+            ),
+            document(
+                DocumentKind::Invoice,
+                "INV/26-27/000003",
+                Some("29AAGCB7383J1Z4"),
+                vec![line("C", 40, 1_000, 200, 0)],
+            ),
         ];
         let csv = gstr1_csv(&docs).unwrap();
         let rows: Vec<&str> = csv.lines().collect();

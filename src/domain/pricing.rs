@@ -228,7 +228,12 @@ fn div_half_up(n: i128, d: i128) -> Option<Money> {
 /// half-up. Inclusive prices: `value` holds the tax; the components are those of the exact taxable
 /// value `value / (1 + rate)`, rounded half-up, and the taxable value is what is left, so the
 /// line's total is exactly what the customer was shown.
-pub fn split_tax(value: Money, rate: GstRate, intra_state: bool, inclusive: bool) -> Option<TaxSplit> {
+pub fn split_tax(
+    value: Money,
+    rate: GstRate,
+    intra_state: bool,
+    inclusive: bool,
+) -> Option<TaxSplit> {
     let value_minor = value.minor() as i128;
     let bp = rate.basis_points() as i128;
     let denominator = if inclusive { 10_000 + bp } else { 10_000 };
@@ -316,7 +321,10 @@ pub fn price_detailed(
         let seller = seller.unwrap_or(gst.seller_state);
         place_of_supply.is_none_or(|place| place == seller)
     };
-    let totals: Vec<Money> = lines.iter().map(|l| line_total(*l)).collect::<Option<_>>()?;
+    let totals: Vec<Money> = lines
+        .iter()
+        .map(|l| line_total(*l))
+        .collect::<Option<_>>()?;
     let shares = share_discount(&totals, discount)?;
     let mut taxed = Vec::with_capacity(lines.len());
     for ((line, total), share) in lines.iter().zip(&totals).zip(&shares) {
@@ -324,7 +332,12 @@ pub fn price_detailed(
         taxed.push(LineTax {
             gst_rate: line.gst_rate,
             discount: *share,
-            split: split_tax(value, line.gst_rate, intra(line.seller_state), gst.prices_include_tax)?,
+            split: split_tax(
+                value,
+                line.gst_rate,
+                intra(line.seller_state),
+                gst.prices_include_tax,
+            )?,
         });
     }
     // Shipping is a composite supply with the goods: taxed at the order's highest rate, invoiced
@@ -349,7 +362,9 @@ pub fn price_detailed(
     let total = if gst.prices_include_tax {
         discounted_subtotal.checked_add(shipping)?
     } else {
-        discounted_subtotal.checked_add(shipping)?.checked_add(tax)?
+        discounted_subtotal
+            .checked_add(shipping)?
+            .checked_add(tax)?
     };
     Some(Priced {
         totals: Totals {
@@ -434,9 +449,7 @@ mod tests {
             free_shipping_threshold: Some(m(50_000)),
             gst: None,
         };
-        let line = |price| {
-            [Line::new(m(price), 1)]
-        };
+        let line = |price| [Line::new(m(price), 1)];
         assert_eq!(
             price(&line(49_999), Money::ZERO, &settings, None)
                 .unwrap()
@@ -452,7 +465,9 @@ mod tests {
         );
         // A discount that takes the goods under the threshold brings the fee back.
         assert_eq!(
-            price(&line(50_000), m(1), &settings, None).unwrap().shipping,
+            price(&line(50_000), m(1), &settings, None)
+                .unwrap()
+                .shipping,
             m(4_900)
         );
         // Nothing to ship, nothing to pay.
@@ -464,18 +479,12 @@ mod tests {
 
     #[test]
     fn overflow_is_reported_not_panicked() {
-        let lines = [
-            Line::new(m(i64::MAX), 1),
-            Line::new(m(1), 1),
-        ];
+        let lines = [Line::new(m(i64::MAX), 1), Line::new(m(1), 1)];
         assert_eq!(
             price(&lines, Money::ZERO, &PricingSettings::default(), None),
             None
         );
-        assert_eq!(
-            line_total(Line::new(m(i64::MAX), 2)),
-            None
-        );
+        assert_eq!(line_total(Line::new(m(i64::MAX), 2)), None);
     }
 
     fn gst_settings(inclusive: bool) -> PricingSettings {
@@ -528,7 +537,10 @@ mod tests {
 
     #[test]
     fn discount_is_shared_by_largest_remainder() {
-        let totals: Vec<Money> = mixed_lines().iter().map(|l| line_total(*l).unwrap()).collect();
+        let totals: Vec<Money> = mixed_lines()
+            .iter()
+            .map(|l| line_total(*l).unwrap())
+            .collect();
         assert_eq!(
             share_discount(&totals, m(10_000)).unwrap(),
             vec![m(3_846), m(1_923), m(385), m(3_846)]
@@ -537,8 +549,13 @@ mod tests {
 
     #[test]
     fn gst_intra_state_exclusive_worked_by_hand() {
-        let p = price_detailed(&mixed_lines(), m(10_000), &gst_settings(false), Some(state(27)))
-            .unwrap();
+        let p = price_detailed(
+            &mixed_lines(),
+            m(10_000),
+            &gst_settings(false),
+            Some(state(27)),
+        )
+        .unwrap();
         // 961.54 x 9 % = 86.5386 -> 86.54; 480.77 x 2.5 % = 12.019 -> 12.02; 961.53 x 20 % =
         // 192.306 -> 192.31; shipping 50.00 at the highest rate (40 %): 10.00 + 10.00.
         assert_eq!(
@@ -568,8 +585,13 @@ mod tests {
 
     #[test]
     fn gst_inter_state_exclusive_worked_by_hand() {
-        let p = price_detailed(&mixed_lines(), m(10_000), &gst_settings(false), Some(state(29)))
-            .unwrap();
+        let p = price_detailed(
+            &mixed_lines(),
+            m(10_000),
+            &gst_settings(false),
+            Some(state(29)),
+        )
+        .unwrap();
         // 961.54 x 18 % = 173.0772 -> 173.08; 480.77 x 5 % = 24.0385 -> 24.04; 961.53 x 40 % =
         // 384.612 -> 384.61; shipping 50.00 x 40 % = 20.00.
         assert_eq!(
@@ -587,8 +609,13 @@ mod tests {
 
     #[test]
     fn gst_inclusive_prices_worked_by_hand() {
-        let intra = price_detailed(&mixed_lines(), m(10_000), &gst_settings(true), Some(state(27)))
-            .unwrap();
+        let intra = price_detailed(
+            &mixed_lines(),
+            m(10_000),
+            &gst_settings(true),
+            Some(state(27)),
+        )
+        .unwrap();
         // 961.54 x 9/118 = 73.3378 -> 73.34 each, taxable 961.54 - 146.68 = 814.86; 480.77 x
         // 2.5/105 = 11.4469 -> 11.45; 961.53 x 20/140 = 137.3614 -> 137.36; shipping 50.00 x
         // 20/140 = 7.1428 -> 7.14.
@@ -605,8 +632,13 @@ mod tests {
         // The prices hold the tax: the customer pays what was shown.
         assert_eq!(intra.totals.total, m(254_998));
 
-        let inter = price_detailed(&mixed_lines(), m(10_000), &gst_settings(true), Some(state(29)))
-            .unwrap();
+        let inter = price_detailed(
+            &mixed_lines(),
+            m(10_000),
+            &gst_settings(true),
+            Some(state(29)),
+        )
+        .unwrap();
         // 961.54 x 18/118 = 146.6756 -> 146.68; 480.77 x 5/105 = 22.8938 -> 22.89; 961.53 x
         // 40/140 = 274.7229 -> 274.72; shipping 50.00 x 40/140 = 14.2857 -> 14.29.
         assert_eq!(
@@ -707,7 +739,8 @@ mod tests {
 
     fn lines_strategy() -> impl Strategy<Value = Vec<Line>> {
         proptest::collection::vec(
-            (0i64..=MAX_AMOUNT, 1i64..=MAX_LINE_QUANTITY).prop_map(|(price, quantity)| Line::new(m(price), quantity)),
+            (0i64..=MAX_AMOUNT, 1i64..=MAX_LINE_QUANTITY)
+                .prop_map(|(price, quantity)| Line::new(m(price), quantity)),
             0..=100,
         )
     }

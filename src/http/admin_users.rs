@@ -1,12 +1,12 @@
 //! `GET/POST /admin/users`, `PATCH /admin/users/:id`: admins list accounts, create any role (this
 //! is how vendors are made) and change roles or deactivate (CONTRACT §3).
 
-use crate::domain::gst::{Gstin, StateCode};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::session::AuthUser;
 use super::user_views::UserView;
 use super::AppState;
 use crate::app::accounts::{create_account, NewAccount};
+use crate::domain::gst::{Gstin, StateCode};
 use crate::domain::ids::UserId;
 use crate::domain::user::{check_name, Role};
 use crate::error::{Error, ErrorBody, Result};

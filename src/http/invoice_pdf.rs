@@ -121,7 +121,10 @@ pub fn render(header: &PdfHeader<'_>, body: &DocumentBody) -> anyhow::Result<Vec
     w.line("Seller");
     w.line(&format!("Name: {}", body.seller.name));
     for (i, part) in wrap(&body.seller.address, 100).iter().enumerate() {
-        w.line(&format!("{}{part}", if i == 0 { "Address: " } else { "    " }));
+        w.line(&format!(
+            "{}{part}",
+            if i == 0 { "Address: " } else { "    " }
+        ));
     }
     w.line(&format!(
         "GSTIN: {}",
@@ -132,7 +135,10 @@ pub fn render(header: &PdfHeader<'_>, body: &DocumentBody) -> anyhow::Result<Vec
     w.line("Buyer (billed and shipped to)");
     w.line(&format!("Name: {}", body.buyer.name));
     for (i, part) in wrap(&body.buyer.address, 100).iter().enumerate() {
-        w.line(&format!("{}{part}", if i == 0 { "Address: " } else { "    " }));
+        w.line(&format!(
+            "{}{part}",
+            if i == 0 { "Address: " } else { "    " }
+        ));
     }
     w.line(&format!("State: {}", body.buyer.state));
     w.line(&format!(
@@ -204,7 +210,10 @@ mod tests {
 
     #[test]
     fn wrapping_keeps_every_character_within_the_width() {
-        assert_eq!(wrap("12 Marine Drive, Mumbai", 10), ["12 Marine", "Drive,", "Mumbai"]);
+        assert_eq!(
+            wrap("12 Marine Drive, Mumbai", 10),
+            ["12 Marine", "Drive,", "Mumbai"]
+        );
         assert_eq!(wrap("abcdefghijkl", 5), ["abcde", "fghij", "kl"]);
         assert_eq!(wrap("", 5), [""]);
     }

@@ -234,15 +234,19 @@ async fn gst_export(
     caller.require_admin()?;
     // Optional in the type so that a caller who is not an admin hears 403 whatever it sent.
     let required = |field: &str, value: &Option<String>| {
-        value
-            .clone()
-            .ok_or_else(|| Error::invalid(field, "is required (YYYY-MM-DD)", serde_json::Value::Null))
+        value.clone().ok_or_else(|| {
+            Error::invalid(field, "is required (YYYY-MM-DD)", serde_json::Value::Null)
+        })
     };
     let (from_text, to_text) = (required("from", &query.from)?, required("to", &query.to)?);
     let (from_date, from) = day_start("from", &from_text)?;
     let (to_date, to_start) = day_start("to", &to_text)?;
     if to_date < from_date {
-        return Err(Error::invalid("to", "must not be before from", to_text.as_str()));
+        return Err(Error::invalid(
+            "to",
+            "must not be before from",
+            to_text.as_str(),
+        ));
     }
     let to = to_start + 86_400_000;
     let stored = state.store.documents_between(from, to).await?;

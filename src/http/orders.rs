@@ -132,9 +132,7 @@ async fn place_order(
         .transpose()?;
     let buyer_gstin = match body.gstin.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => Some(
-            Gstin::parse(raw).map_err(|why| Error::invalid("gstin", why, raw))?,
-        ),
+        Some(raw) => Some(Gstin::parse(raw).map_err(|why| Error::invalid("gstin", why, raw))?),
     };
     let Checkout {
         placed,

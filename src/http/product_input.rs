@@ -309,7 +309,11 @@ pub(super) fn checked_body(body: &ProductBody) -> Result<NewProduct> {
         is_active: body.is_active.unwrap_or(true),
         vendor_id: None,
         hsn_code: check_hsn(body.hsn_code.as_deref())?,
-        gst_rate: body.gst_rate.map(check_gst_rate).transpose()?.unwrap_or_default(),
+        gst_rate: body
+            .gst_rate
+            .map(check_gst_rate)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

@@ -297,12 +297,14 @@ trait WriteDocument {
 impl Store {
     /// The documents of an order, invoices first, each kind by seller.
     pub async fn order_documents(&self, order_id: &str) -> Result<Vec<GstDocument>> {
-        Ok(read!(self, |pool| sqlx::query_as(
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
             "SELECT * FROM gst_documents WHERE order_id = $1 ORDER BY kind DESC, seller_key, issued_at"
         )
         .bind(order_id)
         .fetch_all(pool)
-        .await?))
+        .await?
+        }))
     }
 
     pub async fn document_by_id(&self, id: &str) -> Result<Option<GstDocument>> {

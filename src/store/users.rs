@@ -365,8 +365,18 @@ impl Store {
                 .bind(changes.name.as_deref())
                 .bind(now_millis())
                 .bind(changes.gst.is_some())
-                .bind(changes.gst.as_ref().and_then(|gst| gst.as_ref().map(|(gstin, _)| gstin.as_str())))
-                .bind(changes.gst.as_ref().and_then(|gst| gst.as_ref().map(|(_, state)| *state)))
+                .bind(
+                    changes
+                        .gst
+                        .as_ref()
+                        .and_then(|gst| gst.as_ref().map(|(gstin, _)| gstin.as_str())),
+                )
+                .bind(
+                    changes
+                        .gst
+                        .as_ref()
+                        .and_then(|gst| gst.as_ref().map(|(_, state)| *state)),
+                )
                 .fetch_optional(&mut *tx)
                 .await?;
             user

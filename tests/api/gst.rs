@@ -75,12 +75,18 @@ async fn mixed_cart(app: &TestApp, state: &str) -> String {
     let (_, token) = app.customer("Asha Rao").await;
     for (name, price, rate, hsn, quantity) in products {
         let id = app
-            .product_with(json!({"name": name, "price": price, "stock": 50, "gstRate": rate, "hsnCode": hsn}))
+            .product_with(
+                json!({"name": name, "price": price, "stock": 50, "gstRate": rate, "hsnCode": hsn}),
+            )
             .await;
         app.add_to_cart(&token, &id, quantity).await;
     }
     let code = format!("FLAT{}", crate::helpers::unique().to_uppercase());
-    let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect();
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(20)
+        .collect();
     app.post(
         "/admin/discounts",
         Some(&app.admin_token),
@@ -88,9 +94,13 @@ async fn mixed_cart(app: &TestApp, state: &str) -> String {
     )
     .await
     .expect(201);
-    app.post("/cart/discount", Some(&token), json!({"discountCode": code}))
-        .await
-        .expect(200);
+    app.post(
+        "/cart/discount",
+        Some(&token),
+        json!({"discountCode": code}),
+    )
+    .await
+    .expect(200);
     app.put(
         "/cart/shipping-address",
         Some(&token),
@@ -187,12 +197,19 @@ async fn an_intra_state_order_charges_cgst_and_sgst_per_line_as_worked_by_hand(a
     let invoice = &docs[0];
     assert_eq!(invoice["kind"], "invoice");
     let number = invoice["number"].as_str().unwrap();
-    assert!(number.starts_with("INV/") && number.ends_with("/000001"), "{number}");
+    assert!(
+        number.starts_with("INV/") && number.ends_with("/000001"),
+        "{number}"
+    );
     assert!(number.len() <= 16);
     assert_eq!(invoice["seller"]["gstin"], SHOP_GSTIN);
     assert_eq!(invoice["buyer"]["name"], "Asha Rao");
     assert_eq!(invoice["placeOfSupply"], "27-Maharashtra");
-    assert_eq!(invoice["lines"].as_array().unwrap().len(), 5, "four goods and shipping");
+    assert_eq!(
+        invoice["lines"].as_array().unwrap().len(),
+        5,
+        "four goods and shipping"
+    );
     assert_eq!(money(&invoice["totals"]["cgst"]), 300.87);
     assert_eq!(money(&invoice["totals"]["total"]), 3151.72);
 }
@@ -227,7 +244,11 @@ async fn inclusive_prices_take_the_tax_out_of_what_the_customer_pays(app: TestAp
     let token = mixed_cart(&app, "27").await;
     // The Razorpay order is made for the same amount as the order.
     let created = app
-        .post("/orders", Some(&token), json!({"paymentMethod": "razorpay"}))
+        .post(
+            "/orders",
+            Some(&token),
+            json!({"paymentMethod": "razorpay"}),
+        )
         .await
         .expect(201);
     let order = &created.data()["order"];
@@ -263,7 +284,9 @@ async fn a_multi_vendor_order_gets_one_invoice_per_seller_in_its_own_state(app: 
         )
         .await;
     let mug = app
-        .product_with(json!({"name": "Mug", "price": 100, "stock": 10, "gstRate": 18, "hsnCode": "6912"}))
+        .product_with(
+            json!({"name": "Mug", "price": 100, "stock": 10, "gstRate": 18, "hsnCode": "6912"}),
+        )
         .await;
     let (_, token) = app.customer("Ravi").await;
     app.add_to_cart(&token, &tea, 1).await;
@@ -308,7 +331,9 @@ async fn a_multi_vendor_order_gets_one_invoice_per_seller_in_its_own_state(app: 
 
 async fn cancelling_and_returning_issue_credit_notes_referring_to_the_invoices(app: TestApp) {
     let product = app
-        .product_with(json!({"name": "Lamp", "price": 200, "stock": 10, "gstRate": 18, "hsnCode": "9405"}))
+        .product_with(
+            json!({"name": "Lamp", "price": 200, "stock": 10, "gstRate": 18, "hsnCode": "9405"}),
+        )
         .await;
     let (_, token) = app.customer("Meera").await;
     let first = app.cod_order(&token, &product, 1).await;
@@ -351,7 +376,10 @@ async fn cancelling_and_returning_issue_credit_notes_referring_to_the_invoices(a
     assert!(note["number"].as_str().unwrap().ends_with("/000002"));
     assert!(invoice["number"].as_str().unwrap().ends_with("/000001"));
     let second_invoice = docs.iter().find(|d| d["kind"] == "invoice").unwrap();
-    assert!(second_invoice["number"].as_str().unwrap().ends_with("/000002"));
+    assert!(second_invoice["number"]
+        .as_str()
+        .unwrap()
+        .ends_with("/000002"));
 }
 
 async fn a_wrong_gstin_or_an_unknown_state_is_a_400_that_changes_nothing(app: TestApp) {
@@ -366,7 +394,11 @@ async fn a_wrong_gstin_or_an_unknown_state_is_a_400_that_changes_nothing(app: Te
         )
         .await
         .expect(400);
-    assert_eq!(bad_state.body["errors"][0]["field"], "state", "{}", bad_state.body);
+    assert_eq!(
+        bad_state.body["errors"][0]["field"], "state",
+        "{}",
+        bad_state.body
+    );
     app.post(
         "/addresses",
         Some(&token),
@@ -383,7 +415,11 @@ async fn a_wrong_gstin_or_an_unknown_state_is_a_400_that_changes_nothing(app: Te
         )
         .await
         .expect(400);
-    assert!(refused.body.to_string().contains("gstin"), "{}", refused.body);
+    assert!(
+        refused.body.to_string().contains("gstin"),
+        "{}",
+        refused.body
+    );
     // Nothing was ordered: the cart still holds its line.
     let cart = app.get("/cart", Some(&token)).await.expect(200);
     assert_eq!(cart.data()["items"].as_array().unwrap().len(), 1);
@@ -512,12 +548,18 @@ async fn the_gstr1_export_adds_up_to_invoices_minus_credit_notes_per_rate(app: T
     assert!(sections.contains(&"B2B".to_string()), "{csv}");
     assert!(sections.contains(&"B2CS".to_string()), "{csv}");
     // Only admins export; a malformed date is a 400.
-    app.get(&format!("/admin/gst/export?from={from}&to={to}"), Some(&token))
-        .await
-        .expect(403);
-    app.get("/admin/gst/export?from=2026-13-01&to=2026-12-31", Some(&app.admin_token))
-        .await
-        .expect(400);
+    app.get(
+        &format!("/admin/gst/export?from={from}&to={to}"),
+        Some(&token),
+    )
+    .await
+    .expect(403);
+    app.get(
+        "/admin/gst/export?from=2026-13-01&to=2026-12-31",
+        Some(&app.admin_token),
+    )
+    .await
+    .expect(400);
 }
 
 async fn flat_mode_keeps_the_single_rate_and_shows_no_breakdown(app: TestApp) {
@@ -554,7 +596,11 @@ fn pdf_text(pdf: &[u8]) -> String {
         .output()
         .expect("pdftotext (poppler-utils) is installed");
     let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -631,7 +677,12 @@ async fn the_invoice_pdf_read_back_as_text_holds_every_rule_46_field(app: TestAp
 
     // Another customer's download is a 404, as is a made-up id; a credit note prints its invoice.
     let (_, other) = app.customer("Other").await;
-    assert_eq!(pdf(&app, &other, invoice["pdfUrl"].as_str().unwrap()).await.0, 404);
+    assert_eq!(
+        pdf(&app, &other, invoice["pdfUrl"].as_str().unwrap())
+            .await
+            .0,
+        404
+    );
     assert_eq!(pdf(&app, &token, "/invoices/nothing.pdf").await.0, 404);
     app.patch(
         &format!("/orders/{order_id}/cancel"),
@@ -645,5 +696,8 @@ async fn the_invoice_pdf_read_back_as_text_holds_every_rule_46_field(app: TestAp
     let (_, bytes) = pdf(&app, &app.admin_token, note["pdfUrl"].as_str().unwrap()).await;
     let text = pdf_text(&bytes);
     assert!(text.contains("CREDIT NOTE"), "{text}");
-    assert!(text.contains(&format!("Against tax invoice No.: {number}")), "{text}");
+    assert!(
+        text.contains(&format!("Against tax invoice No.: {number}")),
+        "{text}"
+    );
 }

@@ -270,7 +270,10 @@ async fn a_checkout_rolled_back_after_numbering_leaves_no_gap() {
     assert!(refused.status >= 500, "{}", refused.body);
     assert_eq!(
         p.sql
-            .count("SELECT last_serial FROM gst_counters WHERE seller_key = 'shop'", &[])
+            .count(
+                "SELECT last_serial FROM gst_counters WHERE seller_key = 'shop'",
+                &[]
+            )
             .await,
         1
     );

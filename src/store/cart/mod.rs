@@ -481,7 +481,10 @@ impl Store {
                 }
             }
         }
-        let place = cart.shipping_address.as_ref().and_then(ShippingAddress::place_of_supply);
+        let place = cart
+            .shipping_address
+            .as_ref()
+            .and_then(ShippingAddress::place_of_supply);
         let totals = pricing::price(&priced, discount, settings, place).ok_or_else(overflow)?;
         Ok(PricedCart {
             cart,
