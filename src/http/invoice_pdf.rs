@@ -193,7 +193,11 @@ pub fn render(header: &PdfHeader<'_>, body: &DocumentBody) -> anyhow::Result<Vec
     w.line(&format!("Total CGST: {}", rupees(t.cgst)));
     w.line(&format!("Total SGST: {}", rupees(t.sgst)));
     w.line(&format!("Total IGST: {}", rupees(t.igst)));
-    w.line(&format!("Invoice total: {}", rupees(t.total)));
+    let total_label = match header.kind {
+        DocumentKind::Invoice => "Invoice total",
+        DocumentKind::CreditNote => "Credit note total",
+    };
+    w.line(&format!("{total_label}: {}", rupees(t.total)));
     w.next();
     w.next();
     w.line(&format!("For {}", body.seller.name));
