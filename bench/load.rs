@@ -869,6 +869,7 @@ async fn storage_phase(
                                         gateway_order_id: &gateway_order_id,
                                         expires_at: now + 30 * 60 * 1000,
                                     },
+                                    buyer_gstin: None,
                                 },
                                 None,
                                 &pricing,

@@ -102,6 +102,9 @@ pub struct Config {
     pub razorpay: RazorpaySettings,
     pub currency: String,
     pub tax_rate: BasisPoints,
+    /// `TAX_MODE=gst` (CONTRACT §10): the shop's registration and how prices are shown; `None`
+    /// is `TAX_MODE=flat`, the single `tax_rate`.
+    pub gst: Option<GstSettings>,
     pub shipping_fee: Money,
     pub free_shipping_threshold: Option<Money>,
     pub order_payment_timeout_minutes: i64,
@@ -148,6 +151,64 @@ pub struct Config {
     /// How long start-up keeps trying to reach PostgreSQL (a database starting alongside the
     /// shop) before it gives up; 0: one attempt.
     pub database_wait_secs: u64,
+}
+
+/// The settings of `TAX_MODE=gst`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GstSettings {
+    pub seller: crate::domain::gst::Seller,
+    /// `PRICES_INCLUDE_TAX`: product prices (and the shipping fee) already hold the GST.
+    pub prices_include_tax: bool,
+}
+
+/// Reads `TAX_MODE` and, for `gst`, the seller's registration: every `SELLER_*` is required, the
+/// GSTIN's check character is verified and `SELLER_STATE` (a code or a name; the GSTIN's state
+/// when unset) must be the state the GSTIN is registered in.
+fn gst_settings(vars: &Vars<'_>) -> Result<Option<GstSettings>, ConfigError> {
+    use crate::domain::gst::{Gstin, Seller, StateCode};
+    match vars.string("TAX_MODE", "flat").trim() {
+        "flat" => return Ok(None),
+        "gst" => {}
+        other => return Err(bad("TAX_MODE", format!("{other:?} is not flat or gst"))),
+    }
+    let required = |name: &'static str| {
+        vars.get(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| bad(name, "is required when TAX_MODE=gst"))
+    };
+    let name = required("SELLER_NAME")?;
+    let address = required("SELLER_ADDRESS")?;
+    let raw_gstin = required("SELLER_GSTIN")?;
+    let gstin = Gstin::parse(&raw_gstin)
+        .map_err(|why| bad("SELLER_GSTIN", format!("{raw_gstin:?}: {why}")))?;
+    let state = match vars.get("SELLER_STATE") {
+        None => gstin.state(),
+        Some(raw) => StateCode::parse(&raw).ok_or_else(|| {
+            bad(
+                "SELLER_STATE",
+                format!("{raw:?} is not an Indian state or its GST code"),
+            )
+        })?,
+    };
+    if state != gstin.state() {
+        return Err(bad(
+            "SELLER_STATE",
+            format!(
+                "{state} does not match the GSTIN, registered in {}",
+                gstin.state()
+            ),
+        ));
+    }
+    Ok(Some(GstSettings {
+        seller: Seller {
+            name,
+            address,
+            gstin,
+            state,
+        },
+        prices_include_tax: vars.flag("PRICES_INCLUDE_TAX", false)?,
+    }))
 }
 
 /// How the SMTP server is reached: `SMTP_URL`.
@@ -603,6 +664,7 @@ impl Config {
             razorpay,
             currency,
             tax_rate,
+            gst: gst_settings(&vars)?,
             shipping_fee: vars.money("SHIPPING_FEE")?.unwrap_or(Money::ZERO),
             free_shipping_threshold: vars.money("FREE_SHIPPING_THRESHOLD")?,
             order_payment_timeout_minutes: vars.ranged(
@@ -695,6 +757,13 @@ impl crate::domain::pricing::PricingSettings {
             tax_rate: config.tax_rate,
             shipping_fee: config.shipping_fee,
             free_shipping_threshold: config.free_shipping_threshold,
+            gst: config
+                .gst
+                .as_ref()
+                .map(|gst| crate::domain::pricing::GstPricing {
+                    seller_state: gst.seller.state,
+                    prices_include_tax: gst.prices_include_tax,
+                }),
         }
     }
 }
@@ -834,5 +903,47 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.gateway, GatewayKind::Razorpay);
+    }
+
+    const GST: [(&str, &str); 4] = [
+        ("TAX_MODE", "gst"),
+        ("SELLER_NAME", "Cartwright Retail"),
+        ("SELLER_ADDRESS", "12 Marine Drive, Mumbai"),
+        ("SELLER_GSTIN", "27AAPFU0939F1ZV"),
+    ];
+
+    #[test]
+    fn gst_mode_takes_the_state_from_the_gstin_and_is_off_by_default() {
+        assert_eq!(config(&[]).unwrap().gst, None);
+        let c = config(&GST).unwrap();
+        let gst = c.gst.unwrap();
+        assert_eq!(gst.seller.state.code(), 27);
+        assert!(!gst.prices_include_tax);
+        let mut named = GST.to_vec();
+        named.push(("SELLER_STATE", "Maharashtra"));
+        named.push(("PRICES_INCLUDE_TAX", "true"));
+        assert!(config(&named).unwrap().gst.unwrap().prices_include_tax);
+    }
+
+    #[test]
+    fn gst_settings_are_checked() {
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = GST.to_vec();
+            pairs.retain(|(k, _)| *k != extra.0);
+            pairs.push(extra);
+            config(&pairs).unwrap_err().variable
+        };
+        assert_eq!(
+            config(&[("TAX_MODE", "vat")]).unwrap_err().variable,
+            "TAX_MODE"
+        );
+        assert_eq!(
+            config(&[("TAX_MODE", "gst")]).unwrap_err().variable,
+            "SELLER_NAME"
+        );
+        assert_eq!(with(("SELLER_GSTIN", "27AAPFU0939F1ZA")), "SELLER_GSTIN");
+        assert_eq!(with(("SELLER_STATE", "29")), "SELLER_STATE");
+        assert_eq!(with(("SELLER_STATE", "Atlantis")), "SELLER_STATE");
+        assert_eq!(with(("SELLER_ADDRESS", " ")), "SELLER_ADDRESS");
     }
 }

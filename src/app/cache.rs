@@ -508,6 +508,8 @@ mod tests {
             rating_count: 0,
             created_at: 0,
             updated_at: 0,
+            hsn_code: None,
+            gst_rate: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! payable, creates the gateway order and retries when two nodes draw the same order number.
 
 use super::AppState;
+use crate::domain::gst::Gstin;
 use crate::domain::ids::{new_id, parse_id, AddressId};
 use crate::domain::order::{new_order_number, PaymentMethod};
 use crate::domain::pricing::PricingSettings;
@@ -28,6 +29,8 @@ pub struct CheckoutRequest<'a> {
     pub address_id: Option<&'a AddressId>,
     /// The caller's cart id as sent, checked when given.
     pub cart_id: Option<&'a str>,
+    /// The buyer's GSTIN, already verified.
+    pub buyer_gstin: Option<&'a Gstin>,
 }
 
 /// The order placed, and the gateway order to pay it with when it is paid online.
@@ -53,6 +56,7 @@ pub async fn place_order(state: &AppState, request: CheckoutRequest<'_>) -> Resu
         notes,
         address_id,
         cart_id,
+        buyer_gstin,
     } = request;
     let address = match address_id {
         None => None,
@@ -144,6 +148,7 @@ pub async fn place_order(state: &AppState, request: CheckoutRequest<'_>) -> Resu
                         None if nothing_to_pay => Settlement::NothingToPay,
                         None => Settlement::CashOnDelivery,
                     },
+                    buyer_gstin,
                 },
                 address.as_deref(),
                 &settings,

@@ -147,6 +147,7 @@ async fn create_address(
     ApiJson(body): ApiJson<AddressBody>,
 ) -> Result<Reply<AddressView>> {
     let (address, is_default) = body.checked()?;
+    let address = address.checked_for_gst(state.config.gst.is_some())?;
     let saved = state
         .store
         .create_address(&caller.id, &address, is_default.unwrap_or(false))
@@ -172,6 +173,7 @@ async fn replace_address(
 ) -> Result<Reply<AddressView>> {
     let id = parse_id("id", &id)?;
     let (address, is_default) = body.checked()?;
+    let address = address.checked_for_gst(state.config.gst.is_some())?;
     let saved = state
         .store
         .update_address(&caller.id, &id, &address, is_default)

@@ -6,6 +6,7 @@ use super::session::AuthUser;
 use super::user_views::UserView;
 use super::AppState;
 use crate::app::accounts::{create_account, NewAccount};
+use crate::domain::gst::{Gstin, StateCode};
 use crate::domain::ids::UserId;
 use crate::domain::user::{check_name, Role};
 use crate::error::{Error, ErrorBody, Result};
@@ -50,6 +51,11 @@ pub struct UpdateUserBody {
     pub role: Option<Role>,
     pub is_active: Option<bool>,
     pub name: Option<String>,
+    /// A vendor's GSTIN (check character verified); `""` removes it. Its lines are then invoiced
+    /// by the vendor (CONTRACT §10).
+    pub gstin: Option<String>,
+    /// The vendor's GST state, a code or a name; must be the GSTIN's (taken from it when left out).
+    pub state: Option<String>,
 }
 
 /// List users (admin).
@@ -143,6 +149,28 @@ async fn update_user(
         .as_deref()
         .map(|n| check_name("name", n, 100))
         .transpose()?;
+    let gst = match body.gstin.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(raw) => {
+            let gstin = Gstin::parse(raw).map_err(|why| Error::invalid("gstin", why, raw))?;
+            let registered = gstin.state();
+            let gst_state = match body.state.as_deref() {
+                None => registered,
+                Some(text) => StateCode::parse(text).ok_or_else(|| {
+                    Error::invalid("state", "is not an Indian state or union territory", text)
+                })?,
+            };
+            if gst_state != registered {
+                return Err(Error::invalid(
+                    "state",
+                    format!("must be the GSTIN's state, {registered}"),
+                    body.state.as_deref().unwrap_or_default(),
+                ));
+            }
+            Some(Some((gstin, gst_state)))
+        }
+    };
     let user = state
         .store
         .update_user(
@@ -152,6 +180,7 @@ async fn update_user(
                 role: body.role,
                 is_active: body.is_active,
                 name,
+                gst,
             },
         )
         .await?

@@ -501,7 +501,8 @@ async fn set_shipping_address(
             .ok_or_else(|| Error::not_found("Address"))?
             .shipping(),
         ShippingAddressBody::Inline(address) => address,
-    };
+    }
+    .checked_for_gst(state.config.gst.is_some())?;
     state
         .store
         .set_cart_shipping_address(&caller.id, &address)

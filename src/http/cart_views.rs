@@ -84,9 +84,11 @@ pub struct CartView {
     pub final_amount: Money,
     /// The flat shipping fee, or 0 at or above the free-shipping threshold.
     pub shipping_charges: Money,
-    /// Tax on `totalAmount - discount`, rounded half-up to the paisa.
+    /// Tax on `totalAmount - discount`, rounded half-up to the paisa; with `TAX_MODE=gst`, the GST
+    /// of the lines and the shipping at the cart's address (the shop's own state without one).
     pub estimated_tax: Money,
-    /// `totalAmount - discount + shippingCharges + estimatedTax`: what checkout will charge.
+    /// `totalAmount - discount + shippingCharges + estimatedTax` (without `estimatedTax` when GST
+    /// is included in the prices): what checkout will charge.
     pub estimated_total: Money,
     /// Always `true`: a user has one cart, and it is the active one.
     pub is_active: bool,

@@ -15,6 +15,8 @@ pub mod discounts;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod invoice_pdf;
+pub mod invoices;
 pub mod limits;
 pub mod notifications;
 pub mod ops;
@@ -202,6 +204,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(cart::router())
         .merge(discounts::router())
         .merge(orders::router())
+        .merge(invoices::router())
         .merge(admin_orders::router())
         .merge(vendor::router())
         .merge(webhooks::router())

@@ -2,9 +2,11 @@
 //! from the payments ledger, tracking, and the receipt of a confirmed payment.
 
 use super::extract::Pagination;
+use crate::domain::gst::GstRate;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::money::Money;
 use crate::domain::order::{OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
+use crate::domain::pricing::{tax_breakdown, TaxSplit};
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
 use crate::store::orders::{HistoryEntry, LedgerEntry, Order, OrderItem};
@@ -59,6 +61,26 @@ pub struct OrderItemView {
     pub quantity: i64,
     pub price: Money,
     pub total_price: Money,
+    /// GST (CONTRACT §10; `null` for orders priced in flat mode): the HSN code, the rate in
+    /// percent, the line's value after its share of the discount and its taxes.
+    pub hsn_code: Option<String>,
+    pub gst_rate: Option<i64>,
+    pub taxable_value: Option<Money>,
+    pub cgst: Option<Money>,
+    pub sgst: Option<Money>,
+    pub igst: Option<Money>,
+}
+
+/// One row of `taxBreakdown`: everything taxed at one rate, shipping included.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxRowView {
+    /// Percent: 0, 5, 18 or 40.
+    pub gst_rate: i64,
+    pub taxable_value: Money,
+    pub cgst: Money,
+    pub sgst: Money,
+    pub igst: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,6 +123,12 @@ pub struct OrderView {
     pub discount_code: Option<String>,
     pub shipping_charges: Money,
     pub tax: Money,
+    /// GST per rate (empty in flat mode).
+    pub tax_breakdown: Vec<TaxRowView>,
+    /// The buyer's GSTIN given at checkout.
+    pub buyer_gstin: Option<String>,
+    /// The GST place of supply, `27-Maharashtra` (GST mode only).
+    pub place_of_supply: Option<String>,
     pub total_amount: Money,
     pub status: OrderStatus,
     #[schema(value_type = Object)]
@@ -130,7 +158,15 @@ fn time(at: Option<i64>) -> Option<String> {
 }
 
 fn item_view(item: OrderItem, product: ProductRef) -> OrderItemView {
+    let gst = item.gst_rate.is_some();
+    let amount = |value: Money| gst.then_some(value);
     OrderItemView {
+        hsn_code: item.hsn_code,
+        gst_rate: item.gst_rate.map(GstRate::percent),
+        taxable_value: amount(item.taxable_value),
+        cgst: amount(item.cgst),
+        sgst: amount(item.sgst),
+        igst: amount(item.igst),
         product_id: product,
         product_name: item.product_name,
         product_image: item.product_image,
@@ -158,7 +194,44 @@ pub fn order_view(
             created_at: to_rfc3339(e.created_at),
         })
         .collect();
+    let shipping = order.shipping_gst_rate.map(|rate| {
+        (
+            rate,
+            TaxSplit {
+                taxable_value: order.shipping_taxable,
+                cgst: order.shipping_cgst,
+                sgst: order.shipping_sgst,
+                igst: order.shipping_igst,
+            },
+        )
+    });
+    let lines = items.iter().filter_map(|item| {
+        Some((
+            GstRate::from_percent(item.gst_rate?)?,
+            TaxSplit {
+                taxable_value: item.taxable_value?,
+                cgst: item.cgst?,
+                sgst: item.sgst?,
+                igst: item.igst?,
+            },
+        ))
+    });
+    // Stored amounts are far inside i64; an overflow would be a corrupt row, shown as no rows.
+    let tax_breakdown = tax_breakdown(lines.chain(shipping))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| TaxRowView {
+            gst_rate: row.gst_rate.percent(),
+            taxable_value: row.split.taxable_value,
+            cgst: row.split.cgst,
+            sgst: row.split.sgst,
+            igst: row.split.igst,
+        })
+        .collect();
     OrderView {
+        tax_breakdown,
+        buyer_gstin: order.buyer_gstin,
+        place_of_supply: order.place_of_supply.map(|state| state.to_string()),
         id: order.id,
         order_number: order.order_number,
         user_id: user,
@@ -421,6 +494,12 @@ pub fn receipt(view: &OrderView) -> Receipt {
                 quantity: i.quantity,
                 price: i.price,
                 total_price: i.total_price,
+                hsn_code: i.hsn_code.clone(),
+                gst_rate: i.gst_rate,
+                taxable_value: i.taxable_value,
+                cgst: i.cgst,
+                sgst: i.sgst,
+                igst: i.igst,
             })
             .collect(),
         subtotal: view.subtotal,

@@ -17,6 +17,7 @@ use crate::app::cancellation::{cancel_and_refund, CUSTOMER_REASON};
 use crate::app::checkout::{self, Checkout, CheckoutRequest};
 use crate::app::payments::PaymentSource;
 use crate::app::{fulfilment, returns};
+use crate::domain::gst::Gstin;
 use crate::domain::ids::AddressId;
 use crate::domain::order::{is_online_method, Actor, OrderStatus, PaymentMethod, PaymentStatus};
 use crate::error::{Error, ErrorBody, Result};
@@ -53,6 +54,8 @@ pub struct CreateOrderBody {
     pub address_id: Option<String>,
     /// The caller's cart id (optional; checked when given).
     pub cart_id: Option<String>,
+    /// The buyer's GSTIN, for a B2B tax invoice (15 characters, check character verified).
+    pub gstin: Option<String>,
 }
 
 /// The gateway order as api-reference.md shows it (Razorpay's own field names).
@@ -127,6 +130,10 @@ async fn place_order(
         .as_deref()
         .map(|raw| AddressId::parse("addressId", raw))
         .transpose()?;
+    let buyer_gstin = match body.gstin.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(Gstin::parse(raw).map_err(|why| Error::invalid("gstin", why, raw))?),
+    };
     let Checkout {
         placed,
         gateway_order,
@@ -141,6 +148,7 @@ async fn place_order(
             notes,
             address_id: address_id.as_ref(),
             cart_id: body.cart_id.as_deref(),
+            buyer_gstin: buyer_gstin.as_ref(),
         },
     )
     .await?;

@@ -4,6 +4,7 @@
 use super::extract::{optional_text, sort_descending};
 use super::session::AuthUser;
 use super::AppState;
+use crate::domain::gst::{GstRate, HsnCode};
 use crate::domain::ids::parse_id;
 use crate::domain::money::{Money, MAX_AMOUNT};
 use crate::domain::user::{check_name, Role};
@@ -38,6 +39,10 @@ pub struct ProductBody {
     pub is_active: Option<bool>,
     /// Admins only: the vendor who owns the product.
     pub vendor_id: Option<String>,
+    /// HSN code: 4, 6 or 8 digits (GST, CONTRACT §10).
+    pub hsn_code: Option<String>,
+    /// GST rate in percent: 0, 5, 18 (the default) or 40.
+    pub gst_rate: Option<i64>,
 }
 
 /// Body of `PATCH /products/{id}`: only the fields present change.
@@ -60,6 +65,12 @@ pub struct ProductPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub vendor_id: Option<Option<String>>,
+    /// `null` removes the HSN code.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub hsn_code: Option<Option<String>>,
+    /// 0, 5, 18 or 40.
+    pub gst_rate: Option<i64>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, via `default`).
@@ -270,6 +281,20 @@ pub(super) async fn check_vendor(
     }
 }
 
+fn check_hsn(raw: Option<&str>) -> Result<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => HsnCode::parse(text)
+            .map(|code| Some(code.as_str().to_string()))
+            .ok_or_else(|| Error::invalid("hsnCode", "must be 4, 6 or 8 digits", text)),
+    }
+}
+
+fn check_gst_rate(percent: i64) -> Result<GstRate> {
+    GstRate::from_percent(percent)
+        .ok_or_else(|| Error::invalid("gstRate", "must be 0, 5, 18 or 40", percent))
+}
+
 /// Every field of a full body checked. The owner is settled separately by `check_vendor`.
 pub(super) fn checked_body(body: &ProductBody) -> Result<NewProduct> {
     Ok(NewProduct {
@@ -283,6 +308,12 @@ pub(super) fn checked_body(body: &ProductBody) -> Result<NewProduct> {
         sku: check_sku(body.sku.as_deref())?,
         is_active: body.is_active.unwrap_or(true),
         vendor_id: None,
+        hsn_code: check_hsn(body.hsn_code.as_deref())?,
+        gst_rate: body
+            .gst_rate
+            .map(check_gst_rate)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -301,6 +332,8 @@ pub(super) fn replacement(body: &ProductBody) -> Result<ProductChanges> {
         sku: Some(new.sku),
         is_active: body.is_active,
         vendor_id: None,
+        hsn_code: Some(new.hsn_code),
+        gst_rate: Some(new.gst_rate),
     })
 }
 
@@ -340,5 +373,11 @@ pub(super) fn checked_patch(body: &ProductPatch) -> Result<ProductChanges> {
             .transpose()?,
         is_active: body.is_active,
         vendor_id: None,
+        hsn_code: body
+            .hsn_code
+            .as_ref()
+            .map(|h| check_hsn(h.as_deref()))
+            .transpose()?,
+        gst_rate: body.gst_rate.map(check_gst_rate).transpose()?,
     })
 }

@@ -57,6 +57,9 @@ pub struct ProductView {
     pub rating_count: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// GST (CONTRACT §10): HSN code, and the rate in percent (0, 5, 18 or 40).
+    pub hsn_code: Option<String>,
+    pub gst_rate: i64,
 }
 
 impl From<Product> for ProductView {
@@ -75,6 +78,8 @@ impl From<Product> for ProductView {
             sku: product.sku,
             is_active: product.is_active,
             vendor_id: product.vendor_id,
+            hsn_code: product.hsn_code,
+            gst_rate: product.gst_rate.percent(),
             rating_count: product.rating_count,
             created_at: to_rfc3339(product.created_at),
             updated_at: to_rfc3339(product.updated_at),

@@ -18,6 +18,10 @@ pub struct UserView {
     pub role: Role,
     pub is_active: bool,
     pub created_at: String,
+    /// A vendor's GST registration, when it has one.
+    pub gstin: Option<String>,
+    /// Its GST state code (two digits).
+    pub gst_state: Option<String>,
 }
 
 impl From<User> for UserView {
@@ -29,6 +33,8 @@ impl From<User> for UserView {
             email: user.email,
             phone: user.phone,
             is_active: user.is_active,
+            gstin: user.gstin,
+            gst_state: user.gst_state.map(|state| state.as_code_text()),
             created_at: to_rfc3339(user.created_at),
         }
     }

@@ -42,6 +42,24 @@ pub struct ShippingAddress {
 }
 
 impl ShippingAddress {
+    /// The address unchanged, or a 400 naming `state` when GST is charged (`gst`) and the state is
+    /// not one of India's states and union territories: tax cannot be placed without it.
+    pub fn checked_for_gst(self, gst: bool) -> Result<ShippingAddress> {
+        if gst && self.place_of_supply().is_none() {
+            return Err(Error::invalid(
+                "state",
+                "must be an Indian state or union territory, by name or GST code (e.g. Maharashtra or 27)",
+                self.state.as_str(),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The GST place of supply: the address's state, when it names one (CONTRACT §10).
+    pub fn place_of_supply(&self) -> Option<crate::domain::gst::StateCode> {
+        crate::domain::gst::StateCode::parse(&self.state)
+    }
+
     /// The address trimmed and checked; a bad field is a 400 naming it.
     pub fn validated(self) -> Result<ShippingAddress> {
         let required = |field: &str, value: &str, max: usize| -> Result<String> {

@@ -23,6 +23,7 @@ pub mod discounts;
 pub mod emails;
 pub mod gate;
 pub mod idempotency;
+pub mod invoices;
 pub mod leases;
 pub mod moves;
 pub mod notifications;
@@ -66,6 +67,8 @@ pub struct Store {
     pub stock_gate: std::sync::Arc<gate::StockGate>,
     /// What emails composed in a transaction link to (`emails::MailSettings`).
     pub mail: std::sync::Arc<emails::MailSettings>,
+    /// The shop's GST registration in `TAX_MODE=gst`: invoices are issued on confirmation.
+    pub gst: Option<std::sync::Arc<crate::domain::gst::Seller>>,
 }
 
 /// Runs `$body` with `$pool` bound to a pool that may serve reads.
@@ -346,6 +349,10 @@ impl Store {
         Ok(Store {
             backend,
             stock_gate: Default::default(),
+            gst: config
+                .gst
+                .as_ref()
+                .map(|gst| std::sync::Arc::new(gst.seller.clone())),
             mail: std::sync::Arc::new(emails::MailSettings {
                 public_url: config
                     .public_url

@@ -4,6 +4,7 @@
 //! what unpaid orders hold, however requests interleave.
 
 use super::{like_pattern, read, write, PageRequest, Store};
+use crate::domain::gst::GstRate;
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::time::now_millis;
@@ -30,6 +31,9 @@ pub struct Product {
     pub rating_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// GST (CONTRACT §10): the HSN code (4, 6 or 8 digits) and the rate.
+    pub hsn_code: Option<String>,
+    pub gst_rate: GstRate,
 }
 
 impl Product {
@@ -73,6 +77,8 @@ pub(crate) struct ProductRow {
     rating_count: i64,
     created_at: i64,
     updated_at: i64,
+    hsn_code: Option<String>,
+    gst_rate: GstRate,
 }
 
 impl From<ProductRow> for Product {
@@ -95,13 +101,16 @@ impl From<ProductRow> for Product {
             rating_count: row.rating_count,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            hsn_code: row.hsn_code,
+            gst_rate: row.gst_rate,
         }
     }
 }
 
 pub const PRODUCT_COLUMNS: &str =
     "id, name, description, price, stock, reserved, brand, category, \
-     image_urls, sku, is_active, vendor_id, rating_sum, rating_count, created_at, updated_at";
+     image_urls, sku, is_active, vendor_id, rating_sum, rating_count, created_at, updated_at, \
+     hsn_code, gst_rate";
 
 /// A checked new product.
 #[derive(Debug, Clone)]
@@ -116,6 +125,8 @@ pub struct NewProduct {
     pub sku: Option<String>,
     pub is_active: bool,
     pub vendor_id: Option<String>,
+    pub hsn_code: Option<String>,
+    pub gst_rate: GstRate,
 }
 
 /// Checked changes to a product; `None` leaves a field as it is. `sku` and `vendor_id` may be
@@ -132,6 +143,8 @@ pub struct ProductChanges {
     pub sku: Option<Option<String>>,
     pub is_active: Option<bool>,
     pub vendor_id: Option<Option<String>>,
+    pub hsn_code: Option<Option<String>>,
+    pub gst_rate: Option<GstRate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,6 +266,12 @@ where
     if let Some(vendor) = &changes.vendor_id {
         qb.push(", vendor_id = ").push_bind(vendor.clone());
     }
+    if let Some(hsn) = &changes.hsn_code {
+        qb.push(", hsn_code = ").push_bind(hsn.clone());
+    }
+    if let Some(rate) = changes.gst_rate {
+        qb.push(", gst_rate = ").push_bind(rate.percent());
+    }
 }
 
 fn image_urls_json(urls: &[String]) -> String {
@@ -284,13 +303,16 @@ impl Store {
             rating_count: 0,
             created_at: now,
             updated_at: now,
+            hsn_code: new.hsn_code,
+            gst_rate: new.gst_rate,
         };
         let urls = image_urls_json(&product.image_urls);
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO products (id, name, description, price, stock, reserved, brand, category,
-                     image_urls, sku, is_active, vendor_id, rating_sum, rating_count, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, 0, 0, $12, $13)",
+                     image_urls, sku, is_active, vendor_id, rating_sum, rating_count, created_at, updated_at,
+                     hsn_code, gst_rate)
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, 0, 0, $12, $13, $14, $15)",
             )
             .bind(&product.id)
             .bind(&product.name)
@@ -305,6 +327,8 @@ impl Store {
             .bind(&product.vendor_id)
             .bind(product.created_at)
             .bind(product.updated_at)
+            .bind(&product.hsn_code)
+            .bind(product.gst_rate)
             .execute(pool)
             .await
             .on_unique_violation(duplicate_sku)?;

@@ -4,6 +4,7 @@
 //! (a 500 whose log names the value and the type), never a silent default.
 
 use crate::domain::discount::{DiscountType, DiscountUseState};
+use crate::domain::gst::{DocumentKind, GstRate, StateCode};
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::mail::{EmailKind, EmailStatus};
 use crate::domain::money::Money;
@@ -73,7 +74,55 @@ text_column!(
     LedgerStatus,
     EmailKind,
     EmailStatus,
+    DocumentKind,
 );
+
+/// Values stored as a BIGINT: `$to` gives the number, `$from` takes it back (`None`: unknown).
+macro_rules! integer_column {
+    ($($ty:ty => $to:expr, $from:expr;)+) => {$(
+        impl<DB: Database> Type<DB> for $ty
+        where
+            i64: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <i64 as Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <i64 as Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: Database> Encode<'q, DB> for $ty
+        where
+            i64: Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as Database>::ArgumentBuffer<'q>,
+            ) -> Result<IsNull, BoxDynError> {
+                let number: i64 = $to(*self);
+                number.encode_by_ref(buf)
+            }
+        }
+
+        impl<'r, DB: Database> Decode<'r, DB> for $ty
+        where
+            i64: Decode<'r, DB>,
+        {
+            fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                let number = <i64 as Decode<'r, DB>>::decode(value)?;
+                $from(number).ok_or_else(|| unknown_value(stringify!($ty), &number.to_string()))
+            }
+        }
+    )+};
+}
+
+integer_column! {
+    GstRate => GstRate::percent, GstRate::from_percent;
+    StateCode => |state: StateCode| i64::from(state.code()),
+        |number: i64| u8::try_from(number).ok().and_then(StateCode::from_code);
+}
 
 impl<DB: Database> Type<DB> for Money
 where

@@ -1,6 +1,7 @@
 //! Accounts: users, their roles and whether they may still sign in.
 
 use super::{read, transaction, write, PageRequest, Store};
+use crate::domain::gst::{Gstin, StateCode};
 use crate::domain::ids::new_id;
 use crate::domain::time::now_millis;
 use crate::domain::user::Role;
@@ -20,6 +21,9 @@ pub struct User {
     pub session_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A vendor's own GST registration (CONTRACT §10): it then invoices its own lines.
+    pub gstin: Option<String>,
+    pub gst_state: Option<StateCode>,
 }
 
 /// What the per-request account check needs of an active account.
@@ -50,10 +54,13 @@ pub struct UserChanges {
     pub role: Option<Role>,
     pub is_active: Option<bool>,
     pub name: Option<String>,
+    /// `Some(None)` removes the registration.
+    pub gst: Option<Option<(Gstin, StateCode)>>,
 }
 
 const USER_COLUMNS: &str =
-    "id, name, email, phone, password_hash, role, is_active, session_version, created_at, updated_at";
+    "id, name, email, phone, password_hash, role, is_active, session_version, created_at, updated_at, \
+     gstin, gst_state";
 
 impl Store {
     /// Inserts a user; a taken e-mail is a 409.
@@ -70,6 +77,8 @@ impl Store {
             session_version: 0,
             created_at: now,
             updated_at: now,
+            gstin: None,
+            gst_state: None,
         };
         write!(self, |pool| {
             sqlx::query(
@@ -329,7 +338,9 @@ impl Store {
             "UPDATE users SET role = COALESCE($2, role), is_active = COALESCE($3, is_active),
                     session_version = CASE WHEN $3 = FALSE THEN session_version + 1
                                            ELSE session_version END,
-                    name = COALESCE($4, name), updated_at = $5
+                    name = COALESCE($4, name), updated_at = $5,
+                    gstin = CASE WHEN $6 THEN $7 ELSE gstin END,
+                    gst_state = CASE WHEN $6 THEN $8 ELSE gst_state END
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
         Ok(transaction!(self, |tx| {
@@ -353,6 +364,19 @@ impl Store {
                 .bind(changes.is_active)
                 .bind(changes.name.as_deref())
                 .bind(now_millis())
+                .bind(changes.gst.is_some())
+                .bind(
+                    changes
+                        .gst
+                        .as_ref()
+                        .and_then(|gst| gst.as_ref().map(|(gstin, _)| gstin.as_str())),
+                )
+                .bind(
+                    changes
+                        .gst
+                        .as_ref()
+                        .and_then(|gst| gst.as_ref().map(|(_, state)| *state)),
+                )
                 .fetch_optional(&mut *tx)
                 .await?;
             user

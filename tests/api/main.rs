@@ -11,6 +11,7 @@ mod contention;
 mod discounts;
 mod email;
 mod faults;
+mod gst;
 mod guard;
 mod hostile;
 mod lifecycle;

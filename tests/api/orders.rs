@@ -1544,6 +1544,7 @@ async fn a_taken_order_number_writes_nothing(app: TestApp) {
                 notes: None,
                 currency: "INR",
                 settlement: cartwright::store::orders::Settlement::CashOnDelivery,
+                buyer_gstin: None,
             },
             None,
             &settings,

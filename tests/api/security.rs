@@ -965,6 +965,7 @@ const PRIVILEGED: &[(&str, &str)] = &[
     ("GET", "/vendor/orders"),
     ("GET", "/vendor/orders/{orderId}"),
     ("PATCH", "/vendor/orders/{orderId}/status"),
+    ("GET", "/admin/gst/export"),
 ];
 
 /// The privileged operations as the document lists them; fails if the table above is incomplete.

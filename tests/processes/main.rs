@@ -14,6 +14,7 @@ mod crash;
 mod email;
 mod faults;
 mod guard;
+mod invoices;
 mod leader;
 mod memory;
 mod migrations;

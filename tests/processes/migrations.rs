@@ -74,6 +74,10 @@ const APPLIED: &[(&str, &str)] = &[
         "1b74f9d339d2fb2f402ab0ca3821ef9003e7241c2596a38c1bfdef2a359b3918",
     ),
     (
+        "sqlite/0029_gst.sql",
+        "c87a2989aa12211976a09560ab6d0551dbc542c58fd03226cb1c0970a0b0b1c9",
+    ),
+    (
         "sqlite/0031_email_body.sql",
         "a2f6a8adb280a858c6cebfe7e980234a308692096a6d5f1b1a6120854649b859",
     ),
@@ -140,6 +144,10 @@ const APPLIED: &[(&str, &str)] = &[
     (
         "postgres/0027_job_leases.sql",
         "1b74f9d339d2fb2f402ab0ca3821ef9003e7241c2596a38c1bfdef2a359b3918",
+    ),
+    (
+        "postgres/0029_gst.sql",
+        "c87a2989aa12211976a09560ab6d0551dbc542c58fd03226cb1c0970a0b0b1c9",
     ),
     (
         "postgres/0031_email_body.sql",

@@ -3,6 +3,7 @@
 
 import { api, newIdempotencyKey } from '../lib/api.js';
 import { busy, date, errorArea, field, formValues, h, loading, money, mount, pager, showError, STATUS_LABELS, statusBadge } from '../lib/dom.js';
+import { invoiceLinks } from '../lib/invoices.js';
 import { go } from '../lib/router.js';
 
 const NEXT = {
@@ -74,7 +75,7 @@ export async function renderAdminOrders(main, _params, query) {
                 h(
                   'tr',
                   {},
-                  h('th', { scope: 'row' }, o.orderNumber),
+                  h('th', { scope: 'row' }, o.orderNumber, o.status !== 'pending' ? invoiceLinks(o._id) : null),
                   h('td', {}, date(o.createdAt)),
                   h('td', {}, typeof o.userId === 'object' && o.userId ? `${o.userId.name} (${o.userId.email})` : String(o.userId)),
                   h('td', {}, money(o.totalAmount)),

@@ -5,6 +5,7 @@
 import { api, newIdempotencyKey, on } from '../lib/api.js';
 import { busy, date, errorArea, field, h, loading, money, mount, showError, statusBadge, statusLabel } from '../lib/dom.js';
 import { link } from '../lib/router.js';
+import { invoiceLinks } from '../lib/invoices.js';
 import { addressText } from './addresses.js';
 import { totals } from './cart.js';
 
@@ -244,6 +245,7 @@ export async function renderOrder(main, { id }, query) {
           ? h('p', { class: 'return-status' }, `Return: ${order.returnStatus}${order.returnDecisionReason ? ` (${order.returnDecisionReason})` : ''}`)
           : null,
         timeline(tracking),
+        status !== 'pending' ? invoiceLinks(order._id) : null,
       ),
       actions,
       h(

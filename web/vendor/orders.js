@@ -4,6 +4,7 @@
 
 import { api, liveEvents, newIdempotencyKey } from '../lib/api.js';
 import { busy, date, errorArea, field, h, loading, money, mount, pager, showError, STATUS_LABELS, statusBadge } from '../lib/dom.js';
+import { invoiceLinks } from '../lib/invoices.js';
 import { go } from '../lib/router.js';
 import { addressText } from '../shop/addresses.js';
 
@@ -65,6 +66,7 @@ export async function renderVendorOrders(main, _params, query) {
                   h('ul', { class: 'plain' }, o.items.map((i) => h('li', {}, `${i.productName} × ${i.quantity} — ${money(i.totalPrice)}`))),
                   h('p', {}, 'Ship to: ', addressText(o.shippingAddress || {})),
                   o.trackingNumber ? h('p', {}, `Tracking number: ${o.trackingNumber}`) : null,
+                  invoiceLinks(o._id),
                   o.status === 'confirmed' || o.status === 'processing' ? shipForm(o, reload) : null,
                   o.status === 'shipped' ? deliverButton(o, reload) : null,
                 ),

@@ -17,6 +17,7 @@ use super::addresses::ShippingAddress;
 use super::products::Product;
 use super::{read, transaction, with_retries, write, Backend, Store};
 use crate::domain::discount::{evaluate, DiscountType};
+use crate::domain::gst::{GstRate, StateCode};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::pricing::{self, Line, PricingSettings, Totals, MAX_LINE_QUANTITY};
@@ -69,14 +70,19 @@ pub struct CartLine {
     pub product: Product,
     pub quantity: i64,
     pub added_at: i64,
+    /// The GST state of the product's vendor when the vendor has its own registration (it then
+    /// invoices the line); `None`: the shop sells it.
+    pub seller_state: Option<StateCode>,
 }
 
 impl CartLine {
-    /// The line as pricing sees it: the product's current price.
+    /// The line as pricing sees it: the product's current price and GST rate, and its seller.
     pub fn pricing_line(&self) -> Line {
         Line {
             unit_price: self.product.price,
             quantity: self.quantity,
+            gst_rate: self.product.gst_rate,
+            seller_state: self.seller_state,
         }
     }
 
@@ -100,6 +106,8 @@ macro_rules! cart_read_sql {
         p.image_urls AS p_image_urls, p.sku AS p_sku, p.is_active AS p_is_active,
         p.vendor_id AS p_vendor_id, p.rating_sum AS p_rating_sum, p.rating_count AS p_rating_count,
         p.created_at AS p_created_at, p.updated_at AS p_updated_at,
+        p.hsn_code AS p_hsn_code, p.gst_rate AS p_gst_rate,
+        (SELECT v.gst_state FROM users v WHERE v.id = p.vendor_id AND v.gstin IS NOT NULL) AS p_seller_state,
         d.code AS d_code, d.type AS d_kind, d.value AS d_value,
         d.min_order_amount AS d_min_order_amount, d.max_discount_amount AS d_max_discount_amount,
         d.starts_at AS d_starts_at, d.ends_at AS d_ends_at, d.usage_limit AS d_usage_limit,
@@ -142,6 +150,9 @@ pub(super) struct CartReadRow {
     p_rating_count: Option<i64>,
     p_created_at: Option<i64>,
     p_updated_at: Option<i64>,
+    p_hsn_code: Option<String>,
+    p_gst_rate: Option<GstRate>,
+    p_seller_state: Option<StateCode>,
     d_code: Option<String>,
     d_kind: Option<DiscountType>,
     d_value: Option<i64>,
@@ -201,6 +212,7 @@ impl CartSnapshot {
                 Some(CartLine {
                     quantity: row.quantity?,
                     added_at: row.added_at?,
+                    seller_state: row.p_seller_state,
                     product: Product {
                         id: row.p_id?,
                         name: row.p_name?,
@@ -219,6 +231,8 @@ impl CartSnapshot {
                         rating_count: row.p_rating_count?,
                         created_at: row.p_created_at?,
                         updated_at: row.p_updated_at?,
+                        hsn_code: row.p_hsn_code,
+                        gst_rate: row.p_gst_rate?,
                     },
                 })
             })
@@ -467,7 +481,11 @@ impl Store {
                 }
             }
         }
-        let totals = pricing::price(&priced, discount, settings).ok_or_else(overflow)?;
+        let place = cart
+            .shipping_address
+            .as_ref()
+            .and_then(ShippingAddress::place_of_supply);
+        let totals = pricing::price(&priced, discount, settings, place).ok_or_else(overflow)?;
         Ok(PricedCart {
             cart,
             lines,

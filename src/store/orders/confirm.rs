@@ -2,6 +2,7 @@
 //! once whichever path reports it first.
 
 use super::*;
+use crate::store::invoices::InvoiceSteps;
 
 impl Store {
     /// Records a payment the gateway says is captured for `order_id` and confirms the order with
@@ -108,6 +109,9 @@ impl Store {
                 // Only an order placed with a code holds a use of one (`place_order`).
                 if confirmed.discount_code.is_some() {
                     tx.finalize_discount_use(order_id, now).await?;
+                }
+                if let Some(shop) = &self.gst {
+                    tx.issue_invoices(shop, &confirmed, now).await?;
                 }
                 tx.record_history(
                     order_id,

@@ -20,6 +20,7 @@ use super::gate::Tx;
 use super::moves::{ReturnStep, StatusMove, StockStep};
 use super::stock::{StockLine, StockMove, StockMoves};
 use super::{read, transaction, Store, MAX_LIST_BINDS};
+use crate::domain::gst::{GstRate, Gstin, StateCode};
 use crate::domain::ids::new_id;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::mail::OrderMail;
@@ -28,7 +29,7 @@ use crate::domain::notification::{ConfirmedBy, OrderEvent};
 use crate::domain::order::{
     transition_conflict, Actor, OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus, StockState,
 };
-use crate::domain::pricing::{price, Line, PricingSettings, Totals};
+use crate::domain::pricing::{price_detailed, Line, LineTax, PricingSettings, Totals};
 use crate::domain::time::now_millis;
 use crate::error::{Error, Result};
 use sqlx::QueryBuilder;
@@ -74,6 +75,15 @@ pub struct Order {
     pub returned_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// GST (CONTRACT §10): the buyer's GSTIN, the place of supply and the shipping charge's tax;
+    /// `place_of_supply` is `None` for an order priced in flat mode.
+    pub buyer_gstin: Option<String>,
+    pub place_of_supply: Option<StateCode>,
+    pub shipping_gst_rate: Option<GstRate>,
+    pub shipping_taxable: Money,
+    pub shipping_cgst: Money,
+    pub shipping_sgst: Money,
+    pub shipping_igst: Money,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -86,6 +96,16 @@ pub struct OrderItem {
     pub price: Money,
     pub quantity: i64,
     pub total_price: Money,
+    /// GST as charged (`gst_rate` is `None` in flat mode); `seller_state` is the vendor's state
+    /// when the vendor invoices the line itself.
+    pub hsn_code: Option<String>,
+    pub gst_rate: Option<GstRate>,
+    pub seller_state: Option<StateCode>,
+    pub discount_share: Money,
+    pub taxable_value: Money,
+    pub cgst: Money,
+    pub sgst: Money,
+    pub igst: Money,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -124,6 +144,10 @@ pub struct DraftLine {
     pub price: Money,
     pub quantity: i64,
     pub total: Money,
+    pub hsn_code: Option<String>,
+    pub seller_state: Option<StateCode>,
+    /// The line's GST (GST mode only).
+    pub tax: Option<LineTax>,
 }
 
 /// What checkout will write, priced from the cart as it is now. Placing the order re-reads the cart
@@ -136,6 +160,9 @@ pub struct CheckoutDraft {
     pub totals: Totals,
     pub discount_code: Option<String>,
     pub shipping_address: String,
+    /// GST mode: the shipping address's state and the shipping charge's tax.
+    pub place_of_supply: Option<StateCode>,
+    pub shipping_tax: Option<LineTax>,
 }
 
 pub struct PlaceOrder<'a> {
@@ -146,6 +173,8 @@ pub struct PlaceOrder<'a> {
     pub notes: Option<&'a str>,
     pub currency: &'a str,
     pub settlement: Settlement<'a>,
+    /// The buyer's GSTIN, for a B2B invoice.
+    pub buyer_gstin: Option<&'a Gstin>,
 }
 
 /// How a new order will be paid.

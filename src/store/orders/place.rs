@@ -2,7 +2,9 @@
 //! and zero totals), in one transaction.
 
 use super::*;
+use crate::store::addresses::ShippingAddress;
 use crate::store::emails::EmailSteps;
+use crate::store::invoices::InvoiceSteps;
 
 /// Freezes the cart into what the order will hold, checking it can be ordered: not empty, every
 /// product for sale and in stock, an address. Shared by the pre-check and the in-transaction
@@ -37,13 +39,11 @@ fn draft_from(
             price: product.price,
             quantity: line.quantity,
             total: line.line_total(),
+            hsn_code: product.hsn_code.clone(),
+            seller_state: line.seller_state,
+            tax: None,
         });
     }
-    // Products in id order, so concurrent checkouts take product rows in one order (no deadlock).
-    draft_lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
-    let priced: Vec<Line> = lines.iter().map(CartLine::pricing_line).collect();
-    let totals = price(&priced, discount, settings)
-        .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
     let shipping_address = match (address_override, &cart.shipping_address) {
         (Some(address), _) => address.to_string(),
         (None, Some(address)) => {
@@ -57,17 +57,43 @@ fn draft_from(
             ))
         }
     };
+    // GST is charged by where the goods go: an address whose state is not an Indian state or
+    // union territory cannot be invoiced (saved before GST mode was turned on, say).
+    let place_of_supply = match settings.gst {
+        None => None,
+        Some(_) => {
+            let address: ShippingAddress =
+                serde_json::from_str(&shipping_address).map_err(|e| Error::Internal(e.into()))?;
+            Some(address.place_of_supply().ok_or_else(|| {
+                Error::invalid(
+                    "state",
+                    "The shipping address's state is not an Indian state or union territory (a name or its GST code); edit the address",
+                    address.state.as_str(),
+                )
+            })?)
+        }
+    };
+    let priced: Vec<Line> = lines.iter().map(CartLine::pricing_line).collect();
+    let detailed = price_detailed(&priced, discount, settings, place_of_supply)
+        .ok_or_else(|| Error::bad_request("Order amount is too large"))?;
+    for (draft_line, tax) in draft_lines.iter_mut().zip(&detailed.lines) {
+        draft_line.tax = Some(*tax);
+    }
+    // Products in id order, so concurrent checkouts take product rows in one order (no deadlock).
+    draft_lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     Ok(CheckoutDraft {
         cart_id: cart.id.clone(),
         lines: draft_lines,
-        totals,
+        totals: detailed.totals,
         discount_code: cart.discount_code.clone(),
         shipping_address,
+        place_of_supply,
+        shipping_tax: detailed.shipping,
     })
 }
 
 /// Values bound per order line by the insert of `order_items`.
-const ORDER_ITEM_BINDS: usize = 8;
+const ORDER_ITEM_BINDS: usize = 16;
 
 fn insufficient_stock(name: &str, available: i64) -> Error {
     Error::Conflict(format!(
@@ -171,13 +197,15 @@ impl Store {
             }
 
             let totals = &draft.totals;
+            let shipping_split = draft.shipping_tax.map(|tax| tax.split).unwrap_or_default();
             let inserted = sqlx::query_as::<_, Order>(
                 "INSERT INTO orders (id, order_number, user_id, status, total_items, subtotal, discount, discount_code,
                     shipping_charges, tax, total_amount, currency, shipping_address, notes, payment_method,
                     payment_status, gateway_order_id, stock_state, payment_expires_at, confirmed_at,
-                    paid_at, created_at, updated_at)
+                    paid_at, created_at, updated_at, buyer_gstin, place_of_supply, shipping_gst_rate,
+                    shipping_taxable, shipping_cgst, shipping_sgst, shipping_igst)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $21, $16, $17, $18, $19,
-                         $22, $20, $20)
+                         $22, $20, $20, $23, $24, $25, $26, $27, $28, $29)
                  RETURNING *",
             )
             .bind(place.order_id)
@@ -206,6 +234,13 @@ impl Store {
                 PaymentStatus::Pending
             })
             .bind(if paid_now { Some(now) } else { None })
+            .bind(place.buyer_gstin.map(|gstin| gstin.as_str()))
+            .bind(draft.place_of_supply)
+            .bind(draft.shipping_tax.map(|tax| tax.gst_rate))
+            .bind(shipping_split.taxable_value)
+            .bind(shipping_split.cgst)
+            .bind(shipping_split.sgst)
+            .bind(shipping_split.igst)
             .fetch_one(&mut *tx)
             .await;
             let order = match inserted {
@@ -222,7 +257,8 @@ impl Store {
             let mut items: Vec<OrderItem> = Vec::with_capacity(draft.lines.len());
             for lines in draft.lines.chunks(MAX_LIST_BINDS / ORDER_ITEM_BINDS) {
                 let mut insert = QueryBuilder::new(
-                    "INSERT INTO order_items (order_id, product_id, vendor_id, product_name, product_image, price, quantity, total_price) ",
+                    "INSERT INTO order_items (order_id, product_id, vendor_id, product_name, product_image, price, quantity, total_price,
+                        hsn_code, gst_rate, seller_state, discount_share, taxable_value, cgst, sgst, igst) ",
                 );
                 insert.push_values(lines, |mut row, line| {
                     row.push_bind(place.order_id)
@@ -233,6 +269,15 @@ impl Store {
                         .push_bind(line.price)
                         .push_bind(line.quantity)
                         .push_bind(line.total);
+                    let split = line.tax.map(|tax| tax.split).unwrap_or_default();
+                    row.push_bind(&line.hsn_code)
+                        .push_bind(line.tax.map(|tax| tax.gst_rate))
+                        .push_bind(line.seller_state)
+                        .push_bind(line.tax.map_or(Money::ZERO, |tax| tax.discount))
+                        .push_bind(split.taxable_value)
+                        .push_bind(split.cgst)
+                        .push_bind(split.sgst)
+                        .push_bind(split.igst);
                 });
                 insert.push(" RETURNING *");
                 let written: Vec<OrderItem> =
@@ -249,6 +294,9 @@ impl Store {
                 now,
             )
             .await?;
+            if let (Some(_), Some(shop)) = (confirm_now, &self.gst) {
+                tx.issue_invoices(shop, &order, now).await?;
+            }
             if let Some(confirm) = confirm_now {
                 let (history, by) = if paid_now {
                     ("Order confirmed: nothing to pay", ConfirmedBy::NothingToPay)

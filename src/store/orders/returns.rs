@@ -1,6 +1,7 @@
 //! Returns: the customer's request and the admin's decisions, through the return sub-machine.
 
 use super::*;
+use crate::store::invoices::InvoiceSteps;
 
 /// What an admin does with a return request (CONTRACT §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +184,8 @@ impl Store {
                     }
                     _ => None,
                 };
+                // Every invoice of the order is taken back by a credit note (CONTRACT §10).
+                tx.issue_credit_notes(order_id, now).await?;
                 // Product rows last, held only until the commit (see `place_order`).
                 tx.release_stock(&order, now).await?;
                 refund_id

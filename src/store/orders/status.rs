@@ -1,6 +1,7 @@
 //! Lifecycle moves by customers, vendors, admins and the server, and cancellation.
 
 use super::*;
+use crate::store::invoices::InvoiceSteps;
 
 impl Store {
     /// Moves an order along the lifecycle for `actor` with one conditional update; a move the
@@ -198,6 +199,8 @@ impl Store {
                 }
                 _ => None,
             };
+            // Every invoice of the order is taken back by a credit note (CONTRACT §10).
+            tx.issue_credit_notes(order_id, now).await?;
             // Product rows last, held only until the commit (see `place_order`).
             tx.release_stock(&order, now).await?;
             refund_id
