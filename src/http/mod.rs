@@ -42,6 +42,8 @@ use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -250,6 +252,16 @@ pub fn build_router(state: AppState) -> Router {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
         .layer(axum::middleware::from_fn(ops::record_metrics))
+        // JSON answers over 1 KB go gzipped to clients that ask; the event stream stays plain
+        // (a compressor would hold back its events) and the web files come pre-gzipped.
+        .layer(
+            CompressionLayer::new().gzip(true).compress_when(
+                SizeAbove::new(1024)
+                    .and(NotForContentType::GRPC)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::SSE),
+            ),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {

@@ -9,7 +9,8 @@
 //! every embedded file, so they are `immutable` for a year and a new build changes every URL; the
 //! pages themselves are `no-cache` with an `ETag`, so a browser revalidates them (a 304 costs one
 //! round trip). Unversioned files (the demo product images stored in the catalog as
-//! `/assets/demo/<name>.svg`) get an `ETag` and a one-hour lifetime.
+//! `/assets/demo/<name>.svg`) get an `ETag` and a one-week lifetime: they never change within a
+//! release, and the catalog stores their URLs, so they cannot carry the build hash.
 //!
 //! Every page and asset carries a strict Content-Security-Policy: nothing inline, everything from
 //! this origin, plus Razorpay Checkout's origins only when that gateway is configured.
@@ -39,7 +40,7 @@ struct Files;
 const BUILD_PLACEHOLDER: &str = "__BUILD__";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
-const SHORT: &str = "public, max-age=3600";
+const SHORT: &str = "public, max-age=604800";
 const PAY_FRAME: &str = "shop/pay-frame.html";
 
 /// One prepared file: its type, plain and gzipped bodies (gzip only when it is smaller) and ETag.

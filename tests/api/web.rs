@@ -8,6 +8,7 @@ api_tests!(
     pages_carry_the_policy_and_revalidate,
     assets_are_versioned_compressed_and_immutable,
     api_paths_beside_the_apps_are_unchanged,
+    json_over_a_kilobyte_is_gzipped_for_clients_that_ask,
 );
 
 async fn pages_carry_the_policy_and_revalidate(app: TestApp) {
@@ -93,6 +94,18 @@ async fn assets_are_versioned_compressed_and_immutable(app: TestApp) {
         .unwrap();
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/svg+xml");
+    // The demo pictures never change within a release: cached for a week.
+    let cache = image.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let age: u64 = cache
+        .split("max-age=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{cache}"));
+    assert!(age >= 7 * 24 * 3600, "{cache}");
     for missing in [
         "/assets/nope.js",
         "/assets/../Cargo.toml",
@@ -111,4 +124,42 @@ async fn api_paths_beside_the_apps_are_unchanged(app: TestApp) {
     users.expect(401);
     app.get("/products", None).await.expect(200);
     app.get("/no-such-route", None).await.expect(404);
+}
+
+async fn json_over_a_kilobyte_is_gzipped_for_clients_that_ask(app: TestApp) {
+    use std::io::Read;
+    for n in 0..4 {
+        app.product(&format!("Gzip Test Product {n}"), 10.0 + n as f64, 5)
+            .await;
+    }
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let zipped = raw
+        .get(app.url("/products?limit=20"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let bytes = zipped.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .expect("a gzip body");
+    assert!(text.len() > 1024, "{} bytes", text.len());
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["success"], true);
+    assert!(body["data"]["products"].as_array().unwrap().len() >= 4);
+
+    // Without Accept-Encoding the same answer is plain; a small answer is never compressed.
+    let plain = raw.get(app.url("/products?limit=20")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let small = raw
+        .get(app.url("/cart/summary"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 401);
+    assert!(small.headers().get("content-encoding").is_none());
 }

@@ -172,6 +172,22 @@ async function request(method, path, { query, body, idempotencyKey, auth = true 
   return { data: payload.data, message: payload.message };
 }
 
+// Work an app does right after a log-in or registration, before the page moves on (the
+// storefront merges the cart kept while logged out).
+const loginHooks = [];
+export function afterLogin(fn) {
+  loginHooks.push(fn);
+}
+async function runLoginHooks(user) {
+  for (const fn of loginHooks) {
+    try {
+      await fn(user);
+    } catch {
+      /* the hook reports its own trouble */
+    }
+  }
+}
+
 async function data(method, path, options) {
   return (await request(method, path, options)).data;
 }
@@ -189,11 +205,13 @@ export const api = {
   async login(email, password) {
     const result = await data('POST', '/auth/login', { body: { email, password }, auth: false });
     session.save(result.user, result.csrfToken);
+    await runLoginHooks(result.user);
     return result.user;
   },
   async register(body) {
     const result = await data('POST', '/auth/register', { body, auth: false });
     session.save(result.user, result.csrfToken);
+    await runLoginHooks(result.user);
     return result.user;
   },
   /** Ends the session on the server (every token of the account) and here. */

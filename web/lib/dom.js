@@ -71,6 +71,13 @@ export function statusLabel(status) {
   return STATUS_LABELS[status] || status;
 }
 
+export const RETURN_LABELS = {
+  requested: 'Return requested',
+  approved: 'Return approved',
+  rejected: 'Return declined',
+  completed: 'Returned and refunded',
+};
+
 export function statusBadge(status) {
   return h('span', { class: `status status-${status}` }, statusLabel(status));
 }
@@ -110,17 +117,124 @@ export function errorArea() {
   return h('p', { class: 'error', role: 'alert', hidden: true });
 }
 
+// The API names fields as its JSON does (`zipCode`) and words its messages for developers; people
+// read the label they see on the form. The API's own text stays as it is for API clients.
+const FIELD_LABELS = {
+  name: 'Name',
+  email: 'Email',
+  password: 'Password',
+  currentPassword: 'Current password',
+  newPassword: 'New password',
+  phone: 'Phone',
+  street: 'Street',
+  city: 'City',
+  state: 'State',
+  zipCode: 'ZIP code',
+  country: 'Country',
+  quantity: 'Quantity',
+  minPrice: 'Min price',
+  maxPrice: 'Max price',
+  discountCode: 'Discount code',
+  rating: 'Rating',
+  title: 'Title',
+  comment: 'Your review',
+  reason: 'Reason',
+  notes: 'Notes',
+  search: 'Search',
+  paymentMethod: 'Payment method',
+  price: 'Price',
+  stock: 'Stock',
+};
+const ID_FIELDS = /^(id|[a-z]+Id)$/;
+
+/** The words a shopper reads for one of the API's field errors. */
+export function fieldMessage(fieldName, message) {
+  if (ID_FIELDS.test(fieldName)) return 'This link is out of date or mistyped; go back and choose again.';
+  let text = String(message || '');
+  if (fieldName === 'zipCode' && /3 to 12/.test(text)) return 'Enter a ZIP or PIN code of 3 to 12 letters, digits, spaces or hyphens.';
+  if (fieldName === 'phone' && /must be|digits/.test(text)) return 'Enter a phone number of 5 to 20 digits (+, -, spaces and brackets are fine).';
+  text = text.replace(/\b([a-z]+[A-Z][A-Za-z]*)\b/g, (w) => (FIELD_LABELS[w] ? FIELD_LABELS[w].toLowerCase() : w));
+  // A message that is already a sentence ("Your current password is not right") stands alone.
+  if (/^[A-Z]/.test(text)) return text;
+  const label = FIELD_LABELS[fieldName] || fieldName || '';
+  return `${label} ${text}.`.replace(/\s+/g, ' ').replace(/\.\.$/, '.').trim();
+}
+
+/** The API's message in a shopper's words (the envelope's message, not a field's). */
+export function friendlyMessage(message) {
+  let text = String(message || '');
+  if (/already reviewed/i.test(text)) return 'You have already reviewed this product.';
+  text = text.replace(/;\s*availableStock is \d+/, '').replace(/^Insufficient stock: /, 'Not enough stock: ');
+  text = text.replace(/^Validation failed: .*/, 'Please check the highlighted field.');
+  return text;
+}
+
+function fieldErrorFor(control) {
+  const box = control.closest('.field') || control.parentElement;
+  let note = box.querySelector(':scope > .field-error');
+  if (!note) {
+    note = h('p', { class: 'field-error', id: `${control.id || control.name}-error` });
+    box.appendChild(note);
+  }
+  return note;
+}
+
+function clearFieldErrors(form) {
+  for (const control of form.querySelectorAll('[aria-invalid="true"]')) {
+    control.removeAttribute('aria-invalid');
+    const describedBy = (control.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.endsWith('-error'));
+    if (describedBy.length) control.setAttribute('aria-describedby', describedBy.join(' '));
+    else control.removeAttribute('aria-describedby');
+  }
+  for (const note of form.querySelectorAll('.field-error')) note.remove();
+}
+
+/**
+ * Shows `err` in `el` (or hides `el` when `err` is null). Errors about a field of the form around
+ * `el` (the API's `errors[].field`) go next to that field, with `aria-invalid` and
+ * `aria-describedby`, and the first such field takes the focus; the rest are said in `el`.
+ */
 export function showError(el, err) {
+  const form = el.closest('form');
+  if (form) clearFieldErrors(form);
   if (!err) {
     el.hidden = true;
     el.textContent = '';
     return;
   }
   el.hidden = false;
-  const fields = (err.errors || []).filter((e) => e && e.message && e.field && !String(err.message).includes(e.message));
-  el.textContent = fields.length
-    ? `${err.message}: ${fields.map((e) => `${e.field} ${e.message}`).join('; ')}`
-    : err.message || String(err);
+  const said = [];
+  let first = null;
+  for (const e of err.errors || []) {
+    if (!e || !e.message) continue;
+    const control = e.field && form ? form.querySelector(`[name="${CSS.escape(e.field)}"]`) : null;
+    const words = fieldMessage(e.field, e.message);
+    if (control) {
+      const note = fieldErrorFor(control);
+      note.textContent = words;
+      control.setAttribute('aria-invalid', 'true');
+      control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), note.id].filter(Boolean).join(' '));
+      if (!first) first = control;
+    }
+    if (e.field) said.push(words);
+  }
+  if (first) first.focus();
+  if (said.length) {
+    el.textContent = said.join(' ');
+  } else {
+    el.textContent = friendlyMessage(err.message || String(err));
+  }
+}
+
+/** Says `text` through the page's polite live region (cart changes, saved forms). */
+export function announce(text) {
+  const region = document.getElementById('announcer');
+  if (!region) return;
+  region.textContent = '';
+  // A fresh text node after a tick, so the same words twice are announced twice.
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
 }
 
 export function loading(text = 'Loading…') {
@@ -141,17 +255,24 @@ export function formValues(form) {
   return out;
 }
 
-/** Same-origin image URLs only: the policy allows nothing else, so others become a placeholder. */
-export function productImage(url, alt) {
+/** Same-origin image URLs only: the policy allows nothing else, so others become a placeholder,
+ * and so does a missing URL (never a request for `/undefined`). `large` is the product page's
+ * picture: loaded at once, at the size it is shown. */
+export function productImage(url, alt, { large = false } = {}) {
   let safe = null;
-  try {
-    const parsed = new URL(url, location.href);
-    if (parsed.origin === location.origin) safe = parsed.pathname + parsed.search;
-  } catch {
-    safe = null;
+  if (typeof url === 'string' && url.trim()) {
+    try {
+      const parsed = new URL(url, location.href);
+      if (parsed.origin === location.origin) safe = parsed.pathname + parsed.search;
+    } catch {
+      safe = null;
+    }
   }
-  if (safe) return h('img', { src: safe, alt, loading: 'lazy', width: 120, height: 140 });
-  return h('div', { class: 'placeholder', role: 'img', 'aria-label': alt }, 'No image');
+  const [width, height] = large ? [480, 560] : [240, 280];
+  if (safe) return h('img', { src: safe, alt, loading: large ? 'eager' : 'lazy', decoding: 'async', width, height });
+  return alt
+    ? h('div', { class: 'placeholder', role: 'img', 'aria-label': alt }, 'No picture')
+    : h('div', { class: 'placeholder', 'aria-hidden': 'true' }, 'No picture');
 }
 
 export function pager(pagination, go) {

@@ -1,7 +1,8 @@
 // The storefront: header (cart badge, notifications bell, account links), routes and live updates.
 
-import { api, liveEvents, notify, on, session } from '../lib/api.js';
+import { afterLogin, api, liveEvents, notify, on, session } from '../lib/api.js';
 import { h, mount } from '../lib/dom.js';
+import { guestCount, mergeGuestCart } from './guest-cart.js';
 import { renderForgot, renderLogin, renderRegister, renderReset } from '../lib/login.js';
 import { currentRoute, go, link, startRouter } from '../lib/router.js';
 import { renderCatalog } from './catalog.js';
@@ -38,7 +39,7 @@ export async function refreshBell() {
 }
 
 async function refreshCart() {
-  if (!session.user) return setCartCount(0);
+  if (!session.user) return setCartCount(guestCount());
   try {
     const summary = await api.get('/cart/summary');
     setCartCount(summary.totalItems);
@@ -47,15 +48,36 @@ async function refreshCart() {
   }
 }
 
+// The cart link stays in the header row on a phone too, outside the folded menu.
+document.getElementById('cart-slot').appendChild(cartLink);
+
+// The phone header: the links fold behind a "Menu" button (CSS shows them inline on wider screens).
+const menuToggle = document.getElementById('menu-toggle');
+function setMenu(open) {
+  menuToggle.setAttribute('aria-expanded', String(open));
+  document.querySelector('header.top').classList.toggle('open', open);
+}
+menuToggle.addEventListener('click', () => setMenu(menuToggle.getAttribute('aria-expanded') !== 'true'));
+nav.addEventListener('click', (e) => {
+  if (e.target.closest('a')) setMenu(false);
+});
+window.addEventListener('hashchange', () => setMenu(false));
+
+// The skip link moves focus into the page without touching the URL fragment (the router's).
+document.querySelector('.skip-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+  main.scrollIntoView();
+});
+
 function drawNav() {
   const user = session.user;
   mount(
     nav,
     h(
       'ul',
-      {},
+      { class: 'nav-links' },
       h('li', {}, link('/', 'Shop')),
-      h('li', {}, cartLink),
       user ? h('li', {}, bellLink) : null,
       user ? h('li', {}, link('/orders', 'My orders')) : null,
       user ? h('li', {}, link('/addresses', 'Addresses')) : null,
@@ -72,6 +94,11 @@ function drawNav() {
 await session.restore();
 
 on('cart', setCartCount);
+// Lines added while logged out join the account's cart before the page moves on.
+afterLogin(async () => {
+  await mergeGuestCart();
+  await refreshCart();
+});
 on('notifications', refreshBell);
 
 let stopLive = null;
@@ -103,7 +130,7 @@ on('unauthorized', () => {
   if (path !== '/login') go('/login', { next: raw, expired: 1 });
 });
 
-const needsLogin = ['/cart', '/checkout', '/orders', '/addresses', '/notifications', '/account'];
+const needsLogin = ['/checkout', '/orders', '/addresses', '/notifications', '/account'];
 
 startRouter(
   main,
@@ -123,6 +150,10 @@ startRouter(
     ['/account', lazy('./account.js', 'renderAccount')],
   ],
   {
+    notFound: () => [
+      h('h1', {}, 'Page not found'),
+      h('p', {}, 'There is no page at this address. ', link('/', 'Go to the shop')),
+    ],
     guard: (route) => {
       const protectedPage = needsLogin.some((p) => route.path === p || route.path.startsWith(`${p}/`));
       return protectedPage && !session.user ? { path: '/login', query: { next: route.raw } } : null;

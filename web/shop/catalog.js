@@ -2,8 +2,9 @@
 // kept in the URL so a reload or the back button shows the same list.
 
 import { api, notify, session } from '../lib/api.js';
-import { busy, errorArea, field, h, loading, money, mount, pager, productImage, showError } from '../lib/dom.js';
+import { announce, busy, errorArea, field, h, loading, money, mount, pager, productImage, showError } from '../lib/dom.js';
 import { go, link } from '../lib/router.js';
+import { addGuest, guestCount } from './guest-cart.js';
 
 const SORTS = [
   ['createdAt:desc', 'Newest'],
@@ -35,39 +36,53 @@ export function stockText(product) {
 
 export function rating(product) {
   if (!product.ratingCount) return 'No reviews yet';
+  // Stars are drawn by CSS elsewhere; the words are what everyone reads.
   return `${Number(product.ratingAverage).toFixed(1)} out of 5 (${product.ratingCount} review${product.ratingCount === 1 ? '' : 's'})`;
 }
 
-/** "Add to Cart": POST /cart/items, then the badge shows the cart's new item count. */
-export async function addToCart(button, errorEl, productId, quantity = 1) {
-  if (!session.user) {
-    go('/login', { next: location.hash.replace(/^#/, '') || '/' });
-    return;
-  }
+/**
+ * "Add to Cart": POST /cart/items, then the badge shows the cart's new item count; logged out, the
+ * line is kept in this browser until log-in. The status next to the button says what happened
+ * (and only the latest outcome: an error clears "Added", an addition clears the error), the live
+ * region announces it, and the focus stays on the button.
+ */
+export async function addToCart(button, errorEl, product, quantity = 1) {
+  const status = button.parentElement.querySelector('.added');
+  if (status) status.textContent = '';
+  let added = false;
   await busy(button, errorEl, async () => {
-    const cart = await api.post('/cart/items', { productId, quantity });
-    notify('cart', cart.totalItems);
-    button.dataset.added = 'true';
+    if (session.user) {
+      const cart = await api.post('/cart/items', { productId: product._id, quantity });
+      notify('cart', cart.totalItems);
+    } else {
+      addGuest(product, quantity);
+      notify('cart', guestCount());
+    }
+    added = true;
   });
-  if (button.dataset.added && button.isConnected) {
-    const status = button.parentElement.querySelector('.added');
-    if (status) status.textContent = 'Added to cart';
+  if (!button.isConnected) return;
+  button.focus();
+  if (added) {
+    const text = `Added ${quantity} × ${product.name} to your cart.`;
+    if (status) status.textContent = session.user ? 'Added to cart' : 'Added to cart (kept in this browser until you log in)';
+    announce(text);
   }
 }
 
 function card(product) {
   const error = errorArea();
   const available = (product.availableStock ?? product.stock) > 0;
+  // The accessible name starts with the words on the button, so "click Add to Cart" works by voice.
   const add = h(
     'button',
-    { type: 'button', class: 'primary', disabled: !available, 'aria-label': `Add ${product.name} to cart` },
+    { type: 'button', class: 'primary', disabled: !available, 'aria-label': `Add to Cart: ${product.name}` },
     'Add to Cart',
   );
-  add.addEventListener('click', () => addToCart(add, error, product._id));
+  add.addEventListener('click', () => addToCart(add, error, product));
   return h(
     'li',
     { class: 'card product' },
-    h('a', { href: `#/product/${product._id}`, tabindex: -1, 'aria-hidden': 'true' }, productImage(product.imageUrls?.[0], '')),
+    h('a', { href: `#/product/${product._id}`, tabindex: -1, 'aria-hidden': 'true', class: 'picture' }, productImage(product.imageUrls?.[0], '')),
     h('h2', {}, link(`/product/${product._id}`, product.name)),
     h('p', { class: 'muted' }, [product.brand, label(product.category)].filter(Boolean).join(' · ')),
     h('p', { class: 'price' }, money(product.price)),
@@ -112,11 +127,10 @@ export async function renderCatalog(main, _params, query) {
     e.preventDefault();
     apply(1);
   });
-  sort.addEventListener('change', () => apply(1));
-  category.addEventListener('change', () => apply(1));
-  brand.addEventListener('change', () => apply(1));
+  // The lists apply with the Apply button (or Enter), never while a choice is being moved through
+  // with the arrow keys (WCAG 3.2.2).
 
-  const results = h('section', { 'aria-labelledby': 'results-title', 'aria-busy': 'true' }, loading('Loading products…'));
+  const results = h('section', { class: 'results', 'aria-labelledby': 'results-title', 'aria-busy': 'true' }, loading('Loading products…'));
   mount(main, h('h1', { class: 'visually-hidden' }, 'Shop'), form, results);
 
   const error = errorArea();

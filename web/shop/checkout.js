@@ -1,12 +1,17 @@
-// Checkout: pick or add an address, choose how to pay, place the order (POST /orders with cartId,
-// addressId, paymentMethod and an Idempotency-Key). One key per attempt: a retry after a network
-// failure or a 5xx reuses it, so the order is never placed twice; any change starts a new attempt.
+// Checkout on one page: the delivery address (a saved one, or one typed here and used as it is,
+// added to the address book only when the shopper ticks the box), the payment method, notes and
+// the totals. "Place order" sets the address (PUT /cart/shipping-address, or POST /addresses when
+// it is to be saved), places the order (POST /orders with an Idempotency-Key) and goes straight
+// into paying it; "thank you" comes only on the confirmation of a paid or cash-on-delivery order.
+// One key per attempt: a retry after a network failure or a 5xx reuses it, so the order is never
+// placed twice; any change to the form starts a new attempt.
 
 import { api, newIdempotencyKey, notify } from '../lib/api.js';
-import { busy, errorArea, field, h, loading, mount, showError } from '../lib/dom.js';
+import { busy, errorArea, field, h, loading, money, mount, showError } from '../lib/dom.js';
 import { go, link } from '../lib/router.js';
-import { addressForm, addressText } from './addresses.js';
+import { addressFields, addressText } from './addresses.js';
 import { cartTotals } from './cart.js';
+import { gateway, payLabel, payOrder, rememberCreated, TEST_PAYMENT_TEXT, TEST_PAYMENT_TITLE } from './pay.js';
 
 const METHODS = [
   ['card', 'Card (credit or debit)'],
@@ -15,6 +20,7 @@ const METHODS = [
   ['wallet', 'Wallet'],
   ['cod', 'Cash on delivery'],
 ];
+const NEW = 'new';
 
 export async function renderCheckout(main) {
   mount(main, h('h1', {}, 'Checkout'), loading());
@@ -34,39 +40,56 @@ export async function renderCheckout(main) {
   }
 
   let attemptKey = null;
+  // The address saved to the book by an earlier attempt, so a retry does not save it twice.
+  let savedNew = null;
   const newAttempt = () => {
     attemptKey = null;
   };
-  let selected = (addresses.find((a) => a.isDefault) || addresses[0] || {})._id;
 
-  const addressList = h('div', { class: 'choices' });
-  const drawAddresses = () => {
-    mount(
-      addressList,
-      addresses.length
-        ? addresses.map((a) =>
-            h(
-              'label',
-              { class: 'choice' },
-              h('input', { type: 'radio', name: 'addressId', value: a._id, checked: a._id === selected, onchange: () => { selected = a._id; newAttempt(); } }),
-              h('span', {}, addressText(a)),
-            ),
-          )
-        : h('p', {}, 'No saved addresses: add one below.'),
-    );
+  const chosen = (addresses.find((a) => a.isDefault) || addresses[0] || {})._id || NEW;
+  const typed = addressFields();
+  const saveToBook = h('input', { type: 'checkbox', name: 'saveAddress' });
+  const newBlock = h(
+    'div',
+    { class: 'new-address', id: 'new-address' },
+    typed.fields,
+    h('label', { class: 'choice' }, saveToBook, h('span', {}, 'Save this address to my address book')),
+  );
+  const showNew = (on) => {
+    newBlock.hidden = !on;
+    // Only the fields in use are required (and sent).
+    for (const input of newBlock.querySelectorAll('input:not([type="checkbox"])')) {
+      input.disabled = !on;
+      if (input.dataset.required) input.required = on;
+    }
   };
-  drawAddresses();
-  const addressFieldset = h('fieldset', { class: 'card' }, h('legend', {}, 'Delivery address'), addressList);
-  const newAddress = addressForm((address) => {
-    addresses.push(address);
-    selected = address._id;
+  const radios = addresses.map((a) =>
+    h('label', { class: 'choice' }, h('input', { type: 'radio', name: 'addressId', value: a._id, checked: a._id === chosen }), h('span', {}, addressText(a))),
+  );
+  const addressFieldset = h(
+    'fieldset',
+    { class: 'card' },
+    h('legend', {}, 'Delivery address'),
+    addresses.length
+      ? h(
+          'div',
+          { class: 'choices' },
+          radios,
+          h('label', { class: 'choice' }, h('input', { type: 'radio', name: 'addressId', value: NEW, checked: chosen === NEW, 'aria-controls': 'new-address' }), h('span', {}, 'A new address')),
+        )
+      : null,
+    newBlock,
+  );
+  showNew(chosen === NEW);
+  addressFieldset.addEventListener('change', (e) => {
+    if (e.target.name === 'addressId') showNew(e.target.value === NEW);
     newAttempt();
-    drawAddresses();
-  }, { title: 'Add a new address' });
-  // With addresses on file the form stays folded until asked for.
-  const addAddress = addresses.length
-    ? h('details', { class: 'card add-address' }, h('summary', {}, 'Add a new address'), newAddress)
-    : newAddress;
+    if (e.target.name !== 'addressId' && e.target.name !== 'saveAddress') savedNew = null;
+  });
+  addressFieldset.addEventListener('input', () => {
+    newAttempt();
+    savedNew = null;
+  });
 
   const methods = h(
     'fieldset',
@@ -82,47 +105,95 @@ export async function renderCheckout(main) {
   );
   const notes = h('textarea', { name: 'notes', maxlength: 500, rows: 2, oninput: newAttempt });
   const error = errorArea();
-  const place = h('button', { type: 'button', class: 'primary wide' }, 'Place order');
-  place.addEventListener('click', () => {
-    const method = methods.querySelector('input[name="paymentMethod"]:checked').value;
-    if (!selected) {
-      showError(error, new Error('Choose or add a delivery address first.'));
-      return;
-    }
+  const place = h('button', { type: 'submit', class: 'primary wide' }, 'Place order');
+  const form = h(
+    'form',
+    { class: 'checkout', 'aria-label': 'Checkout' },
+    h('div', {}, addressFieldset, methods, h('div', { class: 'card' }, field('Notes for the seller (optional)', notes))),
+    h(
+      'section',
+      { class: 'card summary', 'aria-label': 'Order summary' },
+      h('h2', {}, 'Order summary'),
+      h('ul', { class: 'plain' }, cart.items.map((i) => h('li', {}, `${i.productId.name} × ${i.quantity}`))),
+      cartTotals(cart),
+      error,
+      place,
+      h('p', { class: 'muted small' }, gateway === 'razorpay' ? 'Razorpay Checkout opens as soon as you place the order.' : 'Paying comes next, on this page.'),
+    ),
+  );
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const method = form.querySelector('input[name="paymentMethod"]:checked').value;
+    const choice = form.querySelector('input[name="addressId"]:checked')?.value || NEW;
     if (!attemptKey) attemptKey = newIdempotencyKey();
     const key = attemptKey;
     busy(place, error, async () => {
+      let addressId = choice === NEW ? null : choice;
+      if (choice === NEW) {
+        const address = typed.values();
+        if (saveToBook.checked) {
+          if (!savedNew) savedNew = await api.post('/addresses', address);
+          addressId = savedNew._id;
+        } else {
+          // Used as typed for this order, without a trip through the address book.
+          await api.put('/cart/shipping-address', address);
+        }
+      }
+      let created;
       try {
-        const body = { cartId: cart._id, addressId: selected, paymentMethod: method };
+        const body = { cartId: cart._id, paymentMethod: method };
+        if (addressId) body.addressId = addressId;
         if (notes.value.trim()) body.notes = notes.value.trim();
-        const created = await api.post('/orders', body, { idempotencyKey: key });
-        sessionStorage.setItem(`cartwright.created.${created.order._id}`, JSON.stringify({ razorpayOrder: created.razorpayOrder, paymentKey: created.paymentKey }));
-        notify('cart', 0);
-        go(`/orders/${created.order._id}`, { placed: 1 });
+        created = await api.post('/orders', body, { idempotencyKey: key });
       } catch (err) {
         // A definite answer ends this attempt; a network failure or a 5xx keeps its key for the retry.
         if (err.status && err.status < 500) newAttempt();
         throw err;
       }
+      notify('cart', 0);
+      if (created.order.paymentDetails.method === 'cod' || created.order.status !== 'pending') {
+        go(`/orders/${created.order._id}`, { placed: 1 });
+        return;
+      }
+      rememberCreated(created);
+      paymentStep(main, created.order);
     });
   });
 
+  mount(main, h('h1', {}, 'Checkout'), form);
+}
+
+/**
+ * The step right after "Place order" for an online method: the order exists, unpaid. Razorpay
+ * Checkout opens at once; the simulated gateway shows its test-payment button. Paid, the shopper
+ * lands on the confirmation; leaving, the order page says it is unpaid and offers to pay.
+ */
+function paymentStep(main, order) {
+  const error = errorArea();
+  const key = { value: null };
+  const pay = h('button', { type: 'button', class: 'primary wide' }, payLabel(order, money));
+  const run = () =>
+    busy(pay, error, async () => {
+      await payOrder(order, key);
+      go(`/orders/${order._id}`, { placed: 1 });
+    });
+  pay.addEventListener('click', run);
+  const title = gateway === 'razorpay' ? 'Pay for your order' : TEST_PAYMENT_TITLE;
   mount(
     main,
-    h('h1', {}, 'Checkout'),
+    h('h1', {}, 'Payment'),
     h(
-      'div',
-      { class: 'checkout' },
-      h('div', {}, addressFieldset, addAddress, methods, h('div', { class: 'card' }, field('Notes for the seller (optional)', notes))),
-      h(
-        'section',
-        { class: 'card summary', 'aria-label': 'Order summary' },
-        h('h2', {}, 'Order summary'),
-        h('ul', { class: 'plain' }, cart.items.map((i) => h('li', {}, `${i.productId.name} × ${i.quantity}`))),
-        cartTotals(cart),
-        error,
-        place,
-      ),
+      'section',
+      { class: `card pay${gateway === 'razorpay' ? '' : ' test-payment'}`, 'aria-labelledby': 'pay-title' },
+      h('h2', { id: 'pay-title' }, title),
+      h('p', {}, `Order ${order.orderNumber} is waiting for payment of ${money(order.totalAmount)}.`),
+      gateway === 'razorpay' ? null : h('p', {}, TEST_PAYMENT_TEXT),
+      pay,
+      error,
+      h('p', { class: 'muted small' }, 'Not now? ', link(`/orders/${order._id}`, 'Pay later from the order page'), ' (unpaid orders are cancelled after a while).'),
     ),
   );
+  pay.focus();
+  if (gateway === 'razorpay') run();
 }

@@ -26,10 +26,10 @@ export async function renderNotifications(main) {
         data.notifications.length
           ? h(
               'ul',
-              { class: 'notifications' },
+              { class: 'notifications plain' },
               data.notifications.map((n) => {
                 const itemError = errorArea();
-                const mark = n.isRead ? null : h('button', { type: 'button', class: 'link', 'aria-label': `Mark "${n.title}" as read` }, 'Mark as read');
+                const mark = n.isRead ? null : h('button', { type: 'button', class: 'link', 'aria-label': `Mark as read: ${n.title}` }, 'Mark as read');
                 if (mark) {
                   mark.addEventListener('click', () =>
                     busy(mark, itemError, async () => {

@@ -1,117 +1,89 @@
-// One order: confirmation after checkout, the payment step, the status timeline from tracking,
-// cancel / mark as received / return, and a review form after delivery. The page re-reads the
+// One order: the confirmation after checkout (a "thank you" only for a paid or cash-on-delivery
+// order), an unpaid order's offer to pay with its deadline, the status timeline from tracking,
+// cancel / mark as received / return, and a review form after delivery for products not yet
+// reviewed. The page re-reads the
 // order and its tracking whenever the live stream says this order changed (or reconnects).
 
-import { api, newIdempotencyKey, on } from '../lib/api.js';
-import { busy, date, errorArea, field, h, loading, money, mount, showError, statusBadge, statusLabel } from '../lib/dom.js';
+import { api, newIdempotencyKey, on, session } from '../lib/api.js';
+import { announce, busy, date, errorArea, field, h, loading, money, mount, RETURN_LABELS, showError, statusBadge, statusLabel } from '../lib/dom.js';
 import { link } from '../lib/router.js';
 import { invoiceLinks } from '../lib/invoices.js';
 import { addressText } from './addresses.js';
 import { totals } from './cart.js';
+import { gateway, payLabel, payOrder, TEST_PAYMENT_TEXT, TEST_PAYMENT_TITLE } from './pay.js';
 
-const gateway = document.querySelector('meta[name="cartwright-gateway"]')?.content || 'simulated';
+const METHOD_LABELS = {
+  cod: 'Cash on delivery',
+  card: 'Card',
+  credit_card: 'Credit card',
+  debit_card: 'Debit card',
+  upi: 'UPI',
+  netbanking: 'Netbanking',
+  wallet: 'Wallet',
+  razorpay: 'Razorpay',
+};
+const PAYMENT_LABELS = {
+  pending: 'Not paid yet',
+  completed: 'Paid',
+  failed: 'Failed',
+  refunded: 'Refunded',
+};
 
+/** The history, one entry per step: a later entry with the same status (received, a return asked
+ * for) is named by what happened rather than repeating the status. */
 function timeline(tracking) {
+  let previous = null;
   return h(
     'ol',
     { class: 'timeline', 'aria-label': 'Status history' },
-    tracking.statusHistory.map((entry) =>
-      h('li', {}, h('strong', {}, statusLabel(entry.status)), ' ', h('time', { datetime: entry.timestamp }, date(entry.timestamp)), entry.description ? h('p', { class: 'muted' }, entry.description) : null),
-    ),
+    tracking.statusHistory.map((entry) => {
+      const repeat = entry.status === previous && entry.description;
+      previous = entry.status;
+      return h(
+        'li',
+        {},
+        h('strong', {}, repeat ? entry.description : statusLabel(entry.status)),
+        ' ',
+        h('time', { datetime: entry.timestamp }, date(entry.timestamp)),
+        !repeat && entry.description ? h('p', { class: 'muted' }, entry.description) : null,
+      );
+    }),
   );
 }
 
 function paymentSummary(p) {
   const rows = [
-    ['Method', p.method === 'cod' ? 'Cash on delivery' : p.method],
-    ['Payment', p.status],
+    ['Method', METHOD_LABELS[p.method] || p.method],
+    ['Payment', p.method === 'cod' && p.status === 'pending' ? 'Due on delivery' : PAYMENT_LABELS[p.status] || p.status],
     p.paidAt ? ['Paid', date(p.paidAt)] : null,
     p.refundedAmount ? ['Refunded', money(p.refundedAmount)] : null,
   ];
   return totals(rows);
 }
 
-/** Razorpay Checkout runs in a sandboxed frame with an opaque origin (the frame's own CSP sandboxes
- * it too), so its script can neither read this origin's storage nor send requests with the
- * session cookie; only the payment result comes back. */
-function razorpayCheckout(order, created) {
-  return new Promise((resolve, reject) => {
-    const frame = h('iframe', {
-      src: '/pay-frame',
-      title: 'Razorpay Checkout',
-      class: 'pay-frame',
-      sandbox: 'allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals',
-    });
-    const done = (fn, value) => {
-      window.removeEventListener('message', onMessage);
-      frame.remove();
-      fn(value);
-    };
-    function onMessage(event) {
-      if (event.source !== frame.contentWindow || !event.data) return;
-      const message = event.data;
-      if (message.type === 'ready') {
-        frame.contentWindow.postMessage(
-          {
-            type: 'open',
-            options: {
-              key: created?.paymentKey,
-              order_id: created?.razorpayOrder?.id || order.paymentDetails.razorpayOrderId,
-              amount: created?.razorpayOrder?.amount,
-              currency: created?.razorpayOrder?.currency || order.paymentDetails.currency,
-              name: 'Cartwright',
-              description: `Order ${order.orderNumber}`,
-            },
-          },
-          '*',
-        );
-      } else if (message.type === 'paid') done(resolve, message.response);
-      else if (message.type === 'dismissed') done(reject, new Error('Payment window closed; you can pay again below.'));
-      else if (message.type === 'failed') done(reject, new Error(message.reason || 'The payment failed; you can try again.'));
-    }
-    window.addEventListener('message', onMessage);
-    document.body.appendChild(frame);
-  });
-}
-
-function paymentStep(order, reload) {
+/** An unpaid online order: says so, offers to pay, and says when it will be cancelled. */
+function unpaidStep(order, reload) {
   const error = errorArea();
-  let key = null;
-  if (gateway === 'razorpay') {
-    const pay = h('button', { type: 'button', class: 'primary wide' }, `Pay ${money(order.totalAmount)} with Razorpay`);
-    pay.addEventListener('click', () =>
-      busy(pay, error, async () => {
-        let created = null;
-        try {
-          created = JSON.parse(sessionStorage.getItem(`cartwright.created.${order._id}`) || 'null');
-        } catch {
-          created = null;
-        }
-        const response = await razorpayCheckout(order, created);
-        if (!key) key = newIdempotencyKey();
-        await api.post('/orders/verify-payment', {
-          razorpay_order_id: response.razorpay_order_id,
-          razorpay_payment_id: response.razorpay_payment_id,
-          razorpay_signature: response.razorpay_signature,
-        }, { idempotencyKey: key });
-        await reload();
-      }),
-    );
-    return h('section', { class: 'card pay', 'aria-labelledby': 'pay-title' }, h('h2', { id: 'pay-title' }, 'Pay for this order'), pay, error);
-  }
-  const pay = h('button', { type: 'button', class: 'primary wide' }, `Pay ${money(order.totalAmount)} (test payment)`);
-  pay.addEventListener('click', () => {
-    if (!key) key = newIdempotencyKey();
+  const key = { value: null };
+  const pay = h('button', { type: 'button', class: 'primary wide' }, payLabel(order, money));
+  pay.addEventListener('click', () =>
     busy(pay, error, async () => {
-      await api.post('/payments', { orderId: order._id, paymentMethod: order.paymentDetails.method }, { idempotencyKey: key });
-      await reload();
-    });
-  });
+      await payOrder(order, key);
+      await reload({ paid: true });
+    }),
+  );
   return h(
     'section',
-    { class: 'card pay test-payment', 'aria-labelledby': 'pay-title' },
-    h('h2', { id: 'pay-title' }, 'Test payment (no money is taken)'),
-    h('p', {}, 'This shop runs the simulated payment gateway: the button below confirms the payment at once and charges nothing.'),
+    { class: `card pay unpaid${gateway === 'razorpay' ? '' : ' test-payment'}`, 'aria-labelledby': 'pay-title' },
+    h('h2', { id: 'pay-title' }, 'This order is not paid yet'),
+    h(
+      'p',
+      {},
+      order.paymentDueBy
+        ? ['Pay by ', h('time', { datetime: order.paymentDueBy }, date(order.paymentDueBy)), ' or it will be cancelled and its items go back on sale.']
+        : 'Unpaid orders are cancelled after a while and their items go back on sale.',
+    ),
+    gateway === 'razorpay' ? null : h('p', {}, h('strong', {}, TEST_PAYMENT_TITLE), ': ', TEST_PAYMENT_TEXT),
     pay,
     error,
   );
@@ -156,8 +128,7 @@ function returnForm(order, reload) {
   return form;
 }
 
-function reviewForm(item) {
-  const productId = typeof item.productId === 'string' ? item.productId : item.productId._id;
+function reviewForm(item, productId) {
   const rating = h('select', { name: 'rating' }, [5, 4, 3, 2, 1].map((n) => h('option', { value: n }, `${n} star${n === 1 ? '' : 's'}`)));
   const title = h('input', { name: 'title', maxlength: 100 });
   const comment = h('textarea', { name: 'comment', maxlength: 2000, rows: 3 });
@@ -182,18 +153,41 @@ function reviewForm(item) {
     if (comment.value.trim()) body.comment = comment.value.trim();
     busy(submit, error, async () => {
       await api.post(`/products/${encodeURIComponent(productId)}/reviews`, body);
-      mount(done, 'Thank you! Your review is on the ', link(`/product/${productId}`, 'product page'), '.');
-      submit.hidden = true;
+      // The form goes; what stays says where the review is, and takes the focus.
+      const thanks = h('p', { role: 'status', tabindex: -1 }, 'Thank you! Your review is on the ', link(`/product/${productId}`, 'product page'), '.');
+      form.replaceChildren(h('h3', {}, `Review ${item.productName}`), thanks);
+      thanks.focus();
     });
   });
   return form;
 }
 
+/** Ids of the products of this order the caller has already reviewed. */
+async function reviewedProducts(order) {
+  const me = session.user?._id;
+  const ids = [...new Set(order.items.map((i) => (typeof i.productId === 'string' ? i.productId : i.productId._id)))];
+  const done = new Set();
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const data = await api.get(`/products/${encodeURIComponent(id)}/reviews`, { limit: 100 });
+        if (data.reviews.some((r) => r.userId === me)) done.add(id);
+      } catch {
+        /* the form stays; a second review is refused with a clear message */
+      }
+    }),
+  );
+  return done;
+}
+
+const itemProductId = (item) => (typeof item.productId === 'string' ? item.productId : item.productId._id);
+
 export async function renderOrder(main, { id }, query) {
   mount(main, loading('Loading your order…'));
-  const placed = Boolean(query.placed);
+  let placed = Boolean(query.placed);
 
-  async function reload() {
+  async function reload({ paid = false } = {}) {
+    if (paid) placed = true;
     let order;
     let tracking;
     try {
@@ -207,14 +201,24 @@ export async function renderOrder(main, { id }, query) {
       showError(error, err);
       return;
     }
-    draw(order, tracking);
+    const reviewed = order.status === 'delivered' ? await reviewedProducts(order) : new Set();
+    draw(order, tracking, reviewed);
+    if (paid) {
+      const heading = main.querySelector('h1');
+      heading.setAttribute('tabindex', '-1');
+      heading.focus();
+      announce(`Payment received. Thank you! Order ${order.orderNumber} is confirmed.`);
+    }
   }
 
-  function draw(order, tracking) {
+  function draw(order, tracking, reviewed) {
     const status = order.status;
     const online = order.paymentDetails.method !== 'cod';
+    const unpaid = status === 'pending' && online && order.paymentDetails.status === 'pending';
+    // Thanks only for an order that is paid or cash on delivery.
+    const thanked = placed && !unpaid && status !== 'cancelled';
     const actions = [];
-    if (status === 'pending' && online) actions.push(paymentStep(order, reload));
+    if (unpaid) actions.push(unpaidStep(order, reload));
     if (status === 'shipped' || (status === 'delivered' && !order.receivedAt)) {
       actions.push(
         actionButton('Mark as received', 'primary', async () => {
@@ -226,11 +230,18 @@ export async function renderOrder(main, { id }, query) {
     if (status === 'pending' || status === 'confirmed') actions.push(cancelForm(order, reload));
     if (status === 'delivered' && order.returnStatus === 'none') actions.push(returnForm(order, reload));
 
-    const heading = placed ? 'Order confirmation' : `Order ${order.orderNumber}`;
+    const heading = thanked ? 'Order confirmation' : `Order ${order.orderNumber}`;
+    const reviewable = status === 'delivered' ? order.items.filter((item) => !reviewed.has(itemProductId(item))) : [];
     mount(
       main,
       h('h1', {}, heading),
-      placed ? h('p', { class: 'notice', role: 'status' }, `Thank you! Your order ${order.orderNumber} has been placed.`) : null,
+      thanked
+        ? h(
+            'p',
+            { class: 'notice', role: 'status' },
+            online ? `Thank you! Your payment was received and order ${order.orderNumber} is confirmed.` : `Thank you! Order ${order.orderNumber} is confirmed; you pay on delivery.`,
+          )
+        : null,
       h(
         'section',
         { class: 'card', 'aria-label': 'Order status' },
@@ -242,7 +253,7 @@ export async function renderOrder(main, { id }, query) {
         order.receivedAt ? h('p', {}, `You confirmed receipt ${date(order.receivedAt)}`) : null,
         order.cancellationReason ? h('p', {}, `Cancelled: ${order.cancellationReason}`) : null,
         order.returnStatus && order.returnStatus !== 'none'
-          ? h('p', { class: 'return-status' }, `Return: ${order.returnStatus}${order.returnDecisionReason ? ` (${order.returnDecisionReason})` : ''}`)
+          ? h('p', { class: 'return-status' }, `${RETURN_LABELS[order.returnStatus] || order.returnStatus}${order.returnDecisionReason ? `: ${order.returnDecisionReason}` : ''}`)
           : null,
         timeline(tracking),
         status !== 'pending' ? invoiceLinks(order._id) : null,
@@ -255,10 +266,7 @@ export async function renderOrder(main, { id }, query) {
         h(
           'ul',
           { class: 'plain' },
-          order.items.map((item) => {
-            const productId = typeof item.productId === 'string' ? item.productId : item.productId._id;
-            return h('li', {}, link(`/product/${productId}`, item.productName), ` × ${item.quantity} — ${money(item.totalPrice)}`);
-          }),
+          order.items.map((item) => h('li', {}, link(`/product/${itemProductId(item)}`, item.productName), ` × ${item.quantity} — ${money(item.totalPrice)}`)),
         ),
         totals([
           ['Subtotal', money(order.subtotal)],
@@ -271,7 +279,7 @@ export async function renderOrder(main, { id }, query) {
       h('section', { class: 'card', 'aria-labelledby': 'payment-title' }, h('h2', { id: 'payment-title' }, 'Payment'), paymentSummary(order.paymentDetails)),
       h('section', { class: 'card', 'aria-labelledby': 'address-title' }, h('h2', { id: 'address-title' }, 'Delivery address'), h('p', {}, addressText(order.shippingAddress || {}))),
       order.notes ? h('section', { class: 'card' }, h('h2', {}, 'Notes'), h('p', {}, order.notes)) : null,
-      status === 'delivered' ? h('section', { 'aria-label': 'Reviews' }, order.items.map(reviewForm)) : null,
+      reviewable.length ? h('section', { 'aria-label': 'Reviews' }, reviewable.map((item) => reviewForm(item, itemProductId(item)))) : null,
     );
   }
 

@@ -6,9 +6,14 @@ import { go, link } from '../lib/router.js';
 
 export async function renderOrders(main, _params, query) {
   const status = h('select', { name: 'status' }, h('option', { value: '' }, 'All orders'), Object.entries(STATUS_LABELS).map(([v, t]) => h('option', { value: v, selected: v === query.status }, t)));
-  status.addEventListener('change', () => go('/orders', { status: status.value }));
+  // Applied with the button, not while the arrow keys move through the list (WCAG 3.2.2).
+  const filter = h('form', { class: 'inline-form card', role: 'search', 'aria-label': 'Filter orders' }, field('Show', status), h('button', { type: 'submit' }, 'Show orders'));
+  filter.addEventListener('submit', (e) => {
+    e.preventDefault();
+    go('/orders', { status: status.value });
+  });
   const list = h('section', { 'aria-label': 'Orders' }, loading());
-  mount(main, h('h1', {}, 'My orders'), h('div', { class: 'filters' }, field('Show', status)), list);
+  mount(main, h('h1', {}, 'My orders'), filter, list);
   const error = errorArea();
   try {
     const { orders, pagination } = await api.get('/orders/my-orders', { status: query.status, page: query.page, limit: 10 });
@@ -17,7 +22,7 @@ export async function renderOrders(main, _params, query) {
       orders.length
         ? h(
             'ul',
-            { class: 'orders' },
+            { class: 'orders plain' },
             orders.map((o) =>
               h(
                 'li',
