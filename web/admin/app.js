@@ -1,4 +1,4 @@
-// The admin console: dashboard, orders, returns, discount codes, users and emails.
+// The admin console: dashboard, orders, products, returns, discount codes, users and emails.
 
 import { startConsole } from '../lib/console.js';
 import { renderDashboard } from './dashboard.js';
@@ -11,6 +11,7 @@ startConsole({
   links: [
     ['/', 'Dashboard'],
     ['/orders', 'Orders'],
+    ['/products', 'Products'],
     ['/returns', 'Returns'],
     ['/discounts', 'Discount codes'],
     ['/users', 'Users'],
@@ -19,6 +20,9 @@ startConsole({
   routes: [
     ['/', renderDashboard],
     ['/orders', lazy('./orders.js', 'renderAdminOrders')],
+    ['/orders/:id', lazy('./order.js', 'renderAdminOrder')],
+    ['/products', lazy('./products.js', 'renderAdminProducts')],
+    ['/products/:id', lazy('./products.js', 'renderAdminProduct')],
     ['/returns', lazy('./returns.js', 'renderReturns')],
     ['/discounts', lazy('./discounts.js', 'renderDiscounts')],
     ['/users', lazy('./users.js', 'renderUsers')],
