@@ -209,7 +209,7 @@ def test_role_change_asks_for_confirmation_and_the_own_row_is_locked(server, new
     )
     page = new_page()
     login_as(page, server, server.admin_token, "/admin#/users?role=vendor")
-    role = page.get_by_label(f"Role of {email}")
+    role = page.get_by_label(f"Role of {email}", exact=True)
     role.select_option("customer")
     # Choosing in the menu changes nothing by itself.
     page.wait_for_timeout(300)
@@ -224,16 +224,16 @@ def test_role_change_asks_for_confirmation_and_the_own_row_is_locked(server, new
     users = server.api.call("GET", "/admin/users?role=vendor&limit=100", token=server.admin_token)["users"]
     assert any(u["_id"] == made["_id"] for u in users)
 
-    page.get_by_label(f"Role of {email}").select_option("customer")
+    page.get_by_label(f"Role of {email}", exact=True).select_option("customer")
     page.get_by_role("button", name=f"Change role of {email}").click()
     page.get_by_role("dialog").get_by_role("button", name="Change role").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
-    expect(page.get_by_label(f"Role of {email}")).to_have_count(0)  # left the vendor filter
+    expect(page.get_by_label(f"Role of {email}", exact=True)).to_have_count(0)  # left the vendor filter
     users = server.api.call("GET", "/admin/users?role=vendor&limit=100", token=server.admin_token)["users"]
     assert not any(u["_id"] == made["_id"] for u in users)
 
     # The admin's own row offers neither a role change nor deactivation.
     page.goto(server.url("/admin#/users?role=admin"))
-    expect(page.get_by_label("Role of admin@browser.test")).to_be_disabled()
+    expect(page.get_by_label("Role of admin@browser.test", exact=True)).to_be_disabled()
     expect(page.get_by_role("button", name="Change role of admin@browser.test")).to_be_disabled()
     expect(page.get_by_role("button", name="Deactivate admin@browser.test")).to_be_disabled()
