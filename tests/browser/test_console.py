@@ -115,6 +115,11 @@ def test_vendor_creates_and_edits_its_own_product(server, new_page, shot):
     # Deactivating asks first; cancelling changes nothing, confirming hides it from the shop.
     page.get_by_role("link", name="Back to products").click()
     row = page.get_by_role("row").filter(has_text=name)
+    # The list's own price box: emptied, it is an error and the price stays.
+    row.get_by_label(f"Price of {name}").fill("")
+    row.get_by_role("button", name=f"Save {name}").click()
+    expect(row.get_by_role("alert")).to_contain_text(f"Price of {name} is required: enter a number")
+    assert server.api.call("GET", f"/products/{product_id}", expect=200)["price"] == 95.25
     row.get_by_role("button", name=f"Deactivate {name}").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"Deactivate {name}?")

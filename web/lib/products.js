@@ -85,16 +85,31 @@ function row(product, reload) {
     });
   });
   const picture = product.imageUrls && product.imageUrls[0] ? thumbnail(product.imageUrls[0], product.name) : h('span', { class: 'muted' }, 'None');
+  // Price and stock change in place; an emptied box is an error, never zero.
+  const price = h('input', { type: 'number', min: 0, step: '0.01', value: product.price, 'aria-label': `Price of ${product.name}` });
+  const stock = h('input', { type: 'number', min: 0, step: 1, value: product.stock, 'aria-label': `Stock of ${product.name}` });
+  const saved = h('span', { role: 'status' });
+  const save = h('button', { type: 'button', 'aria-label': `Save ${product.name}` }, 'Save');
+  save.addEventListener('click', () =>
+    busy(save, error, async () => {
+      saved.textContent = '';
+      const body = { price: requiredNumber(price, `Price of ${product.name}`), stock: requiredNumber(stock, `Stock of ${product.name}`) };
+      const updated = await api.patch(`/products/${encodeURIComponent(product._id)}`, body);
+      price.value = updated.price;
+      stock.value = updated.stock;
+      saved.textContent = `Saved: ${money(updated.price)}, ${updated.stock} in stock`;
+    }),
+  );
   return h(
     'tr',
     {},
     h('td', {}, picture),
     h('th', { scope: 'row' }, link(`/products/${encodeURIComponent(product._id)}`, product.name, { 'aria-label': `Edit ${product.name}` })),
-    h('td', {}, money(product.price)),
-    h('td', {}, String(product.stock)),
+    h('td', {}, price),
+    h('td', {}, stock),
     h('td', {}, String(product.availableStock)),
     h('td', {}, product.isActive ? 'Active' : 'Inactive'),
-    h('td', {}, toggle, error),
+    h('td', {}, save, ' ', toggle, ' ', saved, error),
   );
 }
 
