@@ -167,14 +167,17 @@ pub struct Pictures {
 }
 
 impl Pictures {
-    /// Opens the configured storage; the local folder is created when missing.
+    /// Opens the configured storage.
     pub fn open(storage: &PictureStorage) -> anyhow::Result<Pictures> {
         let store: Arc<dyn ObjectStore> = match storage {
             PictureStorage::Folder(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    anyhow::anyhow!("cannot create UPLOAD_DIR {}: {e}", dir.display())
+                // The folder is made by the first upload (`put` creates it), so a node that never
+                // takes one, or starts on a full or read-only disk, is not stopped by it.
+                let dir = std::path::absolute(dir).map_err(|e| {
+                    anyhow::anyhow!("UPLOAD_DIR {} has no absolute path: {e}", dir.display())
                 })?;
-                Arc::new(LocalFileSystem::new_with_prefix(dir)?)
+                let prefix = StorePath::from_absolute_path(&dir)?;
+                Arc::new(PrefixStore::new(LocalFileSystem::new(), prefix))
             }
             PictureStorage::S3(settings) => s3(settings)?,
         };
