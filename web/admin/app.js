@@ -1,4 +1,4 @@
-// The admin console: dashboard, orders, products, returns, discount codes, users and emails.
+// The admin console: dashboard, orders, products, returns, refunds, discount codes, users and emails.
 
 import { startConsole } from '../lib/console.js';
 import { renderDashboard } from './dashboard.js';
@@ -13,6 +13,7 @@ startConsole({
     ['/orders', 'Orders'],
     ['/products', 'Products'],
     ['/returns', 'Returns'],
+    ['/refunds', 'Refunds'],
     ['/discounts', 'Discount codes'],
     ['/users', 'Users'],
     ['/emails', 'Emails'],
@@ -24,6 +25,7 @@ startConsole({
     ['/products', lazy('./products.js', 'renderAdminProducts')],
     ['/products/:id', lazy('./products.js', 'renderAdminProduct')],
     ['/returns', lazy('./returns.js', 'renderReturns')],
+    ['/refunds', lazy('./refunds.js', 'renderRefunds')],
     ['/discounts', lazy('./discounts.js', 'renderDiscounts')],
     ['/users', lazy('./users.js', 'renderUsers')],
     ['/emails', lazy('./emails.js', 'renderEmails')],
