@@ -242,3 +242,65 @@ def test_role_change_asks_for_confirmation_and_the_own_row_is_locked(server, new
     expect(page.get_by_label("Role of admin@browser.test", exact=True)).to_be_disabled()
     expect(page.get_by_role("button", name="Change role of admin@browser.test")).to_be_disabled()
     expect(page.get_by_role("button", name="Deactivate admin@browser.test")).to_be_disabled()
+
+
+def fail_refund_in_database(server, refund_id):
+    """Marks a processed refund failed, as a gateway refusal leaves it (the simulated gateway never
+    refuses), straight in the server's database."""
+    sql = f"UPDATE payment_transactions SET status = 'failed', last_error = 'Refused by the bank' WHERE id = '{refund_id}'"
+    if server.db == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(server.workdir / "shop.db") as db:
+            assert db.execute(sql).rowcount == 1
+        return
+    import os
+    import subprocess
+
+    base = os.environ["TEST_DATABASE_URL"]
+    schemas = subprocess.run(
+        ["psql", base, "-Atc", "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'browser_%'"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    changed = 0
+    for schema in schemas:
+        out = subprocess.run(
+            ["psql", base, "-Atc", f"SET search_path TO {schema}; {sql}"], capture_output=True, text=True
+        ).stdout
+        changed += out.count("UPDATE 1")
+    assert changed == 1, changed
+
+
+def test_a_failed_refund_is_retried_from_the_refunds_screen(server, new_page, shot):
+    customer = server.api.register("Refund Screen Customer")
+    api, token = server.api, customer["token"]
+    api.call("POST", "/cart/items", {"productId": server.products["shampoo"]["_id"], "quantity": 1}, token=token, expect=200)
+    address = api.call("POST", "/addresses", ADDRESS, token=token, expect=201)
+    order = api.call(
+        "POST",
+        "/orders",
+        {"addressId": address["_id"], "paymentMethod": "card"},
+        token=token,
+        expect=201,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )["order"]
+    api.call("POST", "/payments", {"orderId": order["_id"], "paymentMethod": "card"}, token=token, expect=200)
+    api.call("PATCH", f"/orders/{order['_id']}/cancel", {"reason": "changed my mind"}, token=token, expect=200)
+    processed = api.call("GET", "/admin/refunds?status=processed&limit=100", token=server.admin_token, expect=200)
+    [refund] = [r for r in processed["refunds"] if r["orderNumber"] == order["orderNumber"]]
+    fail_refund_in_database(server, refund["_id"])
+
+    page = new_page()
+    login_as(page, server, server.admin_token, "/admin#/refunds")
+    expect(page.get_by_role("heading", name="Refunds")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=order["orderNumber"])
+    expect(row).to_contain_text("Refused by the bank")
+    shot(page, "refunds-failed")
+    row.get_by_role("button", name=f"Retry refund of {order['orderNumber']}").click()
+    expect(page.get_by_role("row").filter(has_text=order["orderNumber"])).to_have_count(0)
+    after = api.call("GET", "/admin/refunds?status=processed&limit=100", token=server.admin_token, expect=200)
+    assert any(r["_id"] == refund["_id"] for r in after["refunds"]), after
+    page.get_by_label("Show").select_option("processed")
+    expect(page.get_by_role("row").filter(has_text=order["orderNumber"])).to_contain_text("processed")
