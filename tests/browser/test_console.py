@@ -304,3 +304,10 @@ def test_a_failed_refund_is_retried_from_the_refunds_screen(server, new_page, sh
     assert any(r["_id"] == refund["_id"] for r in after["refunds"]), after
     page.get_by_label("Show").select_option("processed")
     expect(page.get_by_role("row").filter(has_text=order["orderNumber"])).to_contain_text("processed")
+
+
+def test_a_reversed_dashboard_range_is_a_clear_error(server, new_page):
+    page = new_page()
+    login_as(page, server, server.admin_token, "/admin#/?from=2026-03-10&to=2026-03-01")
+    expect(page.get_by_role("alert")).to_contain_text("The start date (2026-03-10) is after the end date (2026-03-01)")
+    expect(page.locator("[data-kpi=revenue]")).to_have_count(0)
