@@ -151,6 +151,81 @@ pub struct Config {
     /// How long start-up keeps trying to reach PostgreSQL (a database starting alongside the
     /// shop) before it gives up; 0: one attempt.
     pub database_wait_secs: u64,
+    /// Where uploaded product pictures are kept (CONTRACT §8).
+    pub pictures: PictureStorage,
+}
+
+/// Where product pictures live: `UPLOAD_DIR` (default `<DATA_DIR>/uploads`, i.e. `data/uploads`)
+/// for one node, or `STORAGE_URL=s3://bucket/prefix` for several, with the standard `AWS_*`
+/// variables (`AWS_ENDPOINT_URL` for a store that is not AWS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PictureStorage {
+    Folder(PathBuf),
+    S3(S3Settings),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Key prefix inside the bucket, without slashes at its ends; may be empty.
+    pub prefix: String,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+}
+
+fn picture_storage(
+    storage_url: Option<String>,
+    upload_dir: Option<String>,
+    data_dir: &std::path::Path,
+    aws: &dyn Fn(&str) -> Option<String>,
+) -> Result<PictureStorage, ConfigError> {
+    let Some(raw) = storage_url else {
+        return Ok(PictureStorage::Folder(
+            upload_dir
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("uploads")),
+        ));
+    };
+    let rest = raw.trim().strip_prefix("s3://").ok_or_else(|| {
+        bad(
+            "STORAGE_URL",
+            format!("{raw:?} is not an s3://bucket/prefix address"),
+        )
+    })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !valid_bucket {
+        return Err(bad(
+            "STORAGE_URL",
+            format!("{bucket:?} is not an S3 bucket name"),
+        ));
+    }
+    let endpoint = aws("AWS_ENDPOINT_URL").map(|e| e.trim().trim_end_matches('/').to_string());
+    if let Some(endpoint) = &endpoint {
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            return Err(bad(
+                "AWS_ENDPOINT_URL",
+                format!("{endpoint:?} is not an http(s) URL"),
+            ));
+        }
+    }
+    Ok(PictureStorage::S3(S3Settings {
+        bucket: bucket.to_string(),
+        prefix: prefix.trim_matches('/').to_string(),
+        region: aws("AWS_REGION")
+            .or_else(|| aws("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        endpoint,
+        access_key_id: aws("AWS_ACCESS_KEY_ID"),
+        secret_access_key: aws("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+        session_token: aws("AWS_SESSION_TOKEN").map(Secret::new),
+    }))
 }
 
 /// The settings of `TAX_MODE=gst`.
@@ -638,7 +713,15 @@ impl Config {
             }
         };
 
+        let pictures = picture_storage(
+            vars.get("STORAGE_URL"),
+            vars.get("UPLOAD_DIR"),
+            &data_dir,
+            &|name: &str| vars.get(name),
+        )?;
+
         Ok(Config {
+            pictures,
             host,
             port,
             database,

@@ -77,6 +77,7 @@ impl Application {
             failures: config.login_failures_per_account,
             window: Duration::from_secs(config.login_failure_window_secs),
         };
+        let pictures = Arc::new(app::pictures::Pictures::open(&config.pictures)?);
         let state = AppState {
             store,
             jwt: Arc::new(JwtKeys::new(&secret, config.jwt_ttl_minutes)),
@@ -86,6 +87,7 @@ impl Application {
             config: Arc::new(config),
             live: app::Live::new(),
             mailer,
+            pictures,
         };
         http::ops::metrics_handle();
         // Shown in /metrics from the start, not only after the first conflict.

@@ -14,6 +14,7 @@
 //! - `returns`: request, approve, reject, complete with its refund
 //! - `refunds`: sending recorded refunds, with retries
 //! - `mailer`: sending the email outbox over SMTP, with retries
+//! - `pictures`: product pictures checked, re-encoded and stored (folder or S3-compatible)
 //! - `accounts` also holds password reset and change
 //! - `expiry`: unpaid orders reconciled with the gateway or expired
 //! - `retention`: records kept only for a while (idempotency keys, webhook events, rate-limit
@@ -30,6 +31,7 @@ pub mod fulfilment;
 pub mod gateway_events;
 pub mod mailer;
 pub mod payments;
+pub mod pictures;
 pub mod rate_limit;
 pub mod refunds;
 pub mod retention;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub live: Arc<crate::app::Live>,
     /// The SMTP sender, `None` without `SMTP_URL` (emails are kept in the outbox, not sent).
     pub mailer: Option<Arc<crate::app::mailer::Mailer>>,
+    /// Where uploaded product pictures are kept.
+    pub pictures: Arc<crate::app::pictures::Pictures>,
 }
 
 impl AppState {

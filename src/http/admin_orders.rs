@@ -5,20 +5,25 @@ use super::extract::{
 };
 use super::idempotency::idempotent;
 use super::order_input::{apply_status_body, owned_order, parse_sort, parse_status, StatusBody};
-use super::order_views::{load_order_list, load_order_view, OrderList, OrderView};
+use super::order_views::{
+    load_order_list, load_order_view, OrderList, OrderView, UserRef, UserSummary,
+};
 use super::session::AuthUser;
 use super::AppState;
 use crate::app::returns;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
 use crate::domain::order::{Actor, OrderStatus, PaymentStatus};
+use crate::domain::order_number::is_order_number;
 use crate::domain::time::parse_timestamp;
+use crate::domain::user::normalize_email;
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::orders::{OrderFilter, ReturnAction};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,6 +45,8 @@ pub struct AdminOrdersQuery {
     /// pending, completed, failed or refunded.
     pub payment_status: Option<String>,
     pub user_id: Option<String>,
+    /// An order number (`ORD` and 13 digits) or a customer's email.
+    pub search: Option<String>,
     /// RFC 3339 or YYYY-MM-DD; orders created at or after it.
     pub start_date: Option<String>,
     /// RFC 3339 or YYYY-MM-DD (a plain date includes that whole day).
@@ -142,8 +149,51 @@ async fn all_orders(
     };
     (filter.sort, filter.descending) =
         parse_sort(query.sort_by.as_deref(), query.sort_order.as_deref(), true)?;
+    match query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => {}
+        Some(text) if is_order_number(text) => filter.order_number = Some(text.to_string()),
+        Some(text) if text.contains('@') => {
+            let email = normalize_email(text).map_err(|_| {
+                Error::invalid(
+                    "search",
+                    "must be an order number or an email address",
+                    text,
+                )
+            })?;
+            match state.store.user_by_email(&email).await? {
+                Some(user) => filter.user_id = Some(user.id),
+                // Nobody with that email: no orders, said as an empty page.
+                None => {
+                    return Ok(Reply::ok(
+                        "All orders retrieved successfully",
+                        OrderList {
+                            orders: Vec::new(),
+                            pagination: Pagination::new(page, 0).into(),
+                        },
+                    ))
+                }
+            }
+        }
+        Some(text) => {
+            return Err(Error::invalid(
+                "search",
+                "must be an order number (ORD and 13 digits) or a customer's email address",
+                text,
+            ))
+        }
+    }
     let (orders, total) = state.store.list_orders(&filter, page).await?;
-    let orders = load_order_list(&state.store, orders, |_| true).await?;
+    let mut orders: Vec<OrderView> = load_order_list(&state.store, orders, |_| true)
+        .await?
+        .into_iter()
+        .map(|view| view.with_next_statuses(Actor::Admin))
+        .collect();
+    populate_customers(&state, &mut orders).await?;
     Ok(Reply::ok(
         "All orders retrieved successfully",
         OrderList {
@@ -151,6 +201,45 @@ async fn all_orders(
             pagination: Pagination::new(page, total).into(),
         },
     ))
+}
+
+/// Replaces each order's customer id by the customer's name, email and phone, in one statement
+/// for the page.
+async fn populate_customers(state: &AppState, orders: &mut [OrderView]) -> Result<()> {
+    let mut ids: Vec<String> = orders
+        .iter()
+        .filter_map(|o| match &o.user_id {
+            UserRef::Id(id) => Some(id.clone()),
+            UserRef::User(_) => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let users: HashMap<String, UserSummary> = state
+        .store
+        .users_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|u| {
+            (
+                u.id.clone(),
+                UserSummary {
+                    id: u.id,
+                    name: u.name,
+                    email: u.email,
+                    phone: u.phone,
+                },
+            )
+        })
+        .collect();
+    for order in orders.iter_mut() {
+        if let UserRef::Id(id) = &order.user_id {
+            if let Some(user) = users.get(id) {
+                order.user_id = UserRef::User(user.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -272,7 +361,9 @@ async fn update_status(
         || async {
             let order = owned_order(&state, &caller, &order_id).await?;
             let order = apply_status_body(&state, &order, &body, Actor::Admin, &caller.id).await?;
-            let view = load_order_view(&state.store, order).await?;
+            let view = load_order_view(&state.store, order)
+                .await?
+                .with_next_statuses(Actor::Admin);
             Ok(Reply::ok("Order status updated successfully", view).into_response())
         },
     )
@@ -341,7 +432,9 @@ async fn process_return(
             let order =
                 returns::decide_return(&state, &order, action, reason.as_deref(), &caller.id)
                     .await?;
-            let view = load_order_view(&state.store, order).await?;
+            let view = load_order_view(&state.store, order)
+                .await?
+                .with_next_statuses(Actor::Admin);
             Ok(Reply::ok(message, view).into_response())
         },
     )

@@ -27,6 +27,7 @@ pub mod product_input;
 pub mod products;
 pub mod reviews;
 pub mod session;
+pub mod uploads;
 pub mod user_views;
 pub mod vendor;
 pub mod web;
@@ -202,6 +203,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin_refunds::router())
         .merge(admin_emails::router())
         .merge(products::router())
+        .merge(uploads::router())
         .merge(addresses::router())
         .merge(cart::router())
         .merge(discounts::router())
@@ -226,6 +228,7 @@ pub fn build_router(state: AppState) -> Router {
     router
         .merge(ops::docs_router(openapi))
         .merge(web)
+        .merge(uploads::files_router())
         .fallback(|| async { Error::NotFound("Route not found".into()) })
         .method_not_allowed_fallback(|| async {
             (
@@ -306,7 +309,7 @@ async fn flush_after_writes(
     let path = request.uri().path();
     let accounts = path.starts_with("/admin/users");
     let catalog = !(accounts
-        || ["/cart", "/addresses", "/notifications", "/auth"]
+        || ["/cart", "/addresses", "/notifications", "/auth", "/uploads"]
             .iter()
             .any(|prefix| path.starts_with(prefix)));
     let caller = session::CallerSlot::default();

@@ -106,18 +106,28 @@ pub fn tracking_fields(body: &StatusBody) -> Result<(Option<String>, Option<i64>
             ))
         }
     };
-    let estimated =
-        match body
-            .estimated_delivery
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            None => None,
-            Some(t) => Some(parse_timestamp(t).ok_or_else(|| {
+    let estimated = match body
+        .estimated_delivery
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => None,
+        Some(t) => {
+            let at = parse_timestamp(t).ok_or_else(|| {
                 Error::invalid("estimatedDelivery", "must be an RFC 3339 time", t)
-            })?),
-        };
+            })?;
+            // The shopper is shown this date: one already past is a typing mistake.
+            if at <= crate::domain::time::now_millis() {
+                return Err(Error::invalid(
+                    "estimatedDelivery",
+                    "must be in the future",
+                    t,
+                ));
+            }
+            Some(at)
+        }
+    };
     Ok((tracking, estimated))
 }
 
@@ -130,6 +140,16 @@ pub async fn apply_status_body(
     actor_id: &str,
 ) -> Result<Order> {
     let (tracking, estimated) = tracking_fields(body)?;
+    // A shipped order always has a tracking number (CONTRACT §8). An illegal move stays the 409
+    // naming the allowed states; the store checks the move again inside its write.
+    if body.status == OrderStatus::Shipped && tracking.is_none() {
+        order.status.check_transition(OrderStatus::Shipped, actor)?;
+        return Err(Error::invalid(
+            "trackingNumber",
+            "is required to ship an order",
+            body.tracking_number.clone().unwrap_or_default(),
+        ));
+    }
     fulfilment::apply_status(
         state,
         order,

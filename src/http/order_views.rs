@@ -5,7 +5,7 @@ use super::extract::Pagination;
 use crate::domain::gst::GstRate;
 use crate::domain::ledger::{LedgerKind, LedgerStatus};
 use crate::domain::money::Money;
-use crate::domain::order::{OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
+use crate::domain::order::{Actor, OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
 use crate::domain::pricing::{tax_breakdown, TaxSplit};
 use crate::domain::time::to_rfc3339;
 use crate::error::Result;
@@ -23,7 +23,7 @@ pub enum UserRef {
     User(UserSummary),
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserSummary {
     #[serde(rename = "_id")]
     pub id: String,
@@ -151,6 +151,18 @@ pub struct OrderView {
     pub returned_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// In the admin and vendor views only: the statuses this caller may move the order to now,
+    /// from the lifecycle table (`domain::order::TRANSITIONS`); the consoles offer exactly these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_statuses: Option<Vec<OrderStatus>>,
+}
+
+impl OrderView {
+    /// Adds the moves `actor` may make from the order's status now.
+    pub fn with_next_statuses(mut self, actor: Actor) -> OrderView {
+        self.next_statuses = Some(self.status.next_states(actor));
+        self
+    }
 }
 
 fn time(at: Option<i64>) -> Option<String> {
@@ -277,6 +289,7 @@ pub fn order_view(
         returned_at: time(order.returned_at),
         created_at: to_rfc3339(order.created_at),
         updated_at: to_rfc3339(order.updated_at),
+        next_statuses: None,
     }
 }
 

@@ -9,7 +9,9 @@ use crate::domain::ids::parse_id;
 use crate::domain::money::{Money, MAX_AMOUNT};
 use crate::domain::user::{check_name, Role};
 use crate::error::{Error, Result};
-use crate::store::products::{NewProduct, ProductChanges, ProductFilter, ProductSort};
+use crate::store::products::{
+    NewProduct, ProductChanges, ProductFilter, ProductScope, ProductSort,
+};
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
@@ -32,7 +34,7 @@ pub struct ProductBody {
     pub stock: i64,
     pub brand: Option<String>,
     pub category: Option<String>,
-    /// Up to 10 http(s) URLs.
+    /// Up to 10 http(s) URLs or paths of uploaded pictures (`/uploads/...`).
     pub image_urls: Option<Vec<String>>,
     /// Up to 64 characters, unique.
     pub sku: Option<String>,
@@ -153,7 +155,51 @@ impl ProductQuery {
             max_price,
             sort,
             descending,
+            scope: ProductScope::Catalog,
         })
+    }
+}
+
+/// Query of `GET /products/manage`, on top of the catalog's filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ManageQuery {
+    /// `all` (default), `active` or `inactive`.
+    pub status: Option<String>,
+    /// Admins only: one vendor's products.
+    pub vendor_id: Option<String>,
+}
+
+impl ManageQuery {
+    /// The scope for this caller: a vendor sees only its own products whatever it asks.
+    pub(super) fn scope(&self, caller: &AuthUser) -> Result<ProductScope> {
+        let active = match self.status.as_deref().map(str::trim) {
+            None | Some("") | Some("all") => None,
+            Some("active") => Some(true),
+            Some("inactive") => Some(false),
+            Some(other) => {
+                return Err(Error::invalid(
+                    "status",
+                    "must be all, active or inactive",
+                    other,
+                ))
+            }
+        };
+        let vendor = match (caller.role, self.vendor_id.as_deref().map(str::trim)) {
+            (Role::Vendor, None | Some("")) => Some(caller.id.clone()),
+            (Role::Vendor, Some(raw)) => {
+                if parse_id("vendorId", raw)? != caller.id {
+                    return Err(Error::Forbidden(
+                        "Vendors see only their own products".into(),
+                    ));
+                }
+                Some(caller.id.clone())
+            }
+            (_, None | Some("")) => None,
+            (_, Some(raw)) => Some(parse_id("vendorId", raw)?),
+        };
+        Ok(ProductScope::Managed { vendor, active })
     }
 }
 
@@ -222,6 +268,13 @@ pub(super) fn check_image_urls(urls: &[String]) -> Result<Vec<String>> {
     urls.iter()
         .map(|raw| {
             let url = raw.trim();
+            // A picture uploaded here (`POST /uploads/images`) is named by its path.
+            if url
+                .strip_prefix("/uploads/")
+                .is_some_and(|name| crate::app::pictures::valid_name(name).is_some())
+            {
+                return Ok(url.to_string());
+            }
             let host = url
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"))
@@ -235,7 +288,7 @@ pub(super) fn check_image_urls(urls: &[String]) -> Result<Vec<String>> {
             } else {
                 Err(Error::invalid(
                     "imageUrls",
-                    format!("each must be an http(s) URL of at most {MAX_URL_LEN} characters"),
+                    format!("each must be an http(s) URL of at most {MAX_URL_LEN} characters or an uploaded picture's /uploads/ path"),
                     raw.as_str(),
                 ))
             }

@@ -3,7 +3,8 @@
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
 use super::product_input::{
-    check_vendor, checked_body, checked_patch, replacement, ProductBody, ProductPatch, ProductQuery,
+    check_vendor, checked_body, checked_patch, replacement, ManageQuery, ProductBody, ProductPatch,
+    ProductQuery,
 };
 use super::session::{AuthUser, MaybeAuthUser};
 use super::AppState;
@@ -25,6 +26,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products, create_product))
+        .routes(routes!(list_managed_products))
         .routes(routes!(
             get_product,
             replace_product,
@@ -122,6 +124,37 @@ async fn list_products(
         ProductList {
             products: listed.0.iter().cloned().map(ProductView::from).collect(),
             pagination: Pagination::new(page, listed.1),
+        },
+    ))
+}
+
+/// The products a console manages, active or not: every product for an admin (or one vendor's,
+/// with `vendorId`), a vendor's own for a vendor. Read from the database, never the cache.
+#[utoipa::path(get, path = "/products/manage", tag = "products", security(("bearer" = [])),
+    params(ManageQuery, ProductQuery, PageParams),
+    responses(
+        (status = 200, description = "A page of products, active and inactive", body = Envelope<ProductList>),
+        (status = 400, description = "Bad filter, sort or page", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin or vendor, or another vendor's products", body = ErrorBody),
+    ))]
+async fn list_managed_products(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(manage): ApiQuery<ManageQuery>,
+    ApiQuery(query): ApiQuery<ProductQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Reply<ProductList>> {
+    editor(&caller)?;
+    let page = page.checked()?;
+    let mut filter = query.checked()?;
+    filter.scope = manage.scope(&caller)?;
+    let (products, total) = state.store.list_products(&filter, page).await?;
+    Ok(Reply::ok(
+        "Products retrieved successfully",
+        ProductList {
+            products: products.into_iter().map(ProductView::from).collect(),
+            pagination: Pagination::new(page, total),
         },
     ))
 }

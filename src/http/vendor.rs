@@ -64,6 +64,14 @@ fn pro_rata(amount: Money, part: Money, whole: Money) -> Money {
 /// shipping left out), the payment amount and refunds scaled the same way, and nothing of the
 /// payment's identity, so no other vendor's amounts can be read or derived from it.
 fn vendor_share(mut view: OrderView) -> OrderView {
+    // The vendor moves an order only when every line is its own (`vendor_update_status`): its
+    // lines hold all of the order's units exactly then.
+    let own_units: i64 = view.items.iter().map(|line| line.quantity).sum();
+    view.next_statuses = Some(if own_units == view.total_items {
+        view.status.next_states(Actor::Vendor)
+    } else {
+        Vec::new()
+    });
     let order_subtotal = view.subtotal;
     let order_total = view.total_amount;
     let mine = view

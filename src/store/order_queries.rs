@@ -31,6 +31,11 @@ where
     if let Some(user_id) = &filter.user_id {
         query.push(" AND user_id = ").push_bind(user_id.as_str());
     }
+    if let Some(number) = &filter.order_number {
+        query
+            .push(" AND order_number = ")
+            .push_bind(number.as_str());
+    }
     if let Some(status) = filter.status {
         query.push(" AND status = ").push_bind(status.as_str());
     }

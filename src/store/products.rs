@@ -168,6 +168,20 @@ pub struct ProductFilter {
     pub max_price: Option<Money>,
     pub sort: ProductSort,
     pub descending: bool,
+    pub scope: ProductScope,
+}
+
+/// Which products a list may show: the catalog shows active ones to everyone; the consoles show
+/// an admin every product and a vendor its own, active or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductScope {
+    Catalog,
+    Managed {
+        /// Only this vendor's products (a vendor's own; an admin's filter).
+        vendor: Option<String>,
+        /// Only active (`true`) or inactive (`false`) ones; `None`: both.
+        active: Option<bool>,
+    },
 }
 
 /// Who is editing: an admin may edit any product, a vendor only its own.
@@ -185,7 +199,22 @@ where
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    qb.push(" WHERE is_active");
+    match &filter.scope {
+        ProductScope::Catalog => {
+            qb.push(" WHERE is_active");
+        }
+        ProductScope::Managed { vendor, active } => {
+            // Fixed fragments only; the vendor id is bound.
+            qb.push(match active {
+                None => " WHERE TRUE",
+                Some(true) => " WHERE is_active",
+                Some(false) => " WHERE NOT is_active",
+            });
+            if let Some(vendor) = vendor {
+                qb.push(" AND vendor_id = ").push_bind(vendor.clone());
+            }
+        }
+    }
     if let Some(search) = &filter.search {
         let pattern = like_pattern(search);
         qb.push(" AND (LOWER(name) LIKE ")

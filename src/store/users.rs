@@ -109,6 +109,27 @@ impl Store {
             .await?))
     }
 
+    /// The users with these ids (the customers of a page of orders), one statement per
+    /// `MAX_LIST_BINDS` ids; unknown ids are left out.
+    pub async fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>> {
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(super::MAX_LIST_BINDS) {
+            let found: Vec<User> = read!(self, |pool| {
+                let mut query = sqlx::QueryBuilder::new(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE id IN ("
+                ));
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(pool).await?
+            });
+            users.extend(found);
+        }
+        Ok(users)
+    }
+
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         Ok(read!(self, |pool| sqlx::query_as(&sql)

@@ -62,9 +62,12 @@ async fn every_status_change_is_an_edge_of_the_transition_table(db: Db) {
 
     // Shipped by the admin, received by the customer (shipped -> delivered).
     let received = app.cod_order(&token, &product, 1).await;
-    app.admin_status(&received, json!({"status": "shipped"}))
-        .await
-        .expect(200);
+    app.admin_status(
+        &received,
+        json!({"status": "shipped", "trackingNumber": "TRK2"}),
+    )
+    .await
+    .expect(200);
     app.patch(
         &format!("/orders/{received}/received"),
         Some(&token),
@@ -113,7 +116,7 @@ async fn every_status_change_is_an_edge_of_the_transition_table(db: Db) {
         app.patch(
             &format!("/vendor/orders/{vendor_order}/status"),
             Some(&vendor),
-            json!({"status": status}),
+            json!({"status": status, "trackingNumber": "TRK3"}),
         )
         .await
         .expect(200);

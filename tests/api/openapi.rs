@@ -30,6 +30,8 @@ const ROUTES: &[&str] = &[
     "PATCH /admin/users/{id}",
     "GET /products",
     "POST /products",
+    "GET /products/manage",
+    "POST /uploads/images",
     "GET /products/{id}",
     "PUT /products/{id}",
     "PATCH /products/{id}",

@@ -476,9 +476,12 @@ async fn cancel_releases_reservation_and_restocks_paid_orders(app: TestApp) {
         .as_str()
         .unwrap()
         .contains("allowed next states"));
-    app.admin_status(&order, json!({"status": "shipped"}))
-        .await
-        .expect(200);
+    app.admin_status(
+        &order,
+        json!({"status": "shipped", "trackingNumber": "TRK1"}),
+    )
+    .await
+    .expect(200);
     app.patch(
         &format!("/orders/{order}/cancel"),
         Some(&app.admin_token),
@@ -550,7 +553,7 @@ async fn order_in(app: &TestApp, token: &str, product_id: &str, status: OrderSta
         OrderStatus::Cancelled => &["cancelled"],
     };
     for step in path {
-        app.admin_status(&order, json!({"status": step}))
+        app.admin_status(&order, json!({"status": step, "trackingNumber": "TRK1"}))
             .await
             .expect(200);
     }
@@ -695,9 +698,12 @@ async fn customers_cannot_touch_other_users_orders(app: TestApp) {
     app.get("/orders/admin/stats", Some(&owner))
         .await
         .expect(403);
-    app.admin_status(&order_id, json!({"status": "shipped"}))
-        .await
-        .expect(200);
+    app.admin_status(
+        &order_id,
+        json!({"status": "shipped", "trackingNumber": "TRK1"}),
+    )
+    .await
+    .expect(200);
     app.patch(
         &format!("/orders/admin/{order_id}/status"),
         Some(&owner),
@@ -896,9 +902,12 @@ async fn stats_match_a_hand_computed_fixture(app: TestApp) {
     // Delivered cash-on-delivery orders count as paid at delivery.
     for _ in 0..5 {
         let order = app.cod_order(&token, &product_id, 1).await;
-        app.admin_status(&order, json!({"status": "shipped"}))
-            .await
-            .expect(200);
+        app.admin_status(
+            &order,
+            json!({"status": "shipped", "trackingNumber": "TRK1"}),
+        )
+        .await
+        .expect(200);
         app.admin_status(&order, json!({"status": "delivered"}))
             .await
             .expect(200);
@@ -1452,7 +1461,7 @@ async fn vendor_sees_only_its_lines_and_cannot_move_shared_orders(app: TestApp) 
     app.patch(
         &format!("/vendor/orders/{only_a}/status"),
         Some(&vendor_a),
-        json!({"status": "shipped"}),
+        json!({"status": "shipped", "trackingNumber": "TRK1"}),
     )
     .await
     .expect(200);
@@ -1601,9 +1610,12 @@ async fn stats_over_date_ranges_count_whole_and_partial_days(app: TestApp) {
         )
         .await;
     }
-    app.admin_status(&ids[3], json!({"status": "shipped"}))
-        .await
-        .expect(200);
+    app.admin_status(
+        &ids[3],
+        json!({"status": "shipped", "trackingNumber": "TRK1"}),
+    )
+    .await
+    .expect(200);
     let at = |ms: i64| {
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
             .unwrap()

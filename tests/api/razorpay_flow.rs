@@ -280,9 +280,12 @@ async fn cancel_and_return_refund_exactly_once(db: Db) {
         200
     );
     for status in ["shipped", "delivered"] {
-        app.admin_status(&return_id, json!({"status": status}))
-            .await
-            .expect(200);
+        app.admin_status(
+            &return_id,
+            json!({"status": status, "trackingNumber": "TRK1"}),
+        )
+        .await
+        .expect(200);
     }
     app.post(
         &format!("/orders/{return_id}/return"),

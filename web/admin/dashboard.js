@@ -76,6 +76,13 @@ export async function renderDashboard(main, _params, query) {
   const body = h('div', { 'aria-live': 'polite' }, loading('Loading figures…'));
   mount(main, h('h1', {}, 'Dashboard'), form, body);
 
+  // A reversed range is said as such, next to the dates, instead of blanking every figure.
+  if (from > to) {
+    fromInput.setAttribute('aria-invalid', 'true');
+    mount(body, h('p', { class: 'error', role: 'alert' }, `The start date (${from}) is after the end date (${to}): choose a start on or before the end.`));
+    return;
+  }
+
   await busy(show, error, async () => {
     const [daily, stats] = await Promise.all([
       api.get('/orders/admin/stats/daily', { from, to }).catch((err) => (err.status === 404 ? null : Promise.reject(err))),

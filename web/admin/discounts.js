@@ -1,7 +1,7 @@
 // Discount codes: list, create, activate/deactivate, delete (/admin/discounts).
 
 import { api } from '../lib/api.js';
-import { busy, date, errorArea, field, formValues, h, loading, money, mount, showError } from '../lib/dom.js';
+import { busy, confirmAction, date, errorArea, field, formValues, h, loading, money, mount, showError } from '../lib/dom.js';
 
 export async function renderDiscounts(main) {
   const list = h('section', { 'aria-label': 'Discount codes' }, loading());
@@ -53,19 +53,21 @@ export async function renderDiscounts(main) {
               discounts.map((d) => {
                 const rowError = errorArea();
                 const toggle = h('button', { type: 'button', 'aria-label': `${d.isActive ? 'Deactivate' : 'Activate'} ${d.code}` }, d.isActive ? 'Deactivate' : 'Activate');
-                toggle.addEventListener('click', () =>
-                  busy(toggle, rowError, async () => {
+                toggle.addEventListener('click', async () => {
+                  if (d.isActive && !(await confirmAction(`Deactivate code ${d.code}? Carts holding it lose the discount.`, 'Deactivate'))) return;
+                  await busy(toggle, rowError, async () => {
                     await api.put(`/admin/discounts/${encodeURIComponent(d.code)}`, { isActive: !d.isActive });
                     await reload();
-                  }),
-                );
+                  });
+                });
                 const del = h('button', { type: 'button', class: 'link danger', 'aria-label': `Delete ${d.code}` }, 'Delete');
-                del.addEventListener('click', () =>
-                  busy(del, rowError, async () => {
+                del.addEventListener('click', async () => {
+                  if (!(await confirmAction(`Delete code ${d.code}? This cannot be undone.`, 'Delete'))) return;
+                  await busy(del, rowError, async () => {
                     await api.del(`/admin/discounts/${encodeURIComponent(d.code)}`);
                     await reload();
-                  }),
-                );
+                  });
+                });
                 return h(
                   'tr',
                   {},

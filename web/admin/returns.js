@@ -2,7 +2,7 @@
 // reason, or complete (goods back: stock restored and payment refunded) through
 // PATCH /orders/admin/:orderId/return.
 
-import { api, newIdempotencyKey } from '../lib/api.js';
+import { actionKey, api } from '../lib/api.js';
 import { busy, date, errorArea, h, loading, money, mount, showError } from '../lib/dom.js';
 
 async function queue() {
@@ -19,12 +19,14 @@ function decide(order, action, reload, reasonInput) {
   const error = errorArea();
   const labels = { approve: 'Approve', reject: 'Reject', complete: 'Complete with refund' };
   const button = h('button', { type: 'button', class: action === 'reject' ? 'danger' : 'primary', 'aria-label': `${labels[action]} return of ${order.orderNumber}` }, labels[action]);
+  const key = actionKey();
   button.addEventListener('click', () => {
     const body = { action };
     const reason = reasonInput ? reasonInput.value.trim() : '';
     if (reason) body.reason = reason;
     busy(button, error, async () => {
-      await api.patch(`/orders/admin/${encodeURIComponent(order._id)}/return`, body, { idempotencyKey: newIdempotencyKey() });
+      await api.patch(`/orders/admin/${encodeURIComponent(order._id)}/return`, body, { idempotencyKey: key.for(body) });
+      key.done();
       await reload();
     });
   });

@@ -1,8 +1,8 @@
 // Users: list by role, create (this is how vendors are made), change role, deactivate
 // (GET/POST /admin/users, PATCH /admin/users/:id).
 
-import { api } from '../lib/api.js';
-import { busy, date, errorArea, field, formValues, h, loading, mount, pager } from '../lib/dom.js';
+import { api, session } from '../lib/api.js';
+import { busy, confirmAction, date, errorArea, field, formValues, h, loading, mount, pager } from '../lib/dom.js';
 import { showError } from '../lib/dom.js';
 import { go } from '../lib/router.js';
 
@@ -51,21 +51,37 @@ export async function renderUsers(main, _params, query) {
               {},
               users.map((u) => {
                 const rowError = errorArea();
-                const roleSelect = h('select', { 'aria-label': `Role of ${u.email}` }, ROLES.map((r) => h('option', { value: r, selected: r === u.role }, r)));
-                roleSelect.addEventListener('change', () =>
-                  busy(roleSelect, rowError, async () => {
-                    await api.patch(`/admin/users/${encodeURIComponent(u._id)}`, { role: roleSelect.value });
+                // Nothing changes on a keystroke: a role change is applied by its button, after a
+                // confirmation. The server refuses changes to the caller's own account and to the last
+                // active admin; the page does not offer them for the own row.
+                const self = session.user && session.user._id === u._id;
+                const roleSelect = h('select', { 'aria-label': `Role of ${u.email}`, disabled: self }, ROLES.map((r) => h('option', { value: r, selected: r === u.role }, r)));
+                const applyRole = h('button', { type: 'button', 'aria-label': `Change role of ${u.email}`, disabled: self }, 'Change role');
+                applyRole.addEventListener('click', async () => {
+                  const to = roleSelect.value;
+                  if (to === u.role) {
+                    showError(rowError, new Error(`${u.email} is already a ${to}.`));
+                    return;
+                  }
+                  const ok = await confirmAction(`Change ${u.email} from ${u.role} to ${to}?`, 'Change role');
+                  if (!ok) {
+                    roleSelect.value = u.role;
+                    return;
+                  }
+                  await busy(applyRole, rowError, async () => {
+                    await api.patch(`/admin/users/${encodeURIComponent(u._id)}`, { role: to });
                     await reload();
-                  }),
-                );
-                const toggle = h('button', { type: 'button', 'aria-label': `${u.isActive ? 'Deactivate' : 'Activate'} ${u.email}` }, u.isActive ? 'Deactivate' : 'Activate');
-                toggle.addEventListener('click', () =>
-                  busy(toggle, rowError, async () => {
+                  });
+                });
+                const toggle = h('button', { type: 'button', 'aria-label': `${u.isActive ? 'Deactivate' : 'Activate'} ${u.email}`, disabled: self }, u.isActive ? 'Deactivate' : 'Activate');
+                toggle.addEventListener('click', async () => {
+                  if (u.isActive && !(await confirmAction(`Deactivate ${u.email}? They are logged out at once and cannot log in.`, 'Deactivate'))) return;
+                  await busy(toggle, rowError, async () => {
                     await api.patch(`/admin/users/${encodeURIComponent(u._id)}`, { isActive: !u.isActive });
                     await reload();
-                  }),
-                );
-                return h('tr', {}, h('th', { scope: 'row' }, u.name), h('td', {}, u.email), h('td', {}, roleSelect), h('td', {}, u.isActive ? 'Yes' : 'No'), h('td', {}, date(u.createdAt, false)), h('td', {}, toggle, rowError));
+                  });
+                });
+                return h('tr', {}, h('th', { scope: 'row' }, u.name), h('td', {}, u.email), h('td', {}, roleSelect, ' ', applyRole, self ? h('small', {}, ' (you)') : null), h('td', {}, u.isActive ? 'Yes' : 'No'), h('td', {}, date(u.createdAt, false)), h('td', {}, toggle, rowError));
               }),
             ),
           ),

@@ -132,9 +132,34 @@ export function newIdempotencyKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function request(method, path, { query, body, idempotencyKey, auth = true } = {}) {
+/**
+ * One idempotency key per intended action: the same action retried (after an error or a lost
+ * answer, or clicked twice) reuses its key, so the server applies it once; another body, or the
+ * next action after a success, gets a new key.
+ */
+export function actionKey() {
+  let key = null;
+  let last = null;
+  return {
+    for(body) {
+      const text = JSON.stringify(body);
+      if (text !== last || !key) {
+        last = text;
+        key = newIdempotencyKey();
+      }
+      return key;
+    },
+    done() {
+      key = null;
+      last = null;
+    },
+  };
+}
+
+async function request(method, path, { query, body, form, idempotencyKey, auth = true } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A FormData body (a file upload) sets its own multipart Content-Type with the boundary.
   const loggedIn = auth && Boolean(currentUser);
   if (loggedIn && !SAFE_METHODS.has(method)) {
     if (!csrfToken) await session.restore();
@@ -146,7 +171,7 @@ async function request(method, path, { query, body, idempotencyKey, auth = true 
     response = await fetch(url(path, query), {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: form !== undefined ? form : body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
     });
@@ -199,6 +224,12 @@ export const api = {
   put: (path, body, opts = {}) => data('PUT', path, { body, ...opts }),
   patch: (path, body, opts = {}) => data('PATCH', path, { body, ...opts }),
   del: (path, opts = {}) => data('DELETE', path, opts),
+  /** Sends one file as the multipart field `name` (POST /uploads/images takes `image`). */
+  upload: (path, file, name = 'image') => {
+    const form = new FormData();
+    form.append(name, file);
+    return data('POST', path, { form });
+  },
 
   // The answer also holds the bearer token for API clients; the page ignores it (the cookie
   // carries the session).

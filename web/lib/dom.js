@@ -286,3 +286,40 @@ export function pager(pagination, go) {
     h('button', { type: 'button', disabled: !pagination.hasNext, onclick: () => go(currentPage + 1) }, 'Next'),
   );
 }
+
+/**
+ * Asks before a destructive or role-changing action, in a modal <dialog> (focus moves into it and
+ * Escape cancels). Resolves true only when the person presses the confirming button.
+ */
+export function confirmAction(message, confirmLabel = 'Confirm') {
+  return new Promise((resolve) => {
+    const yes = h('button', { type: 'button', class: 'primary' }, confirmLabel);
+    const no = h('button', { type: 'button' }, 'Cancel');
+    const text = h('p', { id: `confirm-${Math.random().toString(36).slice(2, 9)}` }, message);
+    const dialog = h('dialog', { 'aria-labelledby': text.id, class: 'confirm' }, text, h('div', { class: 'actions' }, yes, ' ', no));
+    let answer = false;
+    yes.addEventListener('click', () => {
+      answer = true;
+      dialog.close();
+    });
+    no.addEventListener('click', () => dialog.close());
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    document.body.appendChild(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}
+
+/** The number typed in a numeric box, or an error naming the field when it is empty or not a number. */
+export function requiredNumber(input, label) {
+  const raw = String(input.value).trim();
+  if (raw === '' || !Number.isFinite(Number(raw))) {
+    const err = new Error(`${label} is required: enter a number`);
+    err.errors = [];
+    throw err;
+  }
+  return Number(raw);
+}

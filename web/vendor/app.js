@@ -1,8 +1,9 @@
-// The vendor desk: the orders that hold this vendor's products, and its products' price and stock.
+// The vendor desk: the orders that hold this vendor's products, and its products (every field,
+// pictures, active or not).
 
 import { startConsole } from '../lib/console.js';
 import { renderVendorOrders } from './orders.js';
-import { renderVendorProducts } from './products.js';
+import { renderVendorProduct, renderVendorProducts } from './products.js';
 
 startConsole({
   role: 'vendor',
@@ -14,5 +15,6 @@ startConsole({
   routes: [
     ['/', renderVendorOrders],
     ['/products', renderVendorProducts],
+    ['/products/:id', renderVendorProduct],
   ],
 });

@@ -2,7 +2,7 @@
 // tracking number and estimated delivery, then deliver (PATCH /vendor/orders/:orderId/status).
 // The list re-reads itself when the live stream reports an order change.
 
-import { api, liveEvents, newIdempotencyKey } from '../lib/api.js';
+import { actionKey, api, liveEvents } from '../lib/api.js';
 import { busy, date, errorArea, field, h, loading, money, mount, pager, showError, STATUS_LABELS, statusBadge } from '../lib/dom.js';
 import { invoiceLinks } from '../lib/invoices.js';
 import { go } from '../lib/router.js';
@@ -16,12 +16,14 @@ function shipForm(order, reload) {
   const error = errorArea();
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Mark as shipped');
   const form = h('form', { class: 'inline-form', 'aria-label': `Ship order ${order.orderNumber}` }, field('Tracking number', tracking), field('Estimated delivery', eta), submit, error);
+  const key = actionKey();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const body = { status: 'shipped', trackingNumber: tracking.value.trim() };
     if (eta.value) body.estimatedDelivery = new Date(`${eta.value}T18:00:00Z`).toISOString();
     busy(submit, error, async () => {
-      await api.patch(`/vendor/orders/${encodeURIComponent(order._id)}/status`, body, { idempotencyKey: newIdempotencyKey() });
+      await api.patch(`/vendor/orders/${encodeURIComponent(order._id)}/status`, body, { idempotencyKey: key.for(body) });
+      key.done();
       await reload();
     });
   });
@@ -31,9 +33,11 @@ function shipForm(order, reload) {
 function deliverButton(order, reload) {
   const error = errorArea();
   const button = h('button', { type: 'button', class: 'primary' }, 'Mark as delivered');
+  const key = actionKey();
   button.addEventListener('click', () =>
     busy(button, error, async () => {
-      await api.patch(`/vendor/orders/${encodeURIComponent(order._id)}/status`, { status: 'delivered' }, { idempotencyKey: newIdempotencyKey() });
+      await api.patch(`/vendor/orders/${encodeURIComponent(order._id)}/status`, { status: 'delivered' }, { idempotencyKey: key.for('delivered') });
+      key.done();
       await reload();
     }),
   );
@@ -67,8 +71,12 @@ export async function renderVendorOrders(main, _params, query) {
                   h('p', {}, 'Ship to: ', addressText(o.shippingAddress || {})),
                   o.trackingNumber ? h('p', {}, `Tracking number: ${o.trackingNumber}`) : null,
                   invoiceLinks(o._id),
-                  o.status === 'confirmed' || o.status === 'processing' ? shipForm(o, reload) : null,
-                  o.status === 'shipped' ? deliverButton(o, reload) : null,
+                  // Exactly the moves the server offers this vendor now (`nextStatuses`).
+                  (o.nextStatuses || []).includes('shipped') ? shipForm(o, reload) : null,
+                  (o.nextStatuses || []).includes('delivered') ? deliverButton(o, reload) : null,
+                  ['confirmed', 'processing', 'shipped'].includes(o.status) && !(o.nextStatuses || []).length
+                    ? h('p', { class: 'muted' }, 'This order also holds other sellers’ products: the shop ships it.')
+                    : null,
                 ),
               ),
             )

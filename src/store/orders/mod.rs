@@ -297,6 +297,8 @@ pub enum Confirmation {
 #[derive(Debug, Default, Clone)]
 pub struct OrderFilter {
     pub user_id: Option<String>,
+    /// One order by its number (the admin console's search).
+    pub order_number: Option<String>,
     pub status: Option<OrderStatus>,
     pub payment_status: Option<PaymentStatus>,
     pub created_from: Option<i64>,
