@@ -171,22 +171,26 @@ export function friendlyMessage(message) {
 
 function fieldErrorFor(control) {
   const box = control.closest('.field') || control.parentElement;
-  let note = box.querySelector(':scope > .field-error');
+  let note = box.querySelector(':scope > .field-error[data-api-note]');
   if (!note) {
-    note = h('p', { class: 'field-error', id: `${control.id || control.name}-error` });
+    note = h('p', { class: 'field-error', id: `${control.id || control.name}-error`, 'data-api-note': '' });
     box.appendChild(note);
   }
   return note;
 }
 
+// Undoes only what `showError` did: a form may keep field notes of its own (the consoles' product
+// editor), which stay as they are.
 function clearFieldErrors(form) {
-  for (const control of form.querySelectorAll('[aria-invalid="true"]')) {
+  for (const control of form.querySelectorAll('[data-api-note-id]')) {
+    const noteId = control.getAttribute('data-api-note-id');
+    control.removeAttribute('data-api-note-id');
     control.removeAttribute('aria-invalid');
-    const describedBy = (control.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.endsWith('-error'));
+    const describedBy = (control.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && id !== noteId);
     if (describedBy.length) control.setAttribute('aria-describedby', describedBy.join(' '));
     else control.removeAttribute('aria-describedby');
   }
-  for (const note of form.querySelectorAll('.field-error')) note.remove();
+  for (const note of form.querySelectorAll('.field-error[data-api-note]')) note.remove();
 }
 
 /**
@@ -213,7 +217,10 @@ export function showError(el, err) {
       const note = fieldErrorFor(control);
       note.textContent = words;
       control.setAttribute('aria-invalid', 'true');
-      control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), note.id].filter(Boolean).join(' '));
+      if (!control.hasAttribute('data-api-note-id')) {
+        control.setAttribute('data-api-note-id', note.id);
+        control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), note.id].filter(Boolean).join(' '));
+      }
       if (!first) first = control;
     }
     if (e.field) said.push(words);
