@@ -3,7 +3,7 @@
 //! and no duplicate; and a checkout rolled back after its invoice was numbered gives the number
 //! back.
 
-use crate::node::{Api, Database, Kind, Node, Sql};
+use crate::multi_node::Cluster;
 use reqwest::Method;
 use serde_json::json;
 
@@ -21,41 +21,8 @@ const GST: &[(&str, &str)] = &[
     ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "60"),
 ];
 
-struct Pair {
-    a: Node,
-    b: Node,
-    api: Api,
-    admin: String,
-    sql: Sql,
-    _db: Database,
-}
-
-impl Pair {
-    async fn start() -> Option<Pair> {
-        // Fails (never skips) without TEST_DATABASE_URL.
-        let db = Database::new(Kind::Postgres).await?;
-        let (a, b) = tokio::join!(Node::start("a", &db, GST), Node::start("b", &db, GST));
-        let api = Api::new();
-        let admin = api.admin_token(&a).await;
-        let sql = db.connect().await;
-        Some(Pair {
-            a,
-            b,
-            api,
-            admin,
-            sql,
-            _db: db,
-        })
-    }
-
-    fn node(&self, i: usize) -> &Node {
-        if i % 2 == 0 {
-            &self.a
-        } else {
-            &self.b
-        }
-    }
-
+// The two-node set-up of `multi_node`, with the GST helpers of these tests.
+impl Cluster {
     /// A product of the shop, or of `vendor` (its token), with plenty of stock.
     async fn product(&self, token: &str, name: &str) -> String {
         self.api
@@ -119,7 +86,9 @@ impl Pair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_orders_confirmed_on_two_nodes_get_invoices_one_to_two_hundred_per_seller() {
-    let p = Pair::start().await.expect("a PostgreSQL database");
+    let p = Cluster::with_vars(GST)
+        .await
+        .expect("a PostgreSQL database");
     let shop_product = p.product(&p.admin, "Soap").await;
     let (vendor_id, vendor_token) = p.vendor().await;
     let vendor_product = p.product(&vendor_token, "Tea").await;
@@ -212,7 +181,9 @@ async fn two_hundred_orders_confirmed_on_two_nodes_get_invoices_one_to_two_hundr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_checkout_rolled_back_after_numbering_leaves_no_gap() {
-    let p = Pair::start().await.expect("a PostgreSQL database");
+    let p = Cluster::with_vars(GST)
+        .await
+        .expect("a PostgreSQL database");
     let product = p.product(&p.admin, "Soap").await;
     let poisoned = p.product(&p.admin, "Poisoned").await;
     // The stock move is a checkout's last statement, after the invoice took its number: making it

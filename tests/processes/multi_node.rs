@@ -12,26 +12,33 @@ use std::time::{Duration, Instant};
 /// Short, so that both nodes' jobs pass several times within a test.
 const JOB_INTERVAL: &str = "1";
 
-struct Cluster {
-    a: Node,
-    b: Node,
-    api: Api,
-    admin: String,
-    sql: Sql,
+/// Two nodes on one fresh PostgreSQL schema; other test files (`invoices`) start one too.
+pub(crate) struct Cluster {
+    pub(crate) a: Node,
+    pub(crate) b: Node,
+    pub(crate) api: Api,
+    pub(crate) admin: String,
+    pub(crate) sql: Sql,
     // Dropped last: the nodes are killed before their schema goes.
     _db: Database,
 }
 
 impl Cluster {
-    /// Two nodes on a fresh schema, or `None` when PostgreSQL is not configured.
+    /// Two nodes on a fresh schema with the background jobs running on both, or `None` when
+    /// PostgreSQL is not configured.
     async fn start(extra: &[(&str, &str)]) -> Option<Cluster> {
-        let db = Database::new(Kind::Postgres).await?;
         let mut vars = vec![
             ("JOBS_ENABLED", "true"),
             ("JOB_INTERVAL_SECONDS", JOB_INTERVAL),
         ];
         vars.extend_from_slice(extra);
-        let (a, b) = tokio::join!(Node::start("a", &db, &vars), Node::start("b", &db, &vars));
+        Cluster::with_vars(&vars).await
+    }
+
+    /// Two nodes on a fresh schema, started at the same moment with exactly `vars`.
+    pub(crate) async fn with_vars(vars: &[(&str, &str)]) -> Option<Cluster> {
+        let db = Database::new(Kind::Postgres).await?;
+        let (a, b) = tokio::join!(Node::start("a", &db, vars), Node::start("b", &db, vars));
         let api = Api::new();
         let admin = api.admin_token(&a).await;
         let sql = db.connect().await;
@@ -46,7 +53,7 @@ impl Cluster {
     }
 
     /// Node A for even `i`, node B for odd.
-    fn node(&self, i: usize) -> &Node {
+    pub(crate) fn node(&self, i: usize) -> &Node {
         if i % 2 == 0 {
             &self.a
         } else {
