@@ -481,3 +481,28 @@ def test_axe_finds_no_violation_on_any_storefront_page(server, browser, width):
         guest.close()
         shopper.close()
     assert not found, "\n".join(found)
+
+
+def test_cancelling_an_order_asks_first_and_cancels_once(server, new_page, shot):
+    customer = server.api.register("Changes Mind")
+    order = place(server, customer, "shampoo", method="cod")
+    page = new_page()
+    login_as(page, server, customer["token"], f"/#/orders/{order['_id']}")
+    page.get_by_label("Reason (optional)").fill("Ordered the wrong size")
+
+    # Keeping the order changes nothing.
+    page.get_by_role("button", name="Cancel order").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Cancel order {order['orderNumber']}?")
+    shot(page, "cancel-confirm")
+    dialog.get_by_role("button", name="Keep the order").click()
+    expect(dialog).to_have_count(0)
+    kept = server.api.call("GET", f"/orders/{order['_id']}", token=customer["token"], expect=200)
+    assert kept["status"] == order["status"]
+
+    # Confirming cancels it, once, with the reason.
+    page.get_by_role("button", name="Cancel order").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel order").click()
+    expect(page.get_by_text("Cancelled: Ordered the wrong size", exact=True)).to_be_visible()
+    cancelled = server.api.call("GET", f"/orders/{order['_id']}", token=customer["token"], expect=200)
+    assert cancelled["status"] == "cancelled"

@@ -298,10 +298,10 @@ export function pager(pagination, go) {
  * Asks before a destructive or role-changing action, in a modal <dialog> (focus moves into it and
  * Escape cancels). Resolves true only when the person presses the confirming button.
  */
-export function confirmAction(message, confirmLabel = 'Confirm') {
+export function confirmAction(message, confirmLabel = 'Confirm', keepLabel = 'Cancel') {
   return new Promise((resolve) => {
     const yes = h('button', { type: 'button', class: 'primary' }, confirmLabel);
-    const no = h('button', { type: 'button' }, 'Cancel');
+    const no = h('button', { type: 'button' }, keepLabel);
     const text = h('p', { id: `confirm-${Math.random().toString(36).slice(2, 9)}` }, message);
     const dialog = h('dialog', { 'aria-labelledby': text.id, class: 'confirm' }, text, h('div', { class: 'actions' }, yes, ' ', no));
     let answer = false;

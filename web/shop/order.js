@@ -5,7 +5,7 @@
 // order and its tracking whenever the live stream says this order changed (or reconnects).
 
 import { api, newIdempotencyKey, on, session } from '../lib/api.js';
-import { announce, busy, date, errorArea, field, h, loading, money, mount, RETURN_LABELS, showError, statusBadge, statusLabel } from '../lib/dom.js';
+import { announce, busy, confirmAction, date, errorArea, field, h, loading, money, mount, RETURN_LABELS, showError, statusBadge, statusLabel } from '../lib/dom.js';
 import { link } from '../lib/router.js';
 import { invoiceLinks } from '../lib/invoices.js';
 import { addressText } from './addresses.js';
@@ -103,10 +103,14 @@ function cancelForm(order, reload) {
   const error = errorArea();
   const submit = h('button', { type: 'submit', class: 'danger' }, 'Cancel order');
   const form = h('form', { class: 'card inline-form', 'aria-label': 'Cancel this order' }, field('Reason (optional)', reason), submit, error);
-  form.addEventListener('submit', (e) => {
+  // One key for this cancellation: a double click or a retry after a lost answer cancels once.
+  const idempotencyKey = newIdempotencyKey();
+  form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    const asked = `Cancel order ${order.orderNumber}? This cannot be undone; a paid order is refunded to where the money came from.`;
+    if (!(await confirmAction(asked, 'Cancel order', 'Keep the order'))) return;
     busy(submit, error, async () => {
-      await api.patch(`/orders/${encodeURIComponent(order._id)}/cancel`, reason.value.trim() ? { reason: reason.value.trim() } : {}, { idempotencyKey: newIdempotencyKey() });
+      await api.patch(`/orders/${encodeURIComponent(order._id)}/cancel`, reason.value.trim() ? { reason: reason.value.trim() } : {}, { idempotencyKey });
       await reload();
     });
   });
