@@ -273,23 +273,45 @@ impl Store {
     ) -> Result<Vec<EmailRow>> {
         const DUE: &str = "((status = 'pending' AND next_attempt_at <= $2)
                             OR (status = 'sending' AND claimed_until < $2))";
-        let lock = match self.backend {
-            super::Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-            super::Backend::Sqlite(_) => "",
+        let sql = match self.backend {
+            // The pick is a materialized common table expression, evaluated once: as a plain `IN`
+            // subquery PostgreSQL may run it again for each row, and with `SKIP LOCKED` each run
+            // picks other rows, so one claim could take more than `limit`.
+            super::Backend::Postgres(_) => format!(
+                "WITH picked AS MATERIALIZED (
+                    SELECT id FROM email_outbox WHERE {DUE}
+                    ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                 UPDATE email_outbox
+                 SET status = 'sending', claim_token = $1, claimed_until = $3,
+                     attempts = attempts + 1, updated_at = $2
+                 WHERE {DUE} AND id IN (SELECT id FROM picked)
+                 RETURNING *"
+            ),
+            // SQLite runs the claim inside its one writer, so it must not grow with the backlog
+            // of due rows (thousands while a sale outpaces the SMTP server): with the `OR` in one
+            // query SQLite read and sorted every due row to keep four, and the outer update
+            // walked them again. Here the pending rows come in `email_outbox_due` order with the
+            // limit applied (no sort), the few expired claims beside them, and the update finds
+            // its rows by id (`+` keeps SQLite from choosing the status index for it).
+            super::Backend::Sqlite(_) => "WITH picked AS MATERIALIZED (
+                    SELECT id FROM (
+                        SELECT id, next_attempt_at FROM email_outbox
+                        WHERE status = 'sending' AND claimed_until < $2
+                        UNION ALL
+                        SELECT id, next_attempt_at FROM (
+                            SELECT id, next_attempt_at FROM email_outbox
+                            WHERE status = 'pending' AND next_attempt_at <= $2
+                            ORDER BY next_attempt_at LIMIT $4))
+                    ORDER BY next_attempt_at, id LIMIT $4)
+                 UPDATE email_outbox
+                 SET status = 'sending', claim_token = $1, claimed_until = $3,
+                     attempts = attempts + 1, updated_at = $2
+                 WHERE id IN (SELECT id FROM picked)
+                   AND ((+status = 'pending' AND +next_attempt_at <= $2)
+                        OR (+status = 'sending' AND +claimed_until < $2))
+                 RETURNING *"
+                .to_string(),
         };
-        // The pick is a materialized common table expression, evaluated once: as a plain `IN`
-        // subquery PostgreSQL may run it again for each row, and with `SKIP LOCKED` each run
-        // picks other rows, so one claim could take more than `limit`.
-        let sql = format!(
-            "WITH picked AS MATERIALIZED (
-                SELECT id FROM email_outbox WHERE {DUE}
-                ORDER BY next_attempt_at, id LIMIT $4 {lock})
-             UPDATE email_outbox
-             SET status = 'sending', claim_token = $1, claimed_until = $3,
-                 attempts = attempts + 1, updated_at = $2
-             WHERE {DUE} AND id IN (SELECT id FROM picked)
-             RETURNING *"
-        );
         let mut rows: Vec<EmailRow> = write!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(token)
