@@ -58,7 +58,9 @@ async fn a_cart_holds_at_most_cart_max_lines_distinct_products(app: TestApp) {
         add(&app, &token, product, 1).await.expect(200);
     }
 
-    let full = add(&app, &token, &products[3], 1).await.expect(409);
+    let full = add(&app, &token, &products[3], 1)
+        .await
+        .expect_error(409, "cart_full");
     let message = full.body["message"].as_str().unwrap();
     assert!(
         message.contains("full") && message.contains('3'),

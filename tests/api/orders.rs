@@ -460,7 +460,7 @@ async fn cancel_releases_reservation_and_restocks_paid_orders(app: TestApp) {
     // A second cancel is a conflict and changes nothing.
     app.patch(&format!("/orders/{paid}/cancel"), Some(&token), json!({}))
         .await
-        .expect(409);
+        .expect_error(409, "invalid_transition");
     assert_eq!(app.product_json(&product_id).await["stock"], 10);
 
     // Customers cannot cancel once processing; shipped orders cannot be cancelled at all.
@@ -471,7 +471,7 @@ async fn cancel_releases_reservation_and_restocks_paid_orders(app: TestApp) {
     let resp = app
         .patch(&format!("/orders/{order}/cancel"), Some(&token), json!({}))
         .await
-        .expect(409);
+        .expect_error(409, "invalid_transition");
     assert!(resp.body["message"]
         .as_str()
         .unwrap()
@@ -488,7 +488,7 @@ async fn cancel_releases_reservation_and_restocks_paid_orders(app: TestApp) {
         json!({}),
     )
     .await
-    .expect(409);
+    .expect_error(409, "invalid_transition");
     app.patch(
         &format!("/orders/{order}/cancel"),
         Some(&token),
@@ -600,7 +600,7 @@ async fn every_illegal_admin_transition_is_a_conflict(app: TestApp) {
             let resp = app
                 .admin_status(&order, json!({"status": to.as_str()}))
                 .await
-                .expect(409);
+                .expect_error(409, "invalid_transition");
             let message = resp.body["message"].as_str().unwrap();
             assert!(message.contains("allowed next states"), "{message}");
             for next in &allowed {
@@ -1153,7 +1153,8 @@ async fn discount_with_one_use_left_goes_to_one_order(app: TestApp) {
                 assert_eq!(resp.data()["order"]["discount"], json!(5.0));
             }
             409 => assert!(
-                resp.body["message"].as_str().unwrap().contains("used up"),
+                resp.body["code"] == "code_used_up"
+                    && resp.body["message"].as_str().unwrap().contains("used up"),
                 "{}",
                 resp.body
             ),
