@@ -1081,7 +1081,7 @@ async fn idempotency_key_replays_and_refuses_other_bodies(app: TestApp) {
         .unwrap(),
     )
     .await
-    .expect(422);
+    .expect_error(422, "idempotency_key_reused");
     crate::helpers::read(
         send(json!({"paymentMethod": "cod"}), &"k".repeat(256))
             .await
@@ -1301,7 +1301,7 @@ async fn checkout_validates_its_input(app: TestApp) {
     // Empty cart.
     app.post("/orders", Some(&token), json!({"paymentMethod": "cod"}))
         .await
-        .expect(400);
+        .expect_error(400, "cart_empty");
     app.add_to_cart(&token, &product_id, 2).await;
     // No address yet.
     let resp = app

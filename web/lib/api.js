@@ -1,5 +1,5 @@
 // The one place that talks to the server: it calls fetch and turns the error envelope
-// `{success: false, code, message, errors}` into an ApiError. Code branches on `err.code` (the
+// `{success: false, code, message, errors}` into an ApiError. Callers branch on `err.code` (the
 // server's stable codes, `ErrorCode` in src/domain/error.rs), never on the message, which is for people.
 //
 // The session lives in an HttpOnly cookie the server sets at login (CONTRACT §8): no script of
