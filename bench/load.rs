@@ -913,7 +913,7 @@ async fn storage_phase(
 fn outcome<T>(result: &Result<T, Error>) -> Option<u16> {
     match result {
         Ok(_) => Some(200),
-        Err(Error::Conflict(_)) => Some(409),
+        Err(Error::Conflict(..)) => Some(409),
         Err(other) => {
             eprintln!("storage ceiling: {other}");
             None

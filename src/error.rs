@@ -3,8 +3,13 @@
 //! Store code returns `Error` too, so a rule broken deep inside a transaction reaches the client
 //! with its own status and message. The domain has its own `DomainError` (no HTTP in it), turned
 //! into an `Error` here, in one `From`, so `?` carries it through unchanged.
+//!
+//! Every answer carries a stable `code` (`ErrorCode`, the closed set): the variant gives it where
+//! the kind says enough (`NotFound` is `not_found`), and a conflict or a validation failure names
+//! its rule (`Error::Conflict(ErrorCode::InsufficientStock, ..)`).
 
 use crate::domain::error::DomainError;
+pub use crate::domain::error::ErrorCode;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -39,14 +44,20 @@ impl FieldError {
 pub struct ErrorBody {
     /// Always `false`.
     pub success: bool,
+    /// What went wrong, for programs: stable, one of a closed set. Branch on this, not on `message`.
+    pub code: ErrorCode,
+    /// What went wrong, for people.
     pub message: String,
     pub errors: Vec<FieldError>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A 400; `code` is `validation_failed` unless a rule names itself (`cart_empty`,
+    /// `code_expired`, ...).
     #[error("{message}")]
     Validation {
+        code: ErrorCode,
         message: String,
         errors: Vec<FieldError>,
     },
@@ -56,8 +67,10 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// A 409: the state refuses the request; the code names the rule (`ErrorCode::Conflict`
+    /// when none says more).
+    #[error("{1}")]
+    Conflict(ErrorCode, String),
     /// The payment the client points at is not captured money (failed, created, refunded).
     #[error("{0}")]
     PaymentRequired(String),
@@ -89,6 +102,7 @@ impl Error {
     pub fn invalid(field: &str, message: impl Into<String>, value: impl Into<Value>) -> Self {
         let message = message.into();
         Error::Validation {
+            code: ErrorCode::ValidationFailed,
             message: format!("Validation failed: {message}"),
             errors: vec![FieldError::new(field, message, value)],
         }
@@ -97,8 +111,24 @@ impl Error {
     /// A 400 with a message and no field detail.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::Validation {
+            code: ErrorCode::ValidationFailed,
             message: message.into(),
             errors: Vec::new(),
+        }
+    }
+
+    /// A 400 about a single field under a rule's own code (`cart_empty`, `code_expired`, ...).
+    pub fn rule(
+        code: ErrorCode,
+        field: &str,
+        message: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Self {
+        let message = message.into();
+        Error::Validation {
+            code,
+            message: message.clone(),
+            errors: vec![FieldError::new(field, message, value)],
         }
     }
 
@@ -112,7 +142,7 @@ impl Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(..) => StatusCode::CONFLICT,
             Error::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -122,6 +152,37 @@ impl Error {
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// The envelope's `code`: the rule's own, or the one the kind implies.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Validation { code, .. } | Error::Conflict(code, _) => *code,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::PaymentRequired(_) => ErrorCode::PaymentFailed,
+            Error::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            // The one 422 of the API: the same key with another request.
+            Error::Unprocessable(_) => ErrorCode::IdempotencyKeyReused,
+            Error::TooManyRequests { .. } => ErrorCode::RateLimited,
+            Error::BadGateway(_) => ErrorCode::GatewayError,
+            Error::ServiceUnavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Contention(_) => ErrorCode::Contention,
+            Error::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
+/// The envelope written outside a handler's `Error` (the 405, the 414, the request timeout), so
+/// every answer has the same shape.
+pub fn envelope(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        success: false,
+        code,
+        message: message.into(),
+        errors: Vec::new(),
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// The one place a domain rule becomes an HTTP answer.
@@ -133,7 +194,7 @@ impl From<DomainError> for Error {
                 message,
                 value,
             } => Error::invalid(&field, message, value),
-            DomainError::Conflict(message) => Error::Conflict(message),
+            DomainError::Conflict { code, message } => Error::Conflict(code, message),
         }
     }
 }
@@ -216,7 +277,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let (message, errors) = match &self {
-            Error::Validation { message, errors } => (message.clone(), errors.clone()),
+            Error::Validation {
+                message, errors, ..
+            } => (message.clone(), errors.clone()),
             Error::Internal(cause) => {
                 // The request id is attached by the middleware; the cause stays in the log.
                 tracing::error!(error = ?cause, "internal error");
@@ -230,6 +293,7 @@ impl IntoResponse for Error {
         };
         let body = ErrorBody {
             success: false,
+            code: self.code(),
             message,
             errors,
         };

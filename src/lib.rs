@@ -265,7 +265,7 @@ async fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
         ),
         Ok(_) => tracing::info!("created admin {email}"),
         // Another node created it first.
-        Err(crate::error::Error::Conflict(_)) => {}
+        Err(crate::error::Error::Conflict(..)) => {}
         Err(other) => return Err(anyhow::anyhow!("creating the first admin: {other}")),
     }
     Ok(())

@@ -4,7 +4,7 @@
 use super::AppState;
 use crate::domain::discount_code::DiscountCode;
 use crate::domain::pricing::PricingSettings;
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Error, ErrorCode, FieldError, Result};
 
 /// Puts `code` on the user's cart (replacing any other) if it applies now; otherwise a 400 on
 /// `discountCode` whose message says which rule failed (or that the cart is empty). The code is
@@ -14,6 +14,7 @@ pub async fn apply_discount(state: &AppState, user_id: &str, code: &DiscountCode
     let priced = state.store.priced_cart(user_id, &settings).await?;
     if priced.lines.is_empty() {
         return Err(Error::Validation {
+            code: ErrorCode::CartEmpty,
             message: "Your cart is empty: add items before applying a discount code".into(),
             errors: vec![FieldError::new(
                 "discountCode",
@@ -22,15 +23,17 @@ pub async fn apply_discount(state: &AppState, user_id: &str, code: &DiscountCode
             )],
         });
     }
-    if let Err(reason) = state
+    if let Err(rejection) = state
         .store
         .check_cart_discount(code.as_str(), user_id, priced.totals.subtotal)
         .await?
     {
-        return Err(Error::Validation {
-            message: reason.clone(),
-            errors: vec![FieldError::new("discountCode", reason, code.as_str())],
-        });
+        return Err(Error::rule(
+            rejection.code(),
+            "discountCode",
+            rejection.to_string(),
+            code.as_str(),
+        ));
     }
     state.store.set_cart_discount(user_id, code.as_str()).await
 }

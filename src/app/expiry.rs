@@ -75,7 +75,7 @@ pub async fn expire_one(state: &AppState, order_id: &str, now: i64) -> Result<bo
     {
         Ok(_) => Ok(true),
         // Paid or cancelled in the meantime, or another process expired it first.
-        Err(Error::Conflict(_)) => Ok(false),
+        Err(Error::Conflict(..)) => Ok(false),
         Err(other) => Err(other),
     }
 }
@@ -129,7 +129,7 @@ pub async fn settle_with_gateway(
                     .increment(1);
             }
             // Refunded (or left to lapse), or not captured money: nothing more to do here.
-            Err(Error::Conflict(_) | Error::PaymentRequired(_)) => {
+            Err(Error::Conflict(..) | Error::PaymentRequired(_)) => {
                 metrics::counter!("payments_reconciled_total", "outcome" => "refused").increment(1);
             }
             Err(err) => {

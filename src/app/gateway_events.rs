@@ -110,7 +110,7 @@ pub async fn apply(state: &AppState, event: &WebhookEvent) -> Result<&'static st
             {
                 // Confirmed, or refused and refunded, or not captured money: either way handled.
                 Ok(_)
-                | Err(Error::Conflict(_))
+                | Err(Error::Conflict(..))
                 | Err(Error::PaymentRequired(_))
                 | Err(Error::Validation { .. }) => Ok("processed"),
                 // Gateway unreachable: not remembered, so Razorpay's retry is handled again.

@@ -8,7 +8,7 @@
 use super::refunds::send_refund;
 use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::payments::{
     is_gateway_id, is_signature_shape, GatewayError, GatewayOrder, GatewayPayment,
     GatewayPaymentStatus, PaymentGateway,
@@ -210,6 +210,7 @@ impl Payments {
         {
             metrics::counter!("payments_refused_total", "reason" => "other_order").increment(1);
             return Err(Error::Conflict(
+                ErrorCode::PaymentFailed,
                 "This payment was made for another order; nothing was confirmed".into(),
             ));
         }
@@ -250,6 +251,7 @@ impl Payments {
                     self.dispatch_refund(refund_id, source).await;
                 }
                 Err(Error::Conflict(
+                    ErrorCode::PaymentFailed,
                     reason.explain(&order.order_number, order.status),
                 ))
             }
@@ -261,16 +263,22 @@ impl Payments {
     async fn capture(&self, order: &Order, payment: GatewayPayment) -> Result<GatewayPayment> {
         if order.status != OrderStatus::Pending {
             // Not captured, the authorization lapses and the customer keeps the money.
-            return Err(Error::Conflict(format!(
-                "Order {} is {} and cannot take this payment; it was not captured",
-                order.order_number, order.status
-            )));
+            return Err(Error::Conflict(
+                ErrorCode::PaymentFailed,
+                format!(
+                    "Order {} is {} and cannot take this payment; it was not captured",
+                    order.order_number, order.status
+                ),
+            ));
         }
         if payment.amount != order.total_amount || payment.currency != order.currency {
-            return Err(Error::Conflict(format!(
-                "The authorized payment is not the total of order {}; it was not captured",
-                order.order_number
-            )));
+            return Err(Error::Conflict(
+                ErrorCode::PaymentFailed,
+                format!(
+                    "The authorized payment is not the total of order {}; it was not captured",
+                    order.order_number
+                ),
+            ));
         }
         let claim = self
             .store

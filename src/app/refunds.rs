@@ -12,7 +12,7 @@
 use crate::domain::ledger::LedgerStatus;
 use crate::domain::order::PaymentMethod;
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::payments::{GatewayError, GatewayRefundStatus, PaymentGateway, RefundRequest};
 use crate::store::Store;
 
@@ -142,10 +142,13 @@ pub async fn retry_failed_refund(
     if !store.requeue_failed_refund(ledger_id).await? {
         return Err(match store.refund_by_id(ledger_id).await? {
             None => Error::not_found("Refund"),
-            Some((entry, _)) => Error::Conflict(format!(
-                "Only failed refunds can be retried; this one is {}",
-                entry.status
-            )),
+            Some((entry, _)) => Error::Conflict(
+                ErrorCode::Conflict,
+                format!(
+                    "Only failed refunds can be retried; this one is {}",
+                    entry.status
+                ),
+            ),
         });
     }
     tracing::info!(refund_id = ledger_id, admin = %admin_id, "admin retries a failed refund");

@@ -4,7 +4,7 @@
 //! `value` is kept as an integer count of hundredths of the number the admin typed: for `percent`
 //! it is basis points (10 % is 1000, 12.5 % is 1250), for `fixed` it is paise (50.00 is 5000).
 
-use super::error::{DomainError, Result};
+use super::error::{DomainError, ErrorCode, Result};
 use super::money::{BasisPoints, Money, MAX_AMOUNT};
 use super::pricing::{fixed_off, percent_off};
 use super::time::to_rfc3339;
@@ -142,16 +142,16 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// A short machine-friendly name of the rule that failed.
-    pub fn reason(&self) -> &'static str {
+    /// The error code of the rule that failed (the envelope's `code`).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Rejection::Unknown { .. } => "unknown",
-            Rejection::Inactive { .. } => "inactive",
-            Rejection::NotYetValid { .. } => "not_yet_valid",
-            Rejection::Expired { .. } => "expired",
-            Rejection::Exhausted { .. } => "exhausted",
-            Rejection::PerUserLimitReached { .. } => "per_user_limit",
-            Rejection::UnderMinimum { .. } => "under_minimum",
+            Rejection::Unknown { .. } => ErrorCode::CodeUnknown,
+            Rejection::Inactive { .. } => ErrorCode::CodeInactive,
+            Rejection::NotYetValid { .. } => ErrorCode::CodeNotYetValid,
+            Rejection::Expired { .. } => ErrorCode::CodeExpired,
+            Rejection::Exhausted { .. } => ErrorCode::CodeUsedUp,
+            Rejection::PerUserLimitReached { .. } => ErrorCode::CodePerCustomerLimit,
+            Rejection::UnderMinimum { .. } => ErrorCode::CodeUnderMinimum,
         }
     }
 }
@@ -427,7 +427,7 @@ mod tests {
             Ok(m(5_000))
         );
         let err = evaluate("SAVE50", Some(&rule), m(49_999), NOW, 0).unwrap_err();
-        assert_eq!(err.reason(), "under_minimum");
+        assert_eq!(err.code(), ErrorCode::CodeUnderMinimum);
         assert!(err.to_string().contains("500.00"), "{err}");
         assert!(err.to_string().contains("499.99"), "{err}");
     }
@@ -435,13 +435,13 @@ mod tests {
     #[test]
     fn each_rule_has_its_reason() {
         let cases = [
-            (None, "unknown", "unknown"),
+            (None, ErrorCode::CodeUnknown, "unknown"),
             (
                 Some(DiscountRule {
                     is_active: false,
                     ..welcome10()
                 }),
-                "inactive",
+                ErrorCode::CodeInactive,
                 "not active",
             ),
             (
@@ -449,7 +449,7 @@ mod tests {
                     starts_at: Some(NOW + 1),
                     ..welcome10()
                 }),
-                "not_yet_valid",
+                ErrorCode::CodeNotYetValid,
                 "not valid yet",
             ),
             (
@@ -457,7 +457,7 @@ mod tests {
                     ends_at: Some(NOW),
                     ..welcome10()
                 }),
-                "expired",
+                ErrorCode::CodeExpired,
                 "expired",
             ),
             (
@@ -466,13 +466,13 @@ mod tests {
                     used_count: 3,
                     ..welcome10()
                 }),
-                "exhausted",
+                ErrorCode::CodeUsedUp,
                 "used up",
             ),
         ];
         for (rule, reason, words) in cases {
             let err = evaluate("WELCOME10", rule.as_ref(), m(5198), NOW, 0).unwrap_err();
-            assert_eq!(err.reason(), reason);
+            assert_eq!(err.code(), reason);
             assert!(err.to_string().contains(words), "{err}");
         }
         // The window's edges: valid from starts_at, no longer at ends_at.
@@ -582,7 +582,7 @@ mod tests {
                     }
                 }
                 Err(rejection) => {
-                    prop_assert_eq!(rejection.reason(), "under_minimum");
+                    prop_assert_eq!(rejection.code(), ErrorCode::CodeUnderMinimum);
                     prop_assert!(subtotal < min);
                 }
             }

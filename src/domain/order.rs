@@ -7,7 +7,7 @@
 //! ```
 //! `confirmed -> shipped` skips processing. Every other move is refused with the allowed next states.
 
-use super::error::DomainError;
+use super::error::{DomainError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -131,11 +131,14 @@ pub fn transition_conflict(from: OrderStatus, to: OrderStatus, actor: Actor) -> 
     } else {
         allowed.join(", ")
     };
-    DomainError::Conflict(format!(
-        "Cannot change order status from {} to {}; allowed next states: {allowed}",
-        from.as_str(),
-        to.as_str()
-    ))
+    DomainError::Conflict {
+        code: ErrorCode::InvalidTransition,
+        message: format!(
+            "Cannot change order status from {} to {}; allowed next states: {allowed}",
+            from.as_str(),
+            to.as_str()
+        ),
+    }
 }
 
 impl std::fmt::Display for OrderStatus {

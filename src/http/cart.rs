@@ -17,7 +17,7 @@ use crate::app::cart;
 use crate::domain::discount_code::DiscountCode;
 use crate::domain::ids::{AddressId, ProductId};
 use crate::domain::pricing::{PricingSettings, MAX_LINE_QUANTITY};
-use crate::error::{Error, ErrorBody, FieldError, Result};
+use crate::error::{Error, ErrorBody, ErrorCode, FieldError, Result};
 use crate::store::addresses::{ShippingAddress, DEFAULT_COUNTRY};
 use crate::store::cart::PricedCart;
 use axum::extract::{FromRequestParts, State};
@@ -205,6 +205,7 @@ impl TryFrom<Value> for ShippingAddressBody {
 fn invalid(field: &str, problem: impl Into<String>, value: impl Into<Value>) -> Error {
     let problem = problem.into();
     Error::Validation {
+        code: ErrorCode::ValidationFailed,
         message: format!("Validation failed: {field} {problem}"),
         errors: vec![FieldError::new(field, problem, value)],
     }

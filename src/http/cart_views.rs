@@ -94,6 +94,10 @@ pub struct CartView {
     pub is_active: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// What this read changed because it no longer applied (a line whose product was withdrawn,
+    /// a discount code removed, with the reason), in words; empty on a routine read. `message`
+    /// ends with the same words, so a client need not pick them out of it.
+    pub notices: Vec<String>,
 }
 
 impl From<&PricedCart> for CartView {
@@ -115,6 +119,7 @@ impl From<&PricedCart> for CartView {
             is_active: true,
             created_at: to_rfc3339(priced.cart.created_at),
             updated_at: to_rfc3339(priced.cart.updated_at),
+            notices: priced.notices.clone(),
         }
     }
 }

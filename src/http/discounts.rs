@@ -12,7 +12,7 @@ use crate::domain::discount::{DiscountType, RuleDefinition};
 use crate::domain::discount_code::DiscountCode;
 use crate::domain::money::Money;
 use crate::domain::time::{parse_timestamp, to_rfc3339};
-use crate::error::{Error, ErrorBody, Result};
+use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::store::discounts::{Discount, Removal, Replaced};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -271,9 +271,10 @@ async fn replace_discount(
     match state.store.replace_discount(code.as_str(), &def).await? {
         Replaced::Updated(row) => Ok(Reply::ok("Discount updated successfully", row.into())),
         Replaced::NotFound => Err(Error::not_found("Discount code")),
-        Replaced::LimitBelowUses { used_count } => Err(Error::Conflict(format!(
-            "usageLimit cannot be below the {used_count} uses already made of {code}"
-        ))),
+        Replaced::LimitBelowUses { used_count } => Err(Error::Conflict(
+            ErrorCode::Conflict,
+            format!("usageLimit cannot be below the {used_count} uses already made of {code}"),
+        )),
     }
 }
 

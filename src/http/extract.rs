@@ -1,7 +1,7 @@
 //! Request extractors whose every rejection is the JSON error envelope (CONTRACT §2), and the
 //! success envelope.
 
-use crate::error::{Error, FieldError};
+use crate::error::{Error, ErrorCode, FieldError};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -148,6 +148,7 @@ fn json_rejection(rejection: JsonRejection) -> Error {
                 return error;
             }
             Error::Validation {
+                code: ErrorCode::ValidationFailed,
                 message: format!("Invalid request body: {detail}"),
                 errors: vec![FieldError::new(
                     field_of(&detail),
@@ -196,6 +197,7 @@ impl BodyError {
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Error::Validation {
+            code: ErrorCode::ValidationFailed,
             message: body["message"].as_str()?.to_string(),
             errors,
         })
@@ -205,7 +207,9 @@ impl BodyError {
 impl From<Error> for BodyError {
     fn from(error: Error) -> Self {
         match error {
-            Error::Validation { message, errors } => BodyError { message, errors },
+            Error::Validation {
+                message, errors, ..
+            } => BodyError { message, errors },
             // Parsing a body raises nothing but 400s; anything else is shown as one.
             other => BodyError {
                 message: other.to_string(),
@@ -269,6 +273,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map_err(|rejection: QueryRejection| {
                 let detail = inner_message(&rejection);
                 Error::Validation {
+                    code: ErrorCode::ValidationFailed,
                     message: format!("Invalid query string: {detail}"),
                     errors: vec![FieldError::new(
                         field_of(&detail),
@@ -457,7 +462,12 @@ mod tests {
         assert!(axum::Json::<Body>::from_bytes(br#"{"n": 2}"#).is_ok());
         let rejection = axum::Json::<Body>::from_bytes(br#"{"n": 3}"#).unwrap_err();
         match json_rejection(rejection) {
-            Error::Validation { message, errors } => {
+            Error::Validation {
+                code,
+                message,
+                errors,
+            } => {
+                assert_eq!(code, ErrorCode::ValidationFailed);
                 assert_eq!(message, "Validation failed: must be even");
                 assert_eq!(errors, vec![FieldError::new("n", "must be even", 3)]);
             }

@@ -8,7 +8,7 @@
 
 use super::session::AuthUser;
 use super::AppState;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::idempotency::Claim;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -82,6 +82,7 @@ where
             // reclaimed) within this time.
             let seconds = (reclaimable_in_ms.max(0) as u64).div_ceil(1000).max(1);
             let mut response = Error::Conflict(
+                ErrorCode::IdempotencyInProgress,
                 "A request with this Idempotency-Key is still being processed; retry shortly"
                     .into(),
             )

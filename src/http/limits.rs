@@ -2,29 +2,16 @@
 //! bounds how long an `Idempotency-Key` claim can belong to a running request) and a URI length
 //! limit answered in the error envelope.
 
-use crate::error::ErrorBody;
+use crate::error::{envelope, ErrorCode};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use std::time::Duration;
 
 /// Longest request target accepted, in bytes. hyper itself refuses targets of 65,535 bytes and
 /// more with a bare 414 before any service runs; below that the answer is ours, in the envelope.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
-
-fn envelope(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(ErrorBody {
-            success: false,
-            message: message.into(),
-            errors: Vec::new(),
-        }),
-    )
-        .into_response()
-}
 
 /// A request still running after `limit` is dropped (its transactions roll back) and answered
 /// 503. Nothing a request does can outlive this bound, which is what lets an abandoned
@@ -41,6 +28,7 @@ pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> R
             );
             let mut response = envelope(
                 StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::RequestTimeout,
                 "The request took too long and was stopped; retry it",
             );
             // An `Idempotency-Key` this request claimed is reclaimable once the claim is older
@@ -67,7 +55,8 @@ pub async fn uri_limit(request: Request, next: Next) -> Response {
     if length > MAX_URI_BYTES {
         return envelope(
             StatusCode::URI_TOO_LONG,
-            &format!("The request URI is {length} bytes; at most {MAX_URI_BYTES} are accepted"),
+            ErrorCode::UriTooLong,
+            format!("The request URI is {length} bytes; at most {MAX_URI_BYTES} are accepted"),
         );
     }
     next.run(request).await

@@ -231,15 +231,11 @@ pub fn build_router(state: AppState) -> Router {
         .merge(uploads::files_router())
         .fallback(|| async { Error::NotFound("Route not found".into()) })
         .method_not_allowed_fallback(|| async {
-            (
+            crate::error::envelope(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                axum::Json(crate::error::ErrorBody {
-                    success: false,
-                    message: "Method not allowed on this route".into(),
-                    errors: Vec::new(),
-                }),
+                crate::error::ErrorCode::MethodNotAllowed,
+                "Method not allowed on this route",
             )
-                .into_response()
         })
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(

@@ -20,7 +20,7 @@ use crate::app::{fulfilment, returns};
 use crate::domain::gst::Gstin;
 use crate::domain::ids::AddressId;
 use crate::domain::order::{is_online_method, Actor, OrderStatus, PaymentMethod, PaymentStatus};
-use crate::error::{Error, ErrorBody, Result};
+use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::store::orders::OrderFilter;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -298,7 +298,10 @@ async fn pay(
         }
         let order = owned_order(&state, &caller, &body.order_id).await?;
         if order.payment_method == PaymentMethod::Cod {
-            return Err(Error::Conflict("This order is paid in cash on delivery".into()));
+            return Err(Error::Conflict(
+                ErrorCode::Conflict,
+                "This order is paid in cash on delivery".into(),
+            ));
         }
         let order = match (&body.payment_id, &body.signature) {
             (Some(payment_id), Some(signature)) => {

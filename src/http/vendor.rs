@@ -10,7 +10,7 @@ use crate::domain::money::Money;
 use crate::domain::order::Actor;
 use crate::domain::order_number::OrderRef;
 use crate::domain::user::Role;
-use crate::error::{Error, ErrorBody, Result};
+use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::store::order_queries::Viewer;
 use crate::store::orders::Order;
 use axum::extract::State;
@@ -203,6 +203,7 @@ async fn vendor_update_status(
     let (order, all_mine) = vendor_order_by_ref(&state, &caller.id, &order_id).await?;
     if !all_mine {
         return Err(Error::Conflict(
+            ErrorCode::Conflict,
             "This order holds other sellers' products and is fulfilled by the shop".into(),
         ));
     }

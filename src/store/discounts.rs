@@ -16,7 +16,7 @@ use crate::domain::discount::{
 };
 use crate::domain::money::Money;
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
 use async_trait::async_trait;
 
 /// A discount code as stored.
@@ -148,7 +148,10 @@ impl Store {
                 .fetch_one(pool)
                 .await
                 .on_unique_violation(|| {
-                    Error::Conflict(format!("Discount code {code} already exists"))
+                    Error::Conflict(
+                        ErrorCode::AlreadyExists,
+                        format!("Discount code {code} already exists"),
+                    )
                 })?
         }))
     }
@@ -392,11 +395,13 @@ macro_rules! impl_discount_uses {
                         .await?;
                     // Unknown, or at its limit: let the rule say which.
                     let rule = existing.map(|d| d.rule());
-                    let rejection = evaluate(code, rule.as_ref(), subtotal, now, 0)
-                        .err()
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|| format!("Discount code {code} is used up"));
-                    return Err(Error::Conflict(rejection));
+                    return Err(match evaluate(code, rule.as_ref(), subtotal, now, 0) {
+                        Err(rejection) => Error::Conflict(rejection.code(), rejection.to_string()),
+                        Ok(_) => Error::Conflict(
+                            ErrorCode::CodeUsedUp,
+                            format!("Discount code {code} is used up"),
+                        ),
+                    });
                 };
                 let (user_uses,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM discount_uses WHERE code = $1 AND user_id = $2",
@@ -417,7 +422,7 @@ macro_rules! impl_discount_uses {
                         .bind(code)
                         .execute(&mut *self)
                         .await?;
-                        return Err(Error::Conflict(rejection.to_string()));
+                        return Err(Error::Conflict(rejection.code(), rejection.to_string()));
                     }
                 };
                 sqlx::query(
@@ -432,7 +437,7 @@ macro_rules! impl_discount_uses {
                 .execute(&mut *self)
                 .await
                 .on_unique_violation(|| {
-                    Error::Conflict("This order already holds a discount code".into())
+                    Error::Conflict(ErrorCode::Conflict, "This order already holds a discount code".into())
                 })?;
                 Ok(amount)
             }

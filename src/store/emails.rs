@@ -16,7 +16,7 @@ use crate::domain::mail::{
     MailContext, MailLine, OrderFacts, OrderMail,
 };
 use crate::domain::notification::OrderEvent;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// What the store needs to compose emails: where links point and the shop's name. Set once at
 /// start (`Store::set_mail_settings`), when the public address is known.
@@ -442,10 +442,13 @@ impl Store {
             Some(row) => Ok(row),
             None => match self.email_by_id(id).await? {
                 None => Err(Error::not_found("Email")),
-                Some(row) => Err(Error::Conflict(format!(
-                    "Only a failed email can be sent again; this one is {}",
-                    row.status
-                ))),
+                Some(row) => Err(Error::Conflict(
+                    ErrorCode::Conflict,
+                    format!(
+                        "Only a failed email can be sent again; this one is {}",
+                        row.status
+                    ),
+                )),
             },
         }
     }

@@ -7,7 +7,7 @@
 
 use super::{read, write, Store};
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Keys are kept for 24 hours (CONTRACT §2); the jobs delete older ones.
 pub const KEY_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
@@ -88,6 +88,7 @@ impl Store {
             }),
             // Released between our insert attempt and the read: let the client retry.
             None => Err(Error::Conflict(
+                ErrorCode::Conflict,
                 "A request with this Idempotency-Key just finished without a stored result; retry"
                     .into(),
             )),

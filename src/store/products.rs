@@ -8,7 +8,7 @@ use crate::domain::gst::GstRate;
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
 use sqlx::QueryBuilder;
 
 /// A product as stored, with its amounts and lists already typed.
@@ -308,7 +308,10 @@ fn image_urls_json(urls: &[String]) -> String {
 }
 
 fn duplicate_sku() -> Error {
-    Error::Conflict("A product with this SKU already exists".into())
+    Error::Conflict(
+        ErrorCode::AlreadyExists,
+        "A product with this SKU already exists".into(),
+    )
 }
 
 impl Store {
@@ -453,14 +456,18 @@ impl Store {
             }
         }
         match stock {
-            Some(stock) if stock < product.reserved => Error::Conflict(format!(
-                "Stock cannot be set to {stock}: {} units are reserved by unpaid orders",
-                product.reserved
-            )),
+            Some(stock) if stock < product.reserved => Error::Conflict(
+                ErrorCode::Conflict,
+                format!(
+                    "Stock cannot be set to {stock}: {} units are reserved by unpaid orders",
+                    product.reserved
+                ),
+            ),
             // The product changed between the two statements; the client may simply retry.
-            _ => {
-                Error::Conflict("The product changed while it was being updated; try again".into())
-            }
+            _ => Error::Conflict(
+                ErrorCode::Conflict,
+                "The product changed while it was being updated; try again".into(),
+            ),
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::{read, transaction, Backend, PageRequest, Store};
 use crate::domain::ids::new_id;
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
 
 /// A review with its author's current name.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,6 +47,7 @@ const ADD_RATING_SQL: &str =
 
 fn duplicate_review() -> Error {
     Error::Conflict(
+        ErrorCode::AlreadyReviewed,
         "You have already reviewed this product; change it with PUT /products/{id}/reviews/mine"
             .into(),
     )

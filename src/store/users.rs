@@ -5,7 +5,7 @@ use crate::domain::gst::{Gstin, StateCode};
 use crate::domain::ids::new_id;
 use crate::domain::time::now_millis;
 use crate::domain::user::Role;
-use crate::error::{Error, Result, ResultExt};
+use crate::error::{Error, ErrorCode, Result, ResultExt};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -96,7 +96,7 @@ impl Store {
             .bind(user.updated_at)
             .execute(pool)
             .await
-            .on_unique_violation(|| Error::Conflict("A user with this email already exists".into()))?;
+            .on_unique_violation(|| Error::Conflict(ErrorCode::AlreadyExists, "A user with this email already exists".into()))?;
         });
         Ok(user)
     }
@@ -352,6 +352,7 @@ impl Store {
         if removes_admin && id == admin_id {
             // Keeps at least the acting admin able to undo a mistake.
             return Err(Error::Conflict(
+                ErrorCode::Conflict,
                 "You cannot demote or deactivate your own account".into(),
             ));
         }
@@ -374,6 +375,7 @@ impl Store {
             let target_is_admin = admins.iter().any(|admin| admin == id);
             if removes_admin && target_is_admin && admins.iter().all(|admin| admin == id) {
                 return Err(Error::Conflict(
+                    ErrorCode::Conflict,
                     "This is the last active admin: make another admin before demoting or \
                      deactivating this one"
                         .into(),

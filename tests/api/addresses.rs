@@ -100,7 +100,7 @@ async fn address_crud_with_india_as_default_country(app: TestApp) {
     assert_eq!(deleted.data()["_id"], id.as_str());
     app.delete(&format!("/addresses/{id}"), Some(&token))
         .await
-        .expect(404);
+        .expect_error(404, "not_found");
     assert!(addresses(&app, &token).await.is_empty());
 }
 
@@ -109,11 +109,17 @@ async fn another_users_address_is_not_found(app: TestApp) {
     let (_, other) = app.customer("Other").await;
     let id = create(&app, &owner, home()).await;
     let path = format!("/addresses/{id}");
-    app.put(&path, Some(&other), home()).await.expect(404);
-    app.delete(&path, Some(&other)).await.expect(404);
+    app.put(&path, Some(&other), home())
+        .await
+        .expect_error(404, "not_found");
+    app.delete(&path, Some(&other))
+        .await
+        .expect_error(404, "not_found");
     assert!(addresses(&app, &other).await.is_empty());
     // Even the admin has no access to someone else's address book.
-    app.delete(&path, Some(&app.admin_token)).await.expect(404);
+    app.delete(&path, Some(&app.admin_token))
+        .await
+        .expect_error(404, "not_found");
     let mine = addresses(&app, &owner).await;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["street"], "123 Main St");
@@ -129,7 +135,7 @@ async fn another_users_address_is_not_found(app: TestApp) {
         with(home(), "isDefault", json!(true)),
     )
     .await
-    .expect(404);
+    .expect_error(404, "not_found");
     // The failed default change above left the real default alone.
     assert_eq!(default_ids(&addresses(&app, &owner).await), vec![id]);
 }
@@ -293,16 +299,20 @@ async fn invalid_addresses_are_rejected_and_nothing_is_saved(app: TestApp) {
 }
 
 async fn address_book_needs_a_token(app: TestApp) {
-    app.get("/addresses", None).await.expect(401);
-    app.post("/addresses", None, home()).await.expect(401);
+    app.get("/addresses", None)
+        .await
+        .expect_error(401, "unauthorized");
+    app.post("/addresses", None, home())
+        .await
+        .expect_error(401, "unauthorized");
     app.put(
         "/addresses/0190f8e0-0000-7000-8000-000000000000",
         None,
         home(),
     )
     .await
-    .expect(401);
+    .expect_error(401, "unauthorized");
     app.delete("/addresses/0190f8e0-0000-7000-8000-000000000000", None)
         .await
-        .expect(401);
+        .expect_error(401, "unauthorized");
 }

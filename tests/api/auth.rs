@@ -38,7 +38,9 @@ async fn register_login_and_me(app: TestApp) {
     assert_eq!(me.data()["name"], "Asha");
     assert!(me.data()["createdAt"].as_str().unwrap().ends_with('Z'));
 
-    app.get("/auth/me", None).await.expect(401);
+    app.get("/auth/me", None)
+        .await
+        .expect_error(401, "unauthorized");
 }
 
 async fn duplicate_email_is_a_conflict(app: TestApp) {
@@ -71,7 +73,7 @@ async fn wrong_password_and_unknown_email_look_the_same(app: TestApp) {
             json!({"email": "b@example.com", "password": "nope-nope-nope"}),
         )
         .await
-        .expect(401);
+        .expect_error(401, "unauthorized");
     let unknown_email = app
         .post(
             "/auth/login",
@@ -79,7 +81,7 @@ async fn wrong_password_and_unknown_email_look_the_same(app: TestApp) {
             json!({"email": "nobody@example.com", "password": "password123"}),
         )
         .await
-        .expect(401);
+        .expect_error(401, "unauthorized");
     assert_eq!(wrong_password.body, unknown_email.body);
 }
 
@@ -94,23 +96,32 @@ async fn bad_tokens_are_unauthorized(app: TestApp) {
     let admin_payload =
         encode(&json!({"sub": id, "role": "admin", "iat": now, "exp": now + 3600}).to_string());
     let tampered = format!("{}.{}.{}", parts[0], admin_payload, parts[2]);
-    app.get("/auth/me", Some(&tampered)).await.expect(401);
+    app.get("/auth/me", Some(&tampered))
+        .await
+        .expect_error(401, "unauthorized");
 
     // alg: none.
     let none_header = encode(r#"{"alg":"none","typ":"JWT"}"#);
     let none_token = format!("{none_header}.{admin_payload}.");
-    app.get("/auth/me", Some(&none_token)).await.expect(401);
+    app.get("/auth/me", Some(&none_token))
+        .await
+        .expect_error(401, "unauthorized");
 
     // Signed with another secret, and expired with the right one.
     let other = cartwright::auth::JwtKeys::new(b"some-other-secret-some-other-secret", 60)
         .issue(&id, cartwright::domain::user::Role::Customer, 0)
         .unwrap();
-    app.get("/auth/me", Some(&other)).await.expect(401);
+    app.get("/auth/me", Some(&other))
+        .await
+        .expect_error(401, "unauthorized");
     let expired = sign_hs256(
         app.config.jwt_secret.as_ref().unwrap().expose().as_bytes(),
         &json!({"sub": id, "role": "customer", "iat": now - 7200, "exp": now - 3600}),
     );
-    let resp = app.get("/auth/me", Some(&expired)).await.expect(401);
+    let resp = app
+        .get("/auth/me", Some(&expired))
+        .await
+        .expect_error(401, "unauthorized");
     assert!(resp.body["message"].as_str().unwrap().contains("expired"));
     // The same secret and a live expiry is accepted, which shows the helper signs correctly.
     let live = sign_hs256(
@@ -119,7 +130,9 @@ async fn bad_tokens_are_unauthorized(app: TestApp) {
     );
     app.get("/auth/me", Some(&live)).await.expect(200);
 
-    app.get("/auth/me", Some("garbage")).await.expect(401);
+    app.get("/auth/me", Some("garbage"))
+        .await
+        .expect_error(401, "unauthorized");
     let resp = app
         .client
         .get(app.url("/auth/me"))
@@ -140,14 +153,16 @@ async fn deactivated_user_is_locked_out_at_once(app: TestApp) {
     )
     .await
     .expect(200);
-    app.get("/auth/me", Some(&token)).await.expect(401);
+    app.get("/auth/me", Some(&token))
+        .await
+        .expect_error(401, "unauthorized");
     app.post(
         "/auth/login",
         None,
         json!({"email": "x", "password": "password123"}),
     )
     .await
-    .expect(401);
+    .expect_error(401, "unauthorized");
     // Reactivated, the old token stays dead: deactivation ended its session for good.
     app.patch(
         &format!("/admin/users/{id}"),
@@ -156,27 +171,32 @@ async fn deactivated_user_is_locked_out_at_once(app: TestApp) {
     )
     .await
     .expect(200);
-    let resp = app.get("/auth/me", Some(&token)).await.expect(401);
+    let resp = app
+        .get("/auth/me", Some(&token))
+        .await
+        .expect_error(401, "unauthorized");
     assert_eq!(resp.body["message"], "Session has ended; log in again");
 }
 
 async fn customer_on_admin_route_is_forbidden(app: TestApp) {
     let (id, token) = app.customer("Curious").await;
-    app.get("/admin/users", Some(&token)).await.expect(403);
+    app.get("/admin/users", Some(&token))
+        .await
+        .expect_error(403, "forbidden");
     app.patch(
         &format!("/admin/users/{id}"),
         Some(&token),
         json!({"role": "admin"}),
     )
     .await
-    .expect(403);
+    .expect_error(403, "forbidden");
     app.post(
         "/admin/users",
         Some(&token),
         json!({"name": "X", "email": "x@example.com", "password": "password123", "role": "admin"}),
     )
     .await
-    .expect(403);
+    .expect_error(403, "forbidden");
     // The admin sees users and can filter by role.
     let list = app
         .get("/admin/users?role=admin", Some(&app.admin_token))
@@ -200,7 +220,7 @@ async fn customer_on_admin_route_is_forbidden(app: TestApp) {
         json!({"isActive": false}),
     )
     .await
-    .expect(404);
+    .expect_error(404, "not_found");
 }
 
 async fn malformed_json_is_a_400_in_the_envelope(app: TestApp) {
@@ -244,7 +264,9 @@ async fn malformed_json_is_a_400_in_the_envelope(app: TestApp) {
         .expect(400);
     assert_eq!(resp.body["errors"][0]["field"], "email");
 
-    app.get("/no/such/route", None).await.expect(404);
+    app.get("/no/such/route", None)
+        .await
+        .expect_error(404, "not_found");
 }
 
 async fn oversized_body_is_a_413(app: TestApp) {
@@ -257,7 +279,9 @@ async fn oversized_body_is_a_413(app: TestApp) {
         .send()
         .await
         .unwrap();
-    crate::helpers::read(resp).await.expect(413);
+    crate::helpers::read(resp)
+        .await
+        .expect_error(413, "payload_too_large");
 }
 
 async fn registration_validates_fields(app: TestApp) {
@@ -307,7 +331,7 @@ async fn eleventh_rapid_login_is_rate_limited() {
             json!({"email": "a@example.com", "password": "password123"}),
         )
         .await
-        .expect(401);
+        .expect_error(401, "unauthorized");
     }
     let resp = app
         .post(
@@ -316,7 +340,7 @@ async fn eleventh_rapid_login_is_rate_limited() {
             json!({"email": "a@example.com", "password": "password123"}),
         )
         .await
-        .expect(429);
+        .expect_error(429, "rate_limited");
     let retry_after: u64 = resp.headers["retry-after"]
         .to_str()
         .unwrap()

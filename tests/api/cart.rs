@@ -391,11 +391,15 @@ async fn above_available_stock_is_a_conflict_naming_what_is_left(app: TestApp) {
     let product = app.product("Scarce", 12.0, 3).await;
     let (_, token) = app.customer("Stock").await;
 
-    let resp = add(&app, &token, &product, 4).await.expect(409);
+    let resp = add(&app, &token, &product, 4)
+        .await
+        .expect_error(409, "insufficient_stock");
     assert!(message(&resp).contains("only 3"), "{}", resp.body);
 
     add(&app, &token, &product, 2).await.expect(200);
-    let resp = add(&app, &token, &product, 2).await.expect(409);
+    let resp = add(&app, &token, &product, 2)
+        .await
+        .expect_error(409, "insufficient_stock");
     let text = message(&resp);
     assert!(
         text.contains("only 3") && text.contains("already holds 2"),
@@ -407,7 +411,7 @@ async fn above_available_stock_is_a_conflict_naming_what_is_left(app: TestApp) {
     let resp = app
         .put(&path, Some(&token), json!({"quantity": 4}))
         .await
-        .expect(409);
+        .expect_error(409, "insufficient_stock");
     assert!(message(&resp).contains("only 3"), "{}", resp.body);
     app.put(&path, Some(&token), json!({"quantity": 1}))
         .await
@@ -421,14 +425,18 @@ async fn above_available_stock_is_a_conflict_naming_what_is_left(app: TestApp) {
     )
     .await
     .expect(200);
-    let resp = add(&app, &token, &product, 1).await.expect(409);
+    let resp = add(&app, &token, &product, 1)
+        .await
+        .expect_error(409, "insufficient_stock");
     assert!(message(&resp).contains("only 1 is left"), "{}", resp.body);
     let cart = app.get("/cart", Some(&token)).await.expect(200);
     assert_eq!(quantity_of(cart.data(), &product), 1);
     assert_eq!(cart.data()["items"][0]["productId"]["availableStock"], 1);
 
     let sold_out = app.product("Sold out", 12.0, 0).await;
-    let resp = add(&app, &token, &sold_out, 1).await.expect(409);
+    let resp = add(&app, &token, &sold_out, 1)
+        .await
+        .expect_error(409, "insufficient_stock");
     assert!(message(&resp).contains("none are left"), "{}", resp.body);
 }
 
@@ -436,7 +444,9 @@ async fn a_line_holds_at_most_100_units(app: TestApp) {
     let product = app.product("Bulk", 1.0, 1000).await;
     let (_, token) = app.customer("Bulk buyer").await;
     add(&app, &token, &product, 60).await.expect(200);
-    let resp = add(&app, &token, &product, 41).await.expect(409);
+    let resp = add(&app, &token, &product, 41)
+        .await
+        .expect_error(409, "line_limit_reached");
     let text = message(&resp);
     assert!(
         text.contains("at most 100") && text.contains("60"),
@@ -444,7 +454,9 @@ async fn a_line_holds_at_most_100_units(app: TestApp) {
     );
     let cart = add(&app, &token, &product, 40).await.expect(200);
     assert_eq!(quantity_of(cart.data(), &product), 100);
-    add(&app, &token, &product, 1).await.expect(409);
+    add(&app, &token, &product, 1)
+        .await
+        .expect_error(409, "line_limit_reached");
 }
 
 async fn lines_can_be_updated_and_removed(app: TestApp) {

@@ -5,7 +5,7 @@ use crate::api_tests;
 use crate::cart::add;
 use crate::helpers::{Resp, TestApp};
 use cartwright::domain::money::Money;
-use cartwright::error::Error;
+use cartwright::error::{Error, ErrorCode};
 use cartwright::store::Store;
 use serde_json::{json, Value};
 
@@ -145,7 +145,7 @@ async fn admins_create_read_list_update_and_delete_codes(app: TestApp) {
         json!({"type": "fixed", "value": 1}),
     )
     .await
-    .expect(404);
+    .expect_error(404, "not_found");
     let renamed = app
         .put(
             "/admin/discounts/SPRING-24",
@@ -163,10 +163,10 @@ async fn admins_create_read_list_update_and_delete_codes(app: TestApp) {
     assert!(message(&deleted).contains("deleted"), "{}", deleted.body);
     app.get("/admin/discounts/SPRING-24", Some(&app.admin_token))
         .await
-        .expect(404);
+        .expect_error(404, "not_found");
     app.delete("/admin/discounts/SPRING-24", Some(&app.admin_token))
         .await
-        .expect(404);
+        .expect_error(404, "not_found");
     app.get("/admin/discounts/bad%20code", Some(&app.admin_token))
         .await
         .expect(400);
@@ -272,25 +272,31 @@ async fn only_admins_manage_codes(app: TestApp) {
     let (_, vendor) = app.user_with_role("Vendor", "vendor").await;
     let body = json!({"code": "MINE", "type": "fixed", "value": 5});
     for token in [customer.as_str(), vendor.as_str()] {
-        app.get("/admin/discounts", Some(token)).await.expect(403);
+        app.get("/admin/discounts", Some(token))
+            .await
+            .expect_error(403, "forbidden");
         app.post("/admin/discounts", Some(token), body.clone())
             .await
-            .expect(403);
+            .expect_error(403, "forbidden");
         app.get("/admin/discounts/ADMINONLY", Some(token))
             .await
-            .expect(403);
+            .expect_error(403, "forbidden");
         app.put("/admin/discounts/ADMINONLY", Some(token), body.clone())
             .await
-            .expect(403);
+            .expect_error(403, "forbidden");
         app.delete("/admin/discounts/ADMINONLY", Some(token))
             .await
-            .expect(403);
+            .expect_error(403, "forbidden");
     }
-    app.get("/admin/discounts", None).await.expect(401);
-    app.post("/admin/discounts", None, body).await.expect(401);
+    app.get("/admin/discounts", None)
+        .await
+        .expect_error(401, "unauthorized");
+    app.post("/admin/discounts", None, body)
+        .await
+        .expect_error(401, "unauthorized");
     app.delete("/admin/discounts/ADMINONLY", None)
         .await
-        .expect(401);
+        .expect_error(401, "unauthorized");
     // Still there.
     app.get("/admin/discounts/ADMINONLY", Some(&app.admin_token))
         .await
@@ -485,16 +491,18 @@ async fn each_refused_code_says_which_rule(app: TestApp) {
         .await
         .unwrap();
 
-    for (code, words) in [
-        ("EXPIRED1", "unknown"),
-        ("OLD", "expired"),
-        ("FUTURE", "not valid yet"),
-        ("OFF", "not active"),
-        ("BIG", "minimum order of 1000.00"),
-        ("ONCE", "used up"),
-        ("MINE", "per-customer limit"),
+    for (code, words, error_code) in [
+        ("EXPIRED1", "unknown", "code_unknown"),
+        ("OLD", "expired", "code_expired"),
+        ("FUTURE", "not valid yet", "code_not_yet_valid"),
+        ("OFF", "not active", "code_inactive"),
+        ("BIG", "minimum order of 1000.00", "code_under_minimum"),
+        ("ONCE", "used up", "code_used_up"),
+        ("MINE", "per-customer limit", "code_per_customer_limit"),
     ] {
-        let resp = apply(&app, &token, code).await.expect(400);
+        let resp = apply(&app, &token, code)
+            .await
+            .expect_error(400, error_code);
         let text = message(&resp);
         assert!(
             text.contains(words) && text.contains(code),
@@ -524,7 +532,9 @@ async fn each_refused_code_says_which_rule(app: TestApp) {
 async fn a_code_cannot_be_applied_to_an_empty_cart(app: TestApp) {
     create_demo_codes(&app).await;
     let (_, token) = app.customer("Empty").await;
-    let resp = apply(&app, &token, "WELCOME10").await.expect(400);
+    let resp = apply(&app, &token, "WELCOME10")
+        .await
+        .expect_error(400, "cart_empty");
     assert!(message(&resp).contains("empty"), "{}", resp.body);
 }
 
@@ -548,7 +558,7 @@ async fn per_customer_limit_counts_reserved_and_final_uses(app: TestApp) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&again, Error::Conflict(m) if m.contains("per-customer limit")),
+        matches!(&again, Error::Conflict(ErrorCode::CodePerCustomerLimit, m) if m.contains("per-customer limit")),
         "{again:?}"
     );
     // The refused reservation left the counter alone.
@@ -612,7 +622,7 @@ async fn usage_limit_holds_when_ten_checkouts_race_for_the_last_use(app: TestApp
                 assert_eq!(amount, Money::from_minor(1_000));
                 won += 1;
             }
-            Err(Error::Conflict(message)) => {
+            Err(Error::Conflict(ErrorCode::CodeUsedUp, message)) => {
                 assert!(message.contains("used up"), "{message}");
                 lost += 1;
             }
@@ -674,7 +684,7 @@ async fn released_uses_come_back_and_final_ones_stay(app: TestApp) {
         .reserve_discount_use(&paid, "BACK", &user, Money::from_minor(10_000))
         .await
         .unwrap_err();
-    assert!(matches!(twice, Error::Conflict(_)), "{twice:?}");
+    assert!(matches!(twice, Error::Conflict(..)), "{twice:?}");
 
     // The usage limit cannot be lowered below the uses made.
     let resp = app

@@ -162,7 +162,9 @@ async fn idempotency_conflict_says_when_the_claim_can_be_reclaimed(app: TestApp)
     )
     .await;
     app.add_to_cart(&token, &product, 1).await;
-    let busy = keyed_order(&app, &token, &key).await.expect(409);
+    let busy = keyed_order(&app, &token, &key)
+        .await
+        .expect_error(409, "idempotency_in_progress");
     let wait = retry_after(&busy);
     assert!((3..=5).contains(&wait), "Retry-After {wait}");
     // Retrying when told to runs the request.
@@ -211,6 +213,14 @@ async fn request_stopped_by_the_timeout_says_when_to_retry(app: TestApp) {
         crate::helpers::read(resp).await
     };
     let stopped = checkout().await.expect(503);
+    // Stopped by the deadline: the gateway call gives up in the time left (the gateway is
+    // unavailable to this request), or the server's own timeout answers.
+    assert!(
+        ["service_unavailable", "request_timeout"]
+            .contains(&stopped.body["code"].as_str().unwrap()),
+        "{}",
+        stopped.body
+    );
     let answered = Instant::now();
     let wait = retry_after(&stopped);
     assert!((1..=4).contains(&wait), "Retry-After {wait}");

@@ -133,6 +133,11 @@ impl Resp {
                 "message must be a string: {}",
                 self.body
             );
+            assert!(
+                self.body["code"].as_str().is_some_and(|c| !c.is_empty()),
+                "every error carries a code: {}",
+                self.body
+            );
         } else {
             assert_eq!(
                 self.body["success"],
@@ -142,6 +147,21 @@ impl Resp {
             );
         }
         self
+    }
+}
+
+impl Resp {
+    /// Asserts an error answer: its status, the envelope and its stable `code`.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        let resp = self.expect(status);
+        assert_eq!(
+            resp.body["code"],
+            json!(code),
+            "error code; body: {}",
+            resp.body
+        );
+        resp
     }
 }
 

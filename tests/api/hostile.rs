@@ -58,7 +58,9 @@ async fn a_cart_holds_at_most_cart_max_lines_distinct_products(app: TestApp) {
         add(&app, &token, product, 1).await.expect(200);
     }
 
-    let full = add(&app, &token, &products[3], 1).await.expect(409);
+    let full = add(&app, &token, &products[3], 1)
+        .await
+        .expect_error(409, "cart_full");
     let message = full.body["message"].as_str().unwrap();
     assert!(
         message.contains("full") && message.contains('3'),
@@ -457,7 +459,9 @@ async fn an_order_refused_for_an_empty_cart_runs_again_with_its_key_once_the_car
     )
     .await
     .expect(200);
-    let short = keyed_order(&app, &token, "checkout-2").await.expect(409);
+    let short = keyed_order(&app, &token, "checkout-2")
+        .await
+        .expect_error(409, "insufficient_stock");
     app.patch(
         &format!("/products/{product}"),
         Some(&app.admin_token),
@@ -465,7 +469,10 @@ async fn an_order_refused_for_an_empty_cart_runs_again_with_its_key_once_the_car
     )
     .await
     .expect(200);
-    let replayed = keyed_order(&app, &token, "checkout-2").await.expect(409);
+    // The replay is the stored answer, code and all.
+    let replayed = keyed_order(&app, &token, "checkout-2")
+        .await
+        .expect_error(409, "insufficient_stock");
     assert_eq!(replayed.headers["idempotent-replayed"], "true");
     assert_eq!(replayed.body, short.body);
 }

@@ -3,10 +3,12 @@
 
 use crate::api_tests;
 use crate::helpers::TestApp;
+use cartwright::error::ErrorCode;
 use std::collections::BTreeSet;
 
 api_tests!(
     openapi_documents_every_route,
+    openapi_lists_every_error_code,
     docs_are_served_from_the_binary
 );
 
@@ -119,6 +121,40 @@ async fn openapi_documents_every_route(app: TestApp) {
     }
     let expected: BTreeSet<String> = ROUTES.iter().map(|r| r.to_string()).collect();
     assert_eq!(documented, expected);
+}
+
+/// The error schema's `code` is the closed set of `ErrorCode`, no more and no less, so a client
+/// generated from the document knows every code the server can send.
+async fn openapi_lists_every_error_code(app: TestApp) {
+    let doc = app.get("/openapi.json", None).await;
+    assert_eq!(doc.status, 200);
+    let schemas = &doc.body["components"]["schemas"];
+    let code = &schemas["ErrorBody"]["properties"]["code"];
+    // Inline, or a reference to the enum's own schema.
+    let code = match code["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap();
+            &schemas[name]
+        }
+        None => code,
+    };
+    let documented: BTreeSet<String> = code["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the error code is an enum: {code}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let declared: BTreeSet<String> = ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    assert_eq!(documented, declared);
+    assert_eq!(declared.len(), ErrorCode::ALL.len(), "codes are distinct");
+    let required = schemas["ErrorBody"]["required"].as_array().unwrap();
+    assert!(
+        required.contains(&serde_json::json!("code")),
+        "{required:?}"
+    );
 }
 
 async fn docs_are_served_from_the_binary(app: TestApp) {

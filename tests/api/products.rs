@@ -735,12 +735,12 @@ async fn duplicate_sku_is_a_conflict(app: TestApp) {
             json!({"name": "B", "price": 1, "stock": 1, "sku": "DUP-1"}),
         )
         .await
-        .expect(409);
+        .expect_error(409, "already_exists");
     assert!(resp.body["message"].as_str().unwrap().contains("SKU"));
     let b = app.product("B", 1.0, 1).await;
     app.patch(&format!("/products/{b}"), admin, json!({"sku": "DUP-1"}))
         .await
-        .expect(409);
+        .expect_error(409, "already_exists");
     assert_eq!(total(&app).await, 2);
     // Products without a SKU never collide.
     app.product("C", 1.0, 1).await;

@@ -159,7 +159,7 @@ async fn second_review_is_a_conflict(app: TestApp) {
     let resp = app
         .post(&reviews_path(&product), Some(&token), json!({"rating": 5}))
         .await
-        .expect(409);
+        .expect_error(409, "already_reviewed");
     assert!(
         resp.body["message"]
             .as_str()
@@ -174,7 +174,7 @@ async fn second_review_is_a_conflict(app: TestApp) {
     app.delivered_order(&token, &product).await;
     app.post(&reviews_path(&product), Some(&token), json!({"rating": 5}))
         .await
-        .expect(409);
+        .expect_error(409, "already_reviewed");
 }
 
 async fn update_and_delete_my_review(app: TestApp) {

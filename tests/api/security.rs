@@ -1455,20 +1455,34 @@ async fn wrong_content_type_is_400(app: TestApp) {
 
 async fn error_responses_are_envelopes_with_request_ids(app: TestApp) {
     let (_, customer) = app.customer("Errant").await;
-    let cases: Vec<(Resp, u16)> = vec![
-        (app.get("/no/such/route", None).await, 404),
+    let cases: Vec<(Resp, u16, &str)> = vec![
+        (app.get("/no/such/route", None).await, 404, "not_found"),
         (
             app.request(Method::DELETE, "/health", None, None).await,
             405,
+            "method_not_allowed",
         ),
-        (app.get("/auth/me", None).await, 401),
-        (app.get("/auth/me", Some("not-a-token")).await, 401),
-        (app.get("/admin/users", Some(&customer)).await, 403),
-        (app.get("/products?limit=101", None).await, 400),
+        (app.get("/auth/me", None).await, 401, "unauthorized"),
+        (
+            app.get("/auth/me", Some("not-a-token")).await,
+            401,
+            "unauthorized",
+        ),
+        (
+            app.get("/admin/users", Some(&customer)).await,
+            403,
+            "forbidden",
+        ),
+        (
+            app.get("/products?limit=101", None).await,
+            400,
+            "validation_failed",
+        ),
         (
             app.get(&format!("/products/{}", uuid::Uuid::new_v4()), None)
                 .await,
             404,
+            "not_found",
         ),
         (
             raw(
@@ -1481,6 +1495,7 @@ async fn error_responses_are_envelopes_with_request_ids(app: TestApp) {
             )
             .await,
             400,
+            "validation_failed",
         ),
         (
             app.post(
@@ -1490,10 +1505,12 @@ async fn error_responses_are_envelopes_with_request_ids(app: TestApp) {
             )
             .await,
             401,
+            "unauthorized",
         ),
     ];
-    for (resp, status) in cases {
+    for (resp, status, code) in cases {
         refused(&resp, &[status], &format!("expected {status}"));
+        assert_eq!(resp.body["code"], code, "{}", resp.body);
     }
     // A request id sent by the client is echoed back, on errors as on successes.
     let resp = app

@@ -454,6 +454,38 @@ def test_a_stock_conflict_is_shown_in_place(server, new_page, shot):
     shot(page, "checkout-409")
 
 
+def test_the_cart_page_says_what_a_read_removed_and_only_then(server, new_page, shot):
+    """The cart's `notices` (not its message's text) say what a read took out of the cart."""
+    api = server.api
+    customer = api.register("Notice Reader")
+    token = customer["token"]
+    withdrawn = api.call(
+        "POST",
+        "/products",
+        {"name": f"Withdrawn Tonic {uuid.uuid4().hex[:6]}", "description": "Soon gone.", "price": 7.5, "stock": 5,
+         "brand": "Luma", "category": "skin_care"},
+        token=server.vendor_token,
+        expect=201,
+    )
+    for product_id in (withdrawn["_id"], server.products["lipstick"]["_id"]):
+        api.call("POST", "/cart/items", {"productId": product_id, "quantity": 1}, token=token, expect=200)
+    page = new_page()
+    login_as(page, server, token, "/")
+    settle(page)
+    # Withdrawn while the shopper browses: the next read of the cart drops the line and says so.
+    api.call("DELETE", f"/products/{withdrawn['_id']}", token=server.vendor_token, expect=200)
+    page.goto(server.url("/#/cart"))
+    notice = page.locator("main .notice")
+    expect(notice).to_contain_text("no longer available")
+    expect(notice).to_contain_text(withdrawn["name"])
+    expect(page.get_by_role("listitem", name=withdrawn["name"])).to_have_count(0)
+    shot(page, "cart-notice")
+    # The next read changed nothing, so it says nothing.
+    page.reload()
+    expect(page.get_by_role("list", name="Cart items")).to_be_visible()
+    expect(page.locator("main .notice")).to_have_count(0)
+
+
 def test_hostile_strings_show_literally_and_run_nothing(server, new_page, shot):
     api = server.api
     customer = api.register("Hostile Tester")

@@ -85,7 +85,7 @@ export async function renderDashboard(main, _params, query) {
 
   await busy(show, error, async () => {
     const [daily, stats] = await Promise.all([
-      api.get('/orders/admin/stats/daily', { from, to }).catch((err) => (err.status === 404 ? null : Promise.reject(err))),
+      api.get('/orders/admin/stats/daily', { from, to }).catch((err) => (err.code === 'not_found' ? null : Promise.reject(err))),
       api.get('/orders/admin/stats', { startDate: from, endDate: to }),
     ]);
     const o = stats.overview;

@@ -1,5 +1,6 @@
 // The one place that talks to the server: it calls fetch and turns the error envelope
-// `{success: false, message, errors}` into an ApiError.
+// `{success: false, code, message, errors}` into an ApiError. Callers branch on `err.code` (the
+// server's stable codes, `ErrorCode` in src/domain/error.rs), never on the message, which is for people.
 //
 // The session lives in an HttpOnly cookie the server sets at login (CONTRACT §8): no script of
 // this origin (nor any third-party code running on it, such as the API docs) can read the token,
@@ -16,10 +17,12 @@ const EXPIRED_KEY = 'cartwright.expired';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class ApiError extends Error {
-  constructor(status, message, errors = []) {
+  constructor(status, message, errors = [], code = null) {
     super(message);
     this.status = status;
     this.errors = errors;
+    // The envelope's code; null when no envelope arrived (offline, or a bare protocol error).
+    this.code = code;
   }
 }
 
@@ -192,7 +195,7 @@ async function request(method, path, { query, body, form, idempotencyKey, auth =
       session.expire();
       notify('unauthorized', message);
     }
-    throw new ApiError(response.status, message, (payload && payload.errors) || []);
+    throw new ApiError(response.status, message, (payload && payload.errors) || [], (payload && payload.code) || null);
   }
   return { data: payload.data, message: payload.message };
 }

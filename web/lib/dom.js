@@ -151,8 +151,9 @@ const ID_FIELDS = /^(id|[a-z]+Id)$/;
 export function fieldMessage(fieldName, message) {
   if (ID_FIELDS.test(fieldName)) return 'This link is out of date or mistyped; go back and choose again.';
   let text = String(message || '');
-  if (fieldName === 'zipCode' && /3 to 12/.test(text)) return 'Enter a ZIP or PIN code of 3 to 12 letters, digits, spaces or hyphens.';
-  if (fieldName === 'phone' && /must be|digits/.test(text)) return 'Enter a phone number of 5 to 20 digits (+, -, spaces and brackets are fine).';
+  // The field says what is wrong with it; its rule is one, whatever the API's words.
+  if (fieldName === 'zipCode') return 'Enter a ZIP or PIN code of 3 to 12 letters, digits, spaces or hyphens.';
+  if (fieldName === 'phone') return 'Enter a phone number of 5 to 20 digits (+, -, spaces and brackets are fine).';
   text = text.replace(/\b([a-z]+[A-Z][A-Za-z]*)\b/g, (w) => (FIELD_LABELS[w] ? FIELD_LABELS[w].toLowerCase() : w));
   // A message that is already a sentence ("Your current password is not right") stands alone.
   if (/^[A-Z]/.test(text)) return text;
@@ -160,13 +161,20 @@ export function fieldMessage(fieldName, message) {
   return `${label} ${text}.`.replace(/\s+/g, ' ').replace(/\.\.$/, '.').trim();
 }
 
-/** The API's message in a shopper's words (the envelope's message, not a field's). */
-export function friendlyMessage(message) {
-  let text = String(message || '');
-  if (/already reviewed/i.test(text)) return 'You have already reviewed this product.';
-  text = text.replace(/;\s*availableStock is \d+/, '').replace(/^Insufficient stock: /, 'Not enough stock: ');
-  text = text.replace(/^Validation failed: .*/, 'Please check the highlighted field.');
-  return text;
+/**
+ * The words a shopper reads for an error with no field notes: chosen by the API's `code` where
+ * ours say it better, else the API's own message. Never decided by the message's text.
+ */
+export function friendlyMessage(err) {
+  const message = String((err && err.message) || err || '');
+  switch (err && err.code) {
+    case 'already_reviewed':
+      return 'You have already reviewed this product.';
+    case 'validation_failed':
+      return err.errors && err.errors.length ? 'Please check the highlighted field.' : message;
+    default:
+      return message;
+  }
 }
 
 function fieldErrorFor(control) {
@@ -229,7 +237,7 @@ export function showError(el, err) {
   if (said.length) {
     el.textContent = said.join(' ');
   } else {
-    el.textContent = friendlyMessage(err.message || String(err));
+    el.textContent = friendlyMessage(err);
   }
 }
 

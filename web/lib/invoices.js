@@ -22,7 +22,7 @@ export function invoiceLinks(orderId) {
       );
     } catch (err) {
       loaded = false;
-      mount(list, h('li', { class: 'muted' }, err.status === 404 ? 'No invoice for this order.' : err.message));
+      mount(list, h('li', { class: 'muted' }, err.code === 'not_found' ? 'No invoice for this order.' : err.message));
     }
   });
   return details;

@@ -62,23 +62,22 @@ export async function renderCart(main) {
   let cart;
   const merged = takeMergeNotice();
   try {
-    const reply = await api.request('GET', '/cart');
-    cart = reply.data;
-    draw(reply.message, [], merged);
+    cart = await api.get('/cart');
+    draw(cart.notices, [], merged);
   } catch (err) {
     mount(main, h('h1', {}, 'Your cart'), pageError);
     showError(pageError, err);
   }
 
-  function draw(message, focusKeys = [], merged = null) {
+  function draw(notices, focusKeys = [], merged = null) {
     notify('cart', cart.totalItems);
     if (!cart.items.length) {
       mount(main, h('h1', { tabindex: -1, dataset: { focus: 'empty' } }, 'Your cart'), h('p', {}, 'Your cart is empty. ', link('/', 'Continue shopping')));
       refocus(main, ...focusKeys, focusKeys.length ? 'empty' : null);
       return;
     }
-    // The API's notes about the cart (a price that changed, a line dropped), not its routine "retrieved".
-    const note = message && !/retrieved|updated|added|removed successfully|applied/i.test(message) ? message : null;
+    // What the read changed (a line dropped, a code removed), as the API says it; none on a routine read.
+    const note = notices && notices.length ? notices.join(' ') : null;
     const notice = note || merged ? h('p', { class: 'notice', role: 'status' }, [merged, note].filter(Boolean).join(' ')) : null;
     mount(
       main,

@@ -54,6 +54,7 @@ export function addGuest(product, quantity) {
         : `No more can go in your cart${current ? `: it already holds ${current}, all there is` : ''}.`,
     );
     err.status = 409;
+    err.code = 'insufficient_stock';
     throw err;
   }
   setGuestQuantity(product._id, current + quantity);
@@ -106,7 +107,7 @@ export async function mergeGuestCart() {
       cart = await api.post('/cart/items', { productId: product._id, quantity: fits });
       if (fits < line.quantity) problems.push(`${product.name}: only ${fits} of ${line.quantity} could be added (stock).`);
     } catch (err) {
-      problems.push(`${product.name}: ${err.status === 409 && /full|lines/i.test(err.message) ? 'your cart is full' : 'could not be added'}.`);
+      problems.push(`${product.name}: ${err.code === 'cart_full' ? 'your cart is full' : 'could not be added'}.`);
     }
   }
   clearGuest();

@@ -230,10 +230,13 @@ impl Store {
 
 /// The 409 for a new product in a cart that already holds `max_lines` distinct products.
 fn cart_full(max_lines: i64) -> Error {
-    Error::Conflict(format!(
-        "Your cart is full: it can hold at most {max_lines} different products; \
+    Error::Conflict(
+        ErrorCode::CartFull,
+        format!(
+            "Your cart is full: it can hold at most {max_lines} different products; \
          remove one or check out before adding another"
-    ))
+        ),
+    )
 }
 
 fn not_in_cart() -> Error {
@@ -248,9 +251,10 @@ fn quantity_conflict(wanted: i64, current: i64, available: i64) -> Error {
         String::new()
     };
     if wanted > MAX_LINE_QUANTITY {
-        return Error::Conflict(format!(
-            "A cart line can hold at most {MAX_LINE_QUANTITY} units of a product{in_cart}"
-        ));
+        return Error::Conflict(
+            ErrorCode::LineLimitReached,
+            format!("A cart line can hold at most {MAX_LINE_QUANTITY} units of a product{in_cart}"),
+        );
     }
     if wanted > available {
         let left = match available {
@@ -258,10 +262,14 @@ fn quantity_conflict(wanted: i64, current: i64, available: i64) -> Error {
             1 => "only 1 is left in stock".to_string(),
             n => format!("only {n} are left in stock"),
         };
-        return Error::Conflict(format!(
-            "Insufficient stock: {left}{in_cart}; availableStock is {available}"
-        ));
+        return Error::Conflict(
+            ErrorCode::InsufficientStock,
+            format!("Insufficient stock: {left}{in_cart}"),
+        );
     }
     // Stock moved between the statement and this read (another checkout); the client may retry.
-    Error::Conflict("Stock changed while updating your cart; please try again".into())
+    Error::Conflict(
+        ErrorCode::Conflict,
+        "Stock changed while updating your cart; please try again".into(),
+    )
 }

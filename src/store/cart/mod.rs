@@ -16,13 +16,13 @@
 use super::addresses::ShippingAddress;
 use super::products::Product;
 use super::{read, transaction, with_retries, write, Backend, Store};
-use crate::domain::discount::{evaluate, DiscountType};
+use crate::domain::discount::{evaluate, DiscountType, Rejection};
 use crate::domain::gst::{GstRate, StateCode};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::pricing::{self, Line, PricingSettings, Totals, MAX_LINE_QUANTITY};
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use async_trait::async_trait;
 
 /// A user's cart, without its lines.
@@ -505,13 +505,13 @@ impl Store {
     }
 
     /// Whether `code` applies to a cart of `subtotal` for this user now: the amount off, or the
-    /// message saying which rule refused it.
+    /// rule that refused it.
     pub async fn check_cart_discount(
         &self,
         code: &str,
         user_id: &str,
         subtotal: Money,
-    ) -> Result<std::result::Result<Money, String>> {
+    ) -> Result<std::result::Result<Money, Rejection>> {
         let rule = self.discount_by_code(code).await?.map(|d| d.rule());
         let user_uses = match &rule {
             Some(rule) if rule.per_user_limit.is_some() => {
@@ -519,10 +519,13 @@ impl Store {
             }
             _ => 0,
         };
-        Ok(
-            evaluate(code, rule.as_ref(), subtotal, now_millis(), user_uses)
-                .map_err(|rejection| rejection.to_string()),
-        )
+        Ok(evaluate(
+            code,
+            rule.as_ref(),
+            subtotal,
+            now_millis(),
+            user_uses,
+        ))
     }
 }
 

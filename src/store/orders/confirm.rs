@@ -57,6 +57,7 @@ impl Store {
                 .await?;
                 if owner != order_id {
                     return Err(Error::Conflict(
+                        ErrorCode::PaymentFailed,
                         "This payment belongs to another order and cannot pay this one".into(),
                     ));
                 }

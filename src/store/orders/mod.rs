@@ -31,7 +31,7 @@ use crate::domain::order::{
 };
 use crate::domain::pricing::{price_detailed, Line, LineTax, PricingSettings, Totals};
 use crate::domain::time::now_millis;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use sqlx::QueryBuilder;
 
 /// An order row as stored.

@@ -17,16 +17,19 @@ fn draft_from(
     settings: &PricingSettings,
 ) -> Result<CheckoutDraft> {
     if lines.is_empty() {
-        return Err(Error::bad_request("Your cart is empty"));
+        return Err(cart_empty());
     }
     let mut draft_lines = Vec::with_capacity(lines.len());
     for line in lines {
         let product = &line.product;
         if !product.is_active {
-            return Err(Error::Conflict(format!(
-                "{} is no longer available; remove it from your cart",
-                product.name
-            )));
+            return Err(Error::Conflict(
+                ErrorCode::ProductUnavailable,
+                format!(
+                    "{} is no longer available; remove it from your cart",
+                    product.name
+                ),
+            ));
         }
         if line.quantity > product.available_stock() {
             return Err(insufficient_stock(&product.name, product.available_stock()));
@@ -95,11 +98,23 @@ fn draft_from(
 /// Values bound per order line by the insert of `order_items`.
 const ORDER_ITEM_BINDS: usize = 16;
 
+/// The 400 of a checkout with nothing in the cart.
+fn cart_empty() -> Error {
+    Error::Validation {
+        code: ErrorCode::CartEmpty,
+        message: "Your cart is empty".into(),
+        errors: Vec::new(),
+    }
+}
+
 fn insufficient_stock(name: &str, available: i64) -> Error {
-    Error::Conflict(format!(
-        "Insufficient stock for {name}: only {} left",
-        available.max(0)
-    ))
+    Error::Conflict(
+        ErrorCode::InsufficientStock,
+        format!(
+            "Insufficient stock for {name}: only {} left",
+            available.max(0)
+        ),
+    )
 }
 
 impl Store {
@@ -114,10 +129,13 @@ impl Store {
     ) -> Result<CheckoutDraft> {
         let priced = self.priced_cart(user_id, settings).await?;
         if !priced.notices.is_empty() {
-            return Err(Error::Conflict(format!(
-                "{} Review your cart and place the order again.",
-                priced.notices.join(" ")
-            )));
+            return Err(Error::Conflict(
+                ErrorCode::CartChanged,
+                format!(
+                    "{} Review your cart and place the order again.",
+                    priced.notices.join(" ")
+                ),
+            ));
         }
         draft_from(
             &priced.cart,
@@ -171,7 +189,7 @@ impl Store {
             let (cart, lines) = tx
                 .lock_cart(place.user_id)
                 .await?
-                .ok_or_else(|| Error::bad_request("Your cart is empty"))?;
+                .ok_or_else(cart_empty)?;
             let subtotal = lines
                 .iter()
                 .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.line_total()))
@@ -191,7 +209,7 @@ impl Store {
             };
             let fresh = draft_from(&cart, &lines, discount, address_override, settings)?;
             if &fresh != draft {
-                return Err(Error::Conflict(
+                return Err(Error::Conflict(ErrorCode::CartChanged,
                     "Your cart changed during checkout; review it and place the order again".into(),
                 ));
             }
@@ -246,7 +264,7 @@ impl Store {
             let order = match inserted {
                 Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                     // Rolls back the reservations above; the caller tries another number.
-                    return Err(Error::Conflict(ORDER_NUMBER_TAKEN.into()));
+                    return Err(Error::Conflict(ErrorCode::Conflict, ORDER_NUMBER_TAKEN.into()));
                 }
                 other => other?,
             };
@@ -369,7 +387,9 @@ impl Store {
         .await;
         match placed {
             Ok(placed) => Ok(Placed::Order(Box::new(placed))),
-            Err(Error::Conflict(reason)) if reason == ORDER_NUMBER_TAKEN => Ok(Placed::NumberTaken),
+            Err(Error::Conflict(_, reason)) if reason == ORDER_NUMBER_TAKEN => {
+                Ok(Placed::NumberTaken)
+            }
             Err(other) => Err(other),
         }
     }

@@ -45,19 +45,26 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                 return Err(if current.status != OrderStatus::Delivered {
-                    Error::Conflict(format!(
-                        "Only delivered orders can be returned; this order is {}",
-                        current.status
-                    ))
+                    Error::Conflict(
+                        ErrorCode::ReturnNotAllowed,
+                        format!(
+                            "Only delivered orders can be returned; this order is {}",
+                            current.status
+                        ),
+                    )
                 } else if current.return_status != ReturnStatus::None {
-                    Error::Conflict(format!(
-                        "A return was already requested for this order (status: {})",
-                        current.return_status
-                    ))
+                    Error::Conflict(
+                        ErrorCode::ReturnNotAllowed,
+                        format!(
+                            "A return was already requested for this order (status: {})",
+                            current.return_status
+                        ),
+                    )
                 } else {
-                    Error::Conflict(format!(
-                        "The return window of {window_days} days after delivery has ended"
-                    ))
+                    Error::Conflict(
+                        ErrorCode::ReturnNotAllowed,
+                        format!("The return window of {window_days} days after delivery has ended"),
+                    )
                 });
             }
             tx.record_history(
@@ -141,16 +148,19 @@ impl Store {
                 .await?
                 .ok_or_else(|| Error::not_found("Order"))?;
             if done.rows_affected() != 1 {
-                return Err(Error::Conflict(format!(
-                    "Cannot {} a return whose status is {} (order {}); it must be {from}",
-                    match action {
-                        ReturnAction::Approve => "approve",
-                        ReturnAction::Reject => "reject",
-                        ReturnAction::Complete => "complete",
-                    },
-                    order.return_status,
-                    order.status
-                )));
+                return Err(Error::Conflict(
+                    ErrorCode::ReturnNotAllowed,
+                    format!(
+                        "Cannot {} a return whose status is {} (order {}); it must be {from}",
+                        match action {
+                            ReturnAction::Approve => "approve",
+                            ReturnAction::Reject => "reject",
+                            ReturnAction::Complete => "complete",
+                        },
+                        order.return_status,
+                        order.status
+                    ),
+                ));
             }
             let description = match action {
                 ReturnAction::Approve => "Return approved".to_string(),

@@ -100,15 +100,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
-                return Err(Error::Conflict(format!(
-                    "Order is {} and cannot be marked as received{}",
-                    order.status,
-                    if order.received_at.is_some() {
-                        " again"
-                    } else {
-                        ""
-                    }
-                )));
+                return Err(Error::Conflict(
+                    ErrorCode::InvalidTransition,
+                    format!(
+                        "Order is {} and cannot be marked as received{}",
+                        order.status,
+                        if order.received_at.is_some() {
+                            " again"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
             }
             tx.record_history(
                 &order.id,
