@@ -11,17 +11,21 @@ use super::order_views::{
 use super::session::AuthUser;
 use super::AppState;
 use crate::app::returns;
+use crate::domain::csv;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
 use crate::domain::order::{Actor, OrderStatus, PaymentStatus};
 use crate::domain::order_number::is_order_number;
-use crate::domain::time::parse_timestamp;
+use crate::domain::time::{parse_timestamp, to_rfc3339};
 use crate::domain::user::normalize_email;
 use crate::error::{Error, ErrorBody, Result};
+use crate::store::order_queries::ExportRow;
 use crate::store::orders::{OrderFilter, ReturnAction};
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +35,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(all_orders))
+        .routes(routes!(export_orders))
         .routes(routes!(stats))
         .routes(routes!(daily_stats))
         .routes(routes!(update_status))
@@ -125,6 +130,35 @@ async fn all_orders(
 ) -> Result<Reply<OrderList>> {
     caller.require_admin()?;
     let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
+    let Some(filter) = admin_filter(&state, &query).await? else {
+        // Nobody with that email: no orders, said as an empty page.
+        return Ok(Reply::ok(
+            "All orders retrieved successfully",
+            OrderList {
+                orders: Vec::new(),
+                pagination: Pagination::new(page, 0).into(),
+            },
+        ));
+    };
+    let (orders, total) = state.store.list_orders(&filter, page).await?;
+    let mut orders: Vec<OrderView> = load_order_list(&state.store, orders, |_| true)
+        .await?
+        .into_iter()
+        .map(|view| view.with_next_statuses(Actor::Admin))
+        .collect();
+    populate_customers(&state, &mut orders).await?;
+    Ok(Reply::ok(
+        "All orders retrieved successfully",
+        OrderList {
+            orders,
+            pagination: Pagination::new(page, total).into(),
+        },
+    ))
+}
+
+/// The filters of the admin list (and of its CSV export) from its query; `None` when the search
+/// names an email nobody has, so nothing can match.
+async fn admin_filter(state: &AppState, query: &AdminOrdersQuery) -> Result<Option<OrderFilter>> {
     let mut filter = base_filter(
         query.user_id.as_deref(),
         query.start_date.as_deref(),
@@ -167,16 +201,7 @@ async fn all_orders(
             })?;
             match state.store.user_by_email(&email).await? {
                 Some(user) => filter.user_id = Some(user.id),
-                // Nobody with that email: no orders, said as an empty page.
-                None => {
-                    return Ok(Reply::ok(
-                        "All orders retrieved successfully",
-                        OrderList {
-                            orders: Vec::new(),
-                            pagination: Pagination::new(page, 0).into(),
-                        },
-                    ))
-                }
+                None => return Ok(None),
             }
         }
         Some(text) => {
@@ -187,20 +212,106 @@ async fn all_orders(
             ))
         }
     }
-    let (orders, total) = state.store.list_orders(&filter, page).await?;
-    let mut orders: Vec<OrderView> = load_order_list(&state.store, orders, |_| true)
-        .await?
-        .into_iter()
-        .map(|view| view.with_next_statuses(Actor::Admin))
-        .collect();
-    populate_customers(&state, &mut orders).await?;
-    Ok(Reply::ok(
-        "All orders retrieved successfully",
-        OrderList {
-            orders,
-            pagination: Pagination::new(page, total).into(),
-        },
-    ))
+    Ok(Some(filter))
+}
+
+/// The columns of the order export, in order.
+const EXPORT_HEADER: &[&str] = &[
+    "orderNumber",
+    "createdAt",
+    "status",
+    "paymentStatus",
+    "paymentMethod",
+    "customerName",
+    "customerEmail",
+    "items",
+    "subtotal",
+    "discount",
+    "shipping",
+    "tax",
+    "total",
+    "refunded",
+    "trackingNumber",
+];
+
+/// One order as a CSV record; amounts in major units (rupees with paise after the point).
+fn export_record(row: &ExportRow) -> String {
+    csv::record(&[
+        row.order_number.clone(),
+        to_rfc3339(row.created_at),
+        row.status.as_str().to_string(),
+        row.payment_status.as_str().to_string(),
+        row.payment_method.as_str().to_string(),
+        row.customer_name.clone().unwrap_or_default(),
+        row.customer_email.clone().unwrap_or_default(),
+        row.total_items.to_string(),
+        row.subtotal.to_string(),
+        row.discount.to_string(),
+        row.shipping_charges.to_string(),
+        row.tax.to_string(),
+        row.total_amount.to_string(),
+        row.refunded_amount.to_string(),
+        row.tracking_number.clone().unwrap_or_default(),
+    ])
+}
+
+/// Bytes gathered from the rows already read before a chunk goes to the client.
+const EXPORT_CHUNK_BYTES: usize = 32 * 1024;
+
+/// Every order of the list's filters as CSV (admin), streamed from the database as it is read.
+#[utoipa::path(get, path = "/orders/admin/export.csv", tag = "admin-orders", security(("bearer" = [])),
+    params(AdminOrdersQuery),
+    responses(
+        (status = 200, description = "CSV of every order the filters match (page and limit are ignored), one row per order, amounts in rupees; sent as an attachment, streamed", content_type = "text/csv", body = String),
+        (status = 400, description = "Bad filter or sort", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+async fn export_orders(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<AdminOrdersQuery>,
+) -> Result<Response> {
+    caller.require_admin()?;
+    let rows = match admin_filter(&state, &query).await? {
+        Some(filter) => state.store.export_orders(filter),
+        // A receiver whose sender is gone: the header alone.
+        None => tokio::sync::mpsc::channel(1).1,
+    };
+    let header = futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(
+        Bytes::from(csv::record(EXPORT_HEADER)),
+    )));
+    let records = futures_util::stream::unfold(rows, |mut rows| async move {
+        let mut chunk = String::new();
+        let mut next = Some(rows.recv().await?);
+        while let Some(item) = next.take() {
+            match item {
+                Ok(row) => chunk.push_str(&export_record(&row)),
+                Err(e) => {
+                    // The status line is sent: ending the body with an error cuts the
+                    // download short, so a truncated file is never taken for a whole one.
+                    tracing::error!(error = ?e, "order export stopped");
+                    return Some((Err(std::io::Error::other("order export failed")), rows));
+                }
+            }
+            if chunk.len() < EXPORT_CHUNK_BYTES {
+                next = rows.try_recv().ok();
+            }
+        }
+        Some((Ok(Bytes::from(chunk)), rows))
+    });
+    let filename = format!(
+        "attachment; filename=\"orders-{}.csv\"",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        Body::from_stream(header.chain(records)),
+    )
+        .into_response())
 }
 
 /// Replaces each order's customer id by the customer's name, email and phone, in one statement
