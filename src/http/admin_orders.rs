@@ -309,7 +309,8 @@ async fn export_orders(
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (header::CONTENT_DISPOSITION, filename),
         ],
-        Body::from_stream(header.chain(records)),
+        // Fused: the compression layer polls once more after the end, which `unfold` forbids.
+        Body::from_stream(header.chain(records).fuse()),
     )
         .into_response())
 }

@@ -141,6 +141,24 @@ async fn export_holds_exactly_the_orders_of_the_filter(app: TestApp) {
     }
     let (_, _, _, all) = export(&app, "", Some(&app.admin_token)).await;
     assert_eq!(numbers(&all).len(), 3);
+    // Gzipped for a client that asks (as browsers do), the same file once unpacked.
+    let zipped = app
+        .client
+        .get(app.url("/orders/admin/export.csv"))
+        .bearer_auth(&app.admin_token)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&zipped.bytes().await.unwrap()[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, all);
     let (_, _, _, pending) = export(&app, "?status=pending", Some(&app.admin_token)).await;
     let records = parse_csv(&pending);
     assert_eq!(records.len(), 2, "{pending}");

@@ -2,6 +2,7 @@
 and edited from the screen with pictures uploaded from the computer, and seen by a shopper."""
 
 import base64
+import csv
 import re
 import uuid
 
@@ -311,3 +312,35 @@ def test_a_reversed_dashboard_range_is_a_clear_error(server, new_page):
     login_as(page, server, server.admin_token, "/admin#/?from=2026-03-10&to=2026-03-01")
     expect(page.get_by_role("alert")).to_contain_text("The start date (2026-03-10) is after the end date (2026-03-01)")
     expect(page.locator("[data-kpi=revenue]")).to_have_count(0)
+
+
+def test_the_csv_export_downloads_the_orders_of_the_filter(server, new_page, shot):
+    customer = server.api.register("Export Customer")
+    orders = [cod_order(server, customer) for _ in range(3)]
+    server.api.call(
+        "PATCH",
+        f"/orders/admin/{orders[0]['_id']}/status",
+        {"status": "shipped", "trackingNumber": "TRK-CSV-1"},
+        token=server.admin_token,
+        expect=200,
+    )
+    other = server.api.register("Export Bystander")
+    cod_order(server, other)
+
+    page = new_page()
+    login_as(page, server, server.admin_token, "/admin#/orders")
+    page.get_by_label("Order number or customer email").fill(customer["email"])
+    page.get_by_label("Status", exact=True).select_option("confirmed")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row")).to_have_count(3)  # the header and two confirmed orders
+    shot(page, "orders-filtered-for-export")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = info.value
+    assert re.fullmatch(r"orders-\d{8}-\d{6}\.csv", download.suggested_filename), download.suggested_filename
+    with open(download.path(), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["orderNumber"] for r in rows) == sorted(o["orderNumber"] for o in orders[1:])
+    for row in rows:
+        assert (row["status"], row["customerEmail"], row["customerName"]) == ("confirmed", customer["email"], "Export Customer")
+        assert row["total"] == f"{next(o for o in orders if o['orderNumber'] == row['orderNumber'])['totalAmount']:.2f}"
