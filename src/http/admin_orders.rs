@@ -375,6 +375,25 @@ pub struct StatsOverview {
     /// Delivered orders.
     pub completed_orders: i64,
     pub cancelled_orders: i64,
+    /// Orders that are sales: paid online or cash on delivery (confirmed onwards), neither
+    /// waiting for payment nor cancelled. `saleAmount` and `averageSale` are over the same set.
+    pub sale_orders: i64,
+    /// The summed totals of those orders.
+    pub sale_amount: Money,
+    /// saleAmount / saleOrders.
+    pub average_sale: Money,
+    /// Orders to send now: confirmed or processing (of the range).
+    pub orders_to_fulfil: i64,
+}
+
+/// A product sold in the range, by units.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopProduct {
+    pub product_id: String,
+    pub name: String,
+    pub units: i64,
+    pub amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -392,7 +411,13 @@ pub struct StatusCount {
 pub struct OrderStatsView {
     pub overview: StatsOverview,
     pub status_breakdown: Vec<StatusCount>,
+    /// The products sold most (units) in the range's sales, at most five (none when `userId`
+    /// is given).
+    pub top_products: Vec<TopProduct>,
 }
+
+/// How many products the dashboard's top list names.
+const TOP_PRODUCTS: i64 = 5;
 
 /// Order statistics, computed in the database (admin).
 #[utoipa::path(get, path = "/orders/admin/stats", tag = "admin-orders", security(("bearer" = [])),
@@ -420,6 +445,26 @@ async fn stats(
         .total_revenue
         .checked_average(stats.total_orders)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("order totals overflowed")))?;
+    let average_sale = stats
+        .sale_amount
+        .checked_average(stats.sale_orders)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("order totals overflowed")))?;
+    // The top list is the shop's, like the rest; a customer's own figures have none.
+    let top_products = match filter.user_id {
+        Some(_) => Vec::new(),
+        None => state
+            .store
+            .top_products(filter.created_from, filter.created_to, TOP_PRODUCTS)
+            .await?
+            .into_iter()
+            .map(|p| TopProduct {
+                product_id: p.product_id,
+                name: p.product_name,
+                units: p.units,
+                amount: p.amount,
+            })
+            .collect(),
+    };
     Ok(Reply::ok(
         "Order statistics retrieved successfully",
         OrderStatsView {
@@ -430,7 +475,12 @@ async fn stats(
                 pending_orders: stats.pending_orders,
                 completed_orders: stats.completed_orders,
                 cancelled_orders: stats.cancelled_orders,
+                sale_orders: stats.sale_orders,
+                sale_amount: stats.sale_amount,
+                average_sale,
+                orders_to_fulfil: stats.to_fulfil,
             },
+            top_products,
             status_breakdown: stats
                 .breakdown
                 .into_iter()
@@ -568,6 +618,7 @@ pub struct DailyStatsQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DayFigures {
     /// `YYYY-MM-DD` (UTC).
     pub date: String,
@@ -576,12 +627,19 @@ pub struct DayFigures {
     /// Kept revenue of that day's orders, counted as `overview.totalRevenue` of
     /// `GET /orders/admin/stats` counts it: payments completed, minus refunds.
     pub revenue: Money,
+    /// That day's orders that are sales (paid online or cash on delivery, not cancelled), as
+    /// `saleOrders` of `GET /orders/admin/stats`, and their summed totals.
+    pub sale_orders: i64,
+    pub sale_amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DailyTotalsView {
     pub orders: i64,
     pub revenue: Money,
+    pub sale_orders: i64,
+    pub sale_amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -651,6 +709,8 @@ async fn daily_stats(
     let overflow = || Error::Internal(anyhow::anyhow!("daily order totals overflowed"));
     let mut days: Vec<DayFigures> = Vec::with_capacity(span as usize);
     let (mut orders, mut revenue) = (vec![0i64; span as usize], vec![Money::ZERO; span as usize]);
+    let (mut sales, mut sale_amounts) =
+        (vec![0i64; span as usize], vec![Money::ZERO; span as usize]);
     let mut by_status: Vec<(OrderStatus, i64, Money)> = Vec::new();
     for row in &rows {
         let Some(index) = usize::try_from(row.day - first_day)
@@ -663,6 +723,12 @@ async fn daily_stats(
         revenue[index] = revenue[index]
             .checked_add(row.revenue)
             .ok_or_else(overflow)?;
+        if row.status.is_sale() {
+            sales[index] += row.orders;
+            sale_amounts[index] = sale_amounts[index]
+                .checked_add(row.amount)
+                .ok_or_else(overflow)?;
+        }
         match by_status
             .iter_mut()
             .find(|(status, _, _)| *status == row.status)
@@ -680,6 +746,8 @@ async fn daily_stats(
             date: date.format("%Y-%m-%d").to_string(),
             orders: *count,
             revenue: *kept,
+            sale_orders: sales[index],
+            sale_amount: sale_amounts[index],
         });
     }
     // As `GET /orders/admin/stats` orders its breakdown.
@@ -702,6 +770,9 @@ async fn daily_stats(
             totals: DailyTotalsView {
                 orders: orders.iter().sum(),
                 revenue: Money::checked_sum(revenue.iter().copied()).ok_or_else(overflow)?,
+                sale_orders: sales.iter().sum(),
+                sale_amount: Money::checked_sum(sale_amounts.iter().copied())
+                    .ok_or_else(overflow)?,
             },
         },
     ))

@@ -74,6 +74,15 @@ pub struct ExportRow {
     pub tracking_number: Option<String>,
 }
 
+/// A product's units and sales over a range, of orders that are sales.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductSales {
+    pub product_id: String,
+    pub product_name: String,
+    pub units: i64,
+    pub amount: Money,
+}
+
 /// Rows the export's reader may run ahead of the client by; the rest wait in the database.
 const EXPORT_BUFFER_ROWS: usize = 256;
 
@@ -197,7 +206,9 @@ impl Store {
     pub async fn order_history(&self, order_id: &str) -> Result<Vec<HistoryEntry>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(
-                "SELECT status, description, created_at FROM order_status_history WHERE order_id = $1 ORDER BY id",
+                "SELECT h.status, h.description, h.created_at, u.role AS actor_role
+                 FROM order_status_history h LEFT JOIN users u ON u.id = h.actor_id
+                 WHERE h.order_id = $1 ORDER BY h.id",
             )
             .bind(order_id)
             .fetch_all(pool)
@@ -262,6 +273,40 @@ impl Store {
             }
         });
         receiver
+    }
+
+    /// The products sold most (by units) in orders that are sales (`OrderStatus::is_sale`)
+    /// created within `[from, to]`, at most `limit`; the name is the one of the latest line.
+    pub async fn top_products(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ProductSales>> {
+        // The statuses are fixed words of the domain, so they are written into the text.
+        let not_sales = OrderStatus::ALL
+            .iter()
+            .filter(|s| !s.is_sale())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT i.product_id, MAX(i.product_name) AS product_name,
+                    CAST(SUM(i.quantity) AS BIGINT) AS units,
+                    CAST(SUM(i.total_price) AS BIGINT) AS amount
+             FROM order_items i JOIN orders o ON o.id = i.order_id
+             WHERE o.status NOT IN ({not_sales})
+               AND o.created_at >= $1 AND o.created_at <= $2
+             GROUP BY i.product_id ORDER BY units DESC, amount DESC, i.product_id LIMIT $3"
+        );
+        Ok(read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(from.unwrap_or(i64::MIN))
+                .bind(to.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     /// A page of orders matching `filter`, and how many match in all.
@@ -366,6 +411,23 @@ impl Store {
             pending_orders: count_of(OrderStatus::Pending),
             completed_orders: count_of(OrderStatus::Delivered),
             cancelled_orders: count_of(OrderStatus::Cancelled),
+            sale_orders: totals
+                .iter()
+                .filter(|t| t.status.is_sale())
+                .map(|t| t.orders)
+                .sum(),
+            sale_amount: Money::checked_sum(
+                totals
+                    .iter()
+                    .filter(|t| t.status.is_sale())
+                    .map(|t| t.amount),
+            )
+            .ok_or_else(totals_overflow)?,
+            to_fulfil: totals
+                .iter()
+                .filter(|t| t.status.is_to_fulfil())
+                .map(|t| t.orders)
+                .sum(),
             breakdown: by_status,
         })
     }
