@@ -169,24 +169,6 @@ pub struct IssuedDocument {
 /// The GSTR-1 CSV header.
 pub const GSTR1_HEADER: &str = "section,document_type,number,date,refers_to,seller_gstin,buyer_gstin,place_of_supply,gst_rate,taxable_value,cgst,sgst,igst";
 
-/// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180), and a leading
-/// `=`, `+`, `-` or `@` neutralized so a spreadsheet does not run it as a formula.
-fn csv_field(text: &str) -> String {
-    let number = text.strip_prefix('-').is_some_and(|rest| {
-        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
-    });
-    let text = if !number && text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 /// The GSTR-1 shaped CSV of a period's documents: sales to a registered buyer (B2B) one row per
 /// document and rate, with credit notes (CDNR) as negative amounts; sales to consumers (B2CS)
 /// summed per seller, place of supply and rate, net of their credit notes. Every amount of the
@@ -279,7 +261,10 @@ pub fn gstr1_csv(documents: &[IssuedDocument]) -> Option<String> {
 }
 
 fn push_row(out: &mut String, fields: &[String]) {
-    let row: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+    let row: Vec<String> = fields
+        .iter()
+        .map(|field| crate::domain::csv::field(field))
+        .collect();
     out.push_str(&row.join(","));
     out.push('\n');
 }
@@ -398,9 +383,9 @@ mod tests {
                 "B2CS,,,,,27AAPFU0939F1ZV,,27-Maharashtra,18,100.00,9.00,9.00,0.00",
             ]
         );
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_field("-12.50"), "-12.50");
-        assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
+        assert_eq!(crate::domain::csv::field("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(crate::domain::csv::field("-12.50"), "-12.50");
+        assert_eq!(crate::domain::csv::field("a, \"b\""), "\"a, \"\"b\"\"\"");
     }
 
     #[test]

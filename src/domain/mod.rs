@@ -49,6 +49,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod csv;
 pub mod discount;
 pub mod discount_code;
 pub mod email;

@@ -53,6 +53,18 @@ pub const TRANSITIONS: &[(OrderStatus, OrderStatus, &[Actor])] = {
 };
 
 impl OrderStatus {
+    /// Whether an order in this status is a sale the dashboard counts: paid online or cash on
+    /// delivery (confirmed onwards), not still waiting for its payment and not cancelled. Every
+    /// figure of the dashboard is over this one set (issue 21).
+    pub fn is_sale(self) -> bool {
+        !matches!(self, OrderStatus::Pending | OrderStatus::Cancelled)
+    }
+
+    /// Whether the shop still has to send an order in this status.
+    pub fn is_to_fulfil(self) -> bool {
+        matches!(self, OrderStatus::Confirmed | OrderStatus::Processing)
+    }
+
     pub const ALL: [OrderStatus; 7] = [
         OrderStatus::Pending,
         OrderStatus::Confirmed,

@@ -11,17 +11,21 @@ use super::order_views::{
 use super::session::AuthUser;
 use super::AppState;
 use crate::app::returns;
+use crate::domain::csv;
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
 use crate::domain::order::{Actor, OrderStatus, PaymentStatus};
 use crate::domain::order_number::is_order_number;
-use crate::domain::time::parse_timestamp;
+use crate::domain::time::{parse_timestamp, to_rfc3339};
 use crate::domain::user::normalize_email;
 use crate::error::{Error, ErrorBody, Result};
+use crate::store::order_queries::ExportRow;
 use crate::store::orders::{OrderFilter, ReturnAction};
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +35,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(all_orders))
+        .routes(routes!(export_orders))
         .routes(routes!(stats))
         .routes(routes!(daily_stats))
         .routes(routes!(update_status))
@@ -125,6 +130,35 @@ async fn all_orders(
 ) -> Result<Reply<OrderList>> {
     caller.require_admin()?;
     let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
+    let Some(filter) = admin_filter(&state, &query).await? else {
+        // Nobody with that email: no orders, said as an empty page.
+        return Ok(Reply::ok(
+            "All orders retrieved successfully",
+            OrderList {
+                orders: Vec::new(),
+                pagination: Pagination::new(page, 0).into(),
+            },
+        ));
+    };
+    let (orders, total) = state.store.list_orders(&filter, page).await?;
+    let mut orders: Vec<OrderView> = load_order_list(&state.store, orders, |_| true)
+        .await?
+        .into_iter()
+        .map(|view| view.with_next_statuses(Actor::Admin))
+        .collect();
+    populate_customers(&state, &mut orders).await?;
+    Ok(Reply::ok(
+        "All orders retrieved successfully",
+        OrderList {
+            orders,
+            pagination: Pagination::new(page, total).into(),
+        },
+    ))
+}
+
+/// The filters of the admin list (and of its CSV export) from its query; `None` when the search
+/// names an email nobody has, so nothing can match.
+async fn admin_filter(state: &AppState, query: &AdminOrdersQuery) -> Result<Option<OrderFilter>> {
     let mut filter = base_filter(
         query.user_id.as_deref(),
         query.start_date.as_deref(),
@@ -167,16 +201,7 @@ async fn all_orders(
             })?;
             match state.store.user_by_email(&email).await? {
                 Some(user) => filter.user_id = Some(user.id),
-                // Nobody with that email: no orders, said as an empty page.
-                None => {
-                    return Ok(Reply::ok(
-                        "All orders retrieved successfully",
-                        OrderList {
-                            orders: Vec::new(),
-                            pagination: Pagination::new(page, 0).into(),
-                        },
-                    ))
-                }
+                None => return Ok(None),
             }
         }
         Some(text) => {
@@ -187,20 +212,107 @@ async fn all_orders(
             ))
         }
     }
-    let (orders, total) = state.store.list_orders(&filter, page).await?;
-    let mut orders: Vec<OrderView> = load_order_list(&state.store, orders, |_| true)
-        .await?
-        .into_iter()
-        .map(|view| view.with_next_statuses(Actor::Admin))
-        .collect();
-    populate_customers(&state, &mut orders).await?;
-    Ok(Reply::ok(
-        "All orders retrieved successfully",
-        OrderList {
-            orders,
-            pagination: Pagination::new(page, total).into(),
-        },
-    ))
+    Ok(Some(filter))
+}
+
+/// The columns of the order export, in order.
+const EXPORT_HEADER: &[&str] = &[
+    "orderNumber",
+    "createdAt",
+    "status",
+    "paymentStatus",
+    "paymentMethod",
+    "customerName",
+    "customerEmail",
+    "items",
+    "subtotal",
+    "discount",
+    "shipping",
+    "tax",
+    "total",
+    "refunded",
+    "trackingNumber",
+];
+
+/// One order as a CSV record; amounts in major units (rupees with paise after the point).
+fn export_record(row: &ExportRow) -> String {
+    csv::record(&[
+        row.order_number.clone(),
+        to_rfc3339(row.created_at),
+        row.status.as_str().to_string(),
+        row.payment_status.as_str().to_string(),
+        row.payment_method.as_str().to_string(),
+        row.customer_name.clone().unwrap_or_default(),
+        row.customer_email.clone().unwrap_or_default(),
+        row.total_items.to_string(),
+        row.subtotal.to_string(),
+        row.discount.to_string(),
+        row.shipping_charges.to_string(),
+        row.tax.to_string(),
+        row.total_amount.to_string(),
+        row.refunded_amount.to_string(),
+        row.tracking_number.clone().unwrap_or_default(),
+    ])
+}
+
+/// Bytes gathered from the rows already read before a chunk goes to the client.
+const EXPORT_CHUNK_BYTES: usize = 32 * 1024;
+
+/// Every order of the list's filters as CSV (admin), streamed from the database as it is read.
+#[utoipa::path(get, path = "/orders/admin/export.csv", tag = "admin-orders", security(("bearer" = [])),
+    params(AdminOrdersQuery),
+    responses(
+        (status = 200, description = "CSV of every order the filters match (page and limit are ignored), one row per order, amounts in rupees; sent as an attachment, streamed", content_type = "text/csv", body = String),
+        (status = 400, description = "Bad filter or sort", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+async fn export_orders(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<AdminOrdersQuery>,
+) -> Result<Response> {
+    caller.require_admin()?;
+    let rows = match admin_filter(&state, &query).await? {
+        Some(filter) => state.store.export_orders(filter),
+        // A receiver whose sender is gone: the header alone.
+        None => tokio::sync::mpsc::channel(1).1,
+    };
+    let header = futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(
+        Bytes::from(csv::record(EXPORT_HEADER)),
+    )));
+    let records = futures_util::stream::unfold(rows, |mut rows| async move {
+        let mut chunk = String::new();
+        let mut next = Some(rows.recv().await?);
+        while let Some(item) = next.take() {
+            match item {
+                Ok(row) => chunk.push_str(&export_record(&row)),
+                Err(e) => {
+                    // The status line is sent: ending the body with an error cuts the
+                    // download short, so a truncated file is never taken for a whole one.
+                    tracing::error!(error = ?e, "order export stopped");
+                    return Some((Err(std::io::Error::other("order export failed")), rows));
+                }
+            }
+            if chunk.len() < EXPORT_CHUNK_BYTES {
+                next = rows.try_recv().ok();
+            }
+        }
+        Some((Ok(Bytes::from(chunk)), rows))
+    });
+    let filename = format!(
+        "attachment; filename=\"orders-{}.csv\"",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        // Fused: the compression layer polls once more after the end, which `unfold` forbids.
+        Body::from_stream(header.chain(records).fuse()),
+    )
+        .into_response())
 }
 
 /// Replaces each order's customer id by the customer's name, email and phone, in one statement
@@ -263,6 +375,25 @@ pub struct StatsOverview {
     /// Delivered orders.
     pub completed_orders: i64,
     pub cancelled_orders: i64,
+    /// Orders that are sales: paid online or cash on delivery (confirmed onwards), neither
+    /// waiting for payment nor cancelled. `saleAmount` and `averageSale` are over the same set.
+    pub sale_orders: i64,
+    /// The summed totals of those orders.
+    pub sale_amount: Money,
+    /// saleAmount / saleOrders.
+    pub average_sale: Money,
+    /// Orders to send now: confirmed or processing (of the range).
+    pub orders_to_fulfil: i64,
+}
+
+/// A product sold in the range, by units.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopProduct {
+    pub product_id: String,
+    pub name: String,
+    pub units: i64,
+    pub amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -280,7 +411,13 @@ pub struct StatusCount {
 pub struct OrderStatsView {
     pub overview: StatsOverview,
     pub status_breakdown: Vec<StatusCount>,
+    /// The products sold most (units) in the range's sales, at most five (none when `userId`
+    /// is given).
+    pub top_products: Vec<TopProduct>,
 }
+
+/// How many products the dashboard's top list names.
+const TOP_PRODUCTS: i64 = 5;
 
 /// Order statistics, computed in the database (admin).
 #[utoipa::path(get, path = "/orders/admin/stats", tag = "admin-orders", security(("bearer" = [])),
@@ -308,6 +445,26 @@ async fn stats(
         .total_revenue
         .checked_average(stats.total_orders)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("order totals overflowed")))?;
+    let average_sale = stats
+        .sale_amount
+        .checked_average(stats.sale_orders)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("order totals overflowed")))?;
+    // The top list is the shop's, like the rest; a customer's own figures have none.
+    let top_products = match filter.user_id {
+        Some(_) => Vec::new(),
+        None => state
+            .store
+            .top_products(filter.created_from, filter.created_to, TOP_PRODUCTS)
+            .await?
+            .into_iter()
+            .map(|p| TopProduct {
+                product_id: p.product_id,
+                name: p.product_name,
+                units: p.units,
+                amount: p.amount,
+            })
+            .collect(),
+    };
     Ok(Reply::ok(
         "Order statistics retrieved successfully",
         OrderStatsView {
@@ -318,7 +475,12 @@ async fn stats(
                 pending_orders: stats.pending_orders,
                 completed_orders: stats.completed_orders,
                 cancelled_orders: stats.cancelled_orders,
+                sale_orders: stats.sale_orders,
+                sale_amount: stats.sale_amount,
+                average_sale,
+                orders_to_fulfil: stats.to_fulfil,
             },
+            top_products,
             status_breakdown: stats
                 .breakdown
                 .into_iter()
@@ -456,6 +618,7 @@ pub struct DailyStatsQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DayFigures {
     /// `YYYY-MM-DD` (UTC).
     pub date: String,
@@ -464,12 +627,19 @@ pub struct DayFigures {
     /// Kept revenue of that day's orders, counted as `overview.totalRevenue` of
     /// `GET /orders/admin/stats` counts it: payments completed, minus refunds.
     pub revenue: Money,
+    /// That day's orders that are sales (paid online or cash on delivery, not cancelled), as
+    /// `saleOrders` of `GET /orders/admin/stats`, and their summed totals.
+    pub sale_orders: i64,
+    pub sale_amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DailyTotalsView {
     pub orders: i64,
     pub revenue: Money,
+    pub sale_orders: i64,
+    pub sale_amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -539,6 +709,8 @@ async fn daily_stats(
     let overflow = || Error::Internal(anyhow::anyhow!("daily order totals overflowed"));
     let mut days: Vec<DayFigures> = Vec::with_capacity(span as usize);
     let (mut orders, mut revenue) = (vec![0i64; span as usize], vec![Money::ZERO; span as usize]);
+    let (mut sales, mut sale_amounts) =
+        (vec![0i64; span as usize], vec![Money::ZERO; span as usize]);
     let mut by_status: Vec<(OrderStatus, i64, Money)> = Vec::new();
     for row in &rows {
         let Some(index) = usize::try_from(row.day - first_day)
@@ -551,6 +723,12 @@ async fn daily_stats(
         revenue[index] = revenue[index]
             .checked_add(row.revenue)
             .ok_or_else(overflow)?;
+        if row.status.is_sale() {
+            sales[index] += row.orders;
+            sale_amounts[index] = sale_amounts[index]
+                .checked_add(row.amount)
+                .ok_or_else(overflow)?;
+        }
         match by_status
             .iter_mut()
             .find(|(status, _, _)| *status == row.status)
@@ -568,6 +746,8 @@ async fn daily_stats(
             date: date.format("%Y-%m-%d").to_string(),
             orders: *count,
             revenue: *kept,
+            sale_orders: sales[index],
+            sale_amount: sale_amounts[index],
         });
     }
     // As `GET /orders/admin/stats` orders its breakdown.
@@ -590,6 +770,9 @@ async fn daily_stats(
             totals: DailyTotalsView {
                 orders: orders.iter().sum(),
                 revenue: Money::checked_sum(revenue.iter().copied()).ok_or_else(overflow)?,
+                sale_orders: sales.iter().sum(),
+                sale_amount: Money::checked_sum(sale_amounts.iter().copied())
+                    .ok_or_else(overflow)?,
             },
         },
     ))

@@ -11,7 +11,7 @@ use super::AppState;
 use crate::domain::discount::{DiscountType, RuleDefinition};
 use crate::domain::discount_code::DiscountCode;
 use crate::domain::money::Money;
-use crate::domain::time::{parse_timestamp, to_rfc3339};
+use crate::domain::time::{now_millis, parse_timestamp, to_rfc3339};
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::store::discounts::{Discount, Removal, Replaced};
 use axum::extract::State;
@@ -101,7 +101,7 @@ pub struct DiscountCodeBody {
     pub max_discount_amount: Option<Money>,
     /// RFC 3339 time or a date (midnight UTC).
     pub starts_at: Option<String>,
-    /// RFC 3339 time or a date (midnight UTC); must be after `startsAt`.
+    /// RFC 3339 time or a date (midnight UTC); must be after `startsAt` and in the future.
     pub ends_at: Option<String>,
     /// At least 1.
     pub usage_limit: Option<i64>,
@@ -149,6 +149,16 @@ impl DiscountCodeBody {
             is_active: self.is_active.unwrap_or(true),
         };
         def.check()?;
+        // A code that has already ended would be listed as active and never apply (issue 21).
+        if let Some(ends) = def.ends_at {
+            if ends <= now_millis() {
+                return Err(Error::invalid(
+                    "endsAt",
+                    "must be in the future",
+                    self.ends_at.as_deref().unwrap_or_default(),
+                ));
+            }
+        }
         Ok(def)
     }
 }

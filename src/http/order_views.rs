@@ -8,6 +8,7 @@ use crate::domain::money::Money;
 use crate::domain::order::{Actor, OrderStatus, PaymentMethod, PaymentStatus, ReturnStatus};
 use crate::domain::pricing::{tax_breakdown, TaxSplit};
 use crate::domain::time::to_rfc3339;
+use crate::domain::user::Role;
 use crate::error::Result;
 use crate::store::orders::{HistoryEntry, LedgerEntry, Order, OrderItem};
 use crate::store::Store;
@@ -434,6 +435,9 @@ pub struct HistoryView {
     pub status: OrderStatus,
     pub timestamp: String,
     pub description: String,
+    /// Who made the step, by role (customer, vendor or admin); null for the shop itself (payment
+    /// confirmations, expiry, refunds sent by the gateway).
+    pub by: Option<Role>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -462,6 +466,7 @@ pub fn tracking_view(order: &Order, history: Vec<HistoryEntry>) -> TrackingView 
                 status: h.status,
                 timestamp: to_rfc3339(h.created_at),
                 description: h.description,
+                by: h.actor_role,
             })
             .collect(),
     }

@@ -4,11 +4,13 @@
 use super::orders::{
     sort_items, HistoryEntry, LedgerEntry, Order, OrderFilter, OrderItem, OrderStats,
 };
-use super::{read, PageRequest, Store, MAX_LIST_BINDS};
+use super::{read, Backend, PageRequest, Store, MAX_LIST_BINDS};
 use crate::domain::ids::parse_id;
 use crate::domain::money::Money;
+use crate::domain::order::PaymentMethod;
 use crate::domain::order::{OrderStatus, PaymentStatus};
 use crate::error::{Error, Result};
+use futures_util::TryStreamExt;
 use sqlx::QueryBuilder;
 
 /// Which orders a caller may see through an `:orderId` route.
@@ -51,6 +53,38 @@ where
         query.push(" AND created_at <= ").push_bind(to);
     }
 }
+
+/// One order of the CSV export, with its customer's name and email.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportRow {
+    pub order_number: String,
+    pub created_at: i64,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub payment_method: PaymentMethod,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub total_items: i64,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub shipping_charges: Money,
+    pub tax: Money,
+    pub total_amount: Money,
+    pub refunded_amount: Money,
+    pub tracking_number: Option<String>,
+}
+
+/// A product's units and sales over a range, of orders that are sales.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductSales {
+    pub product_id: String,
+    pub product_name: String,
+    pub units: i64,
+    pub amount: Money,
+}
+
+/// Rows the export's reader may run ahead of the client by; the rest wait in the database.
+const EXPORT_BUFFER_ROWS: usize = 256;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -172,7 +206,9 @@ impl Store {
     pub async fn order_history(&self, order_id: &str) -> Result<Vec<HistoryEntry>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(
-                "SELECT status, description, created_at FROM order_status_history WHERE order_id = $1 ORDER BY id",
+                "SELECT h.status, h.description, h.created_at, u.role AS actor_role
+                 FROM order_status_history h LEFT JOIN users u ON u.id = h.actor_id
+                 WHERE h.order_id = $1 ORDER BY h.id",
             )
             .bind(order_id)
             .fetch_all(pool)
@@ -188,6 +224,88 @@ impl Store {
             .bind(order_id)
             .fetch_all(pool)
             .await?
+        }))
+    }
+
+    /// Every order matching `filter` in its order, read by a task as the client takes them: the
+    /// rows come from one streamed query (`fetch`, never collected), through a channel of
+    /// `EXPORT_BUFFER_ROWS`, so memory stays flat at any table size. The reading stops when the
+    /// receiver is dropped (the client went away); an error is the channel's last item.
+    pub fn export_orders(
+        &self,
+        filter: OrderFilter,
+    ) -> tokio::sync::mpsc::Receiver<Result<ExportRow>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_BUFFER_ROWS);
+        let backend = self.backend.clone();
+        tokio::spawn(async move {
+            let direction = if filter.descending { "DESC" } else { "ASC" };
+            let head = "SELECT order_number, created_at, status, payment_status, payment_method,
+                (SELECT u.name FROM users u WHERE u.id = orders.user_id) AS customer_name,
+                (SELECT u.email FROM users u WHERE u.id = orders.user_id) AS customer_email,
+                total_items, subtotal, discount, shipping_charges, tax, total_amount,
+                refunded_amount, tracking_number FROM orders";
+            let order_by = format!(
+                " ORDER BY {} {direction}, id {direction}",
+                filter.sort.column()
+            );
+            macro_rules! pump {
+                ($pool:expr) => {{
+                    let mut query = QueryBuilder::new(head);
+                    push_filter(&mut query, &filter);
+                    query.push(&order_by);
+                    let mut rows = query.build_query_as::<ExportRow>().fetch($pool);
+                    loop {
+                        let item = match rows.try_next().await {
+                            Ok(Some(row)) => Ok(row),
+                            Ok(None) => break,
+                            Err(e) => Err(Error::from(e)),
+                        };
+                        let failed = item.is_err();
+                        if sender.send(item).await.is_err() || failed {
+                            break;
+                        }
+                    }
+                }};
+            }
+            match &backend {
+                Backend::Sqlite(sqlite) => pump!(&sqlite.read),
+                Backend::Postgres(pg) => pump!(pg),
+            }
+        });
+        receiver
+    }
+
+    /// The products sold most (by units) in orders that are sales (`OrderStatus::is_sale`)
+    /// created within `[from, to]`, at most `limit`; the name is the one of the latest line.
+    pub async fn top_products(
+        &self,
+        from: Option<i64>,
+        to: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ProductSales>> {
+        // The statuses are fixed words of the domain, so they are written into the text.
+        let not_sales = OrderStatus::ALL
+            .iter()
+            .filter(|s| !s.is_sale())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT i.product_id, MAX(i.product_name) AS product_name,
+                    CAST(SUM(i.quantity) AS BIGINT) AS units,
+                    CAST(SUM(i.total_price) AS BIGINT) AS amount
+             FROM order_items i JOIN orders o ON o.id = i.order_id
+             WHERE o.status NOT IN ({not_sales})
+               AND o.created_at >= $1 AND o.created_at <= $2
+             GROUP BY i.product_id ORDER BY units DESC, amount DESC, i.product_id LIMIT $3"
+        );
+        Ok(read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(from.unwrap_or(i64::MIN))
+                .bind(to.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }))
     }
 
@@ -293,6 +411,23 @@ impl Store {
             pending_orders: count_of(OrderStatus::Pending),
             completed_orders: count_of(OrderStatus::Delivered),
             cancelled_orders: count_of(OrderStatus::Cancelled),
+            sale_orders: totals
+                .iter()
+                .filter(|t| t.status.is_sale())
+                .map(|t| t.orders)
+                .sum(),
+            sale_amount: Money::checked_sum(
+                totals
+                    .iter()
+                    .filter(|t| t.status.is_sale())
+                    .map(|t| t.amount),
+            )
+            .ok_or_else(totals_overflow)?,
+            to_fulfil: totals
+                .iter()
+                .filter(|t| t.status.is_to_fulfil())
+                .map(|t| t.orders)
+                .sum(),
             breakdown: by_status,
         })
     }

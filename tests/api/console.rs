@@ -12,6 +12,8 @@ api_tests!(
     vendor_views_offer_moves_only_on_orders_it_fulfils_alone,
     admin_list_searches_by_order_number_or_customer_email,
     shipping_without_a_tracking_number_is_refused,
+    dashboard_figures_count_the_same_orders,
+    a_finished_return_leaves_its_history_with_who_and_when,
 );
 
 fn statuses(value: &Value) -> Vec<String> {
@@ -262,4 +264,154 @@ async fn shipping_without_a_tracking_number_is_refused(app: TestApp) {
     )
     .await
     .expect(200);
+}
+
+/// Major units of a JSON amount, as paise.
+fn paise(value: &Value) -> i64 {
+    (value
+        .as_f64()
+        .unwrap_or_else(|| panic!("an amount: {value}"))
+        * 100.0)
+        .round() as i64
+}
+
+async fn dashboard_figures_count_the_same_orders(app: TestApp) {
+    let lamp = app.product("Lamp", 10.0, 50).await;
+    let kettle = app.product("Kettle", 25.0, 50).await;
+    let (_, customer) = app.customer("Asha").await;
+    let admin = app.admin_token.clone();
+    // Not sales: one waiting for its payment, one cancelled.
+    app.unpaid_order(&customer, &kettle, 4).await;
+    let cancelled = app.cod_order(&customer, &kettle, 1).await;
+    app.admin_status(&cancelled, json!({"status": "cancelled"}))
+        .await
+        .expect(200);
+    // Sales: cash on delivery and paid online.
+    let cod = app.cod_order(&customer, &lamp, 2).await;
+    let paid = app.paid_order(&customer, &lamp, 1).await;
+    let total = |id: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            paise(
+                &app.get(&format!("/orders/{id}"), Some(&admin))
+                    .await
+                    .expect(200)
+                    .data()["totalAmount"],
+            )
+        }
+    };
+    let sale_amount = total(cod.clone()).await + total(paid.clone()).await;
+
+    let stats = app
+        .get("/orders/admin/stats", Some(&admin))
+        .await
+        .expect(200);
+    let o = &stats.data()["overview"];
+    assert_eq!(o["totalOrders"], 4, "{o}");
+    assert_eq!(o["saleOrders"], 2, "{o}");
+    assert_eq!(paise(&o["saleAmount"]), sale_amount, "{o}");
+    assert_eq!(paise(&o["averageSale"]), (sale_amount + 1) / 2, "{o}");
+    assert_eq!(o["ordersToFulfil"], 2, "{o}");
+    // Top products: only the sales' lines count (the kettle's 5 units are not sales).
+    let top = stats.data()["topProducts"].as_array().unwrap().clone();
+    assert_eq!(top.len(), 1, "{top:?}");
+    assert_eq!(top[0]["productId"], lamp.as_str());
+    assert_eq!(top[0]["name"], "Lamp");
+    assert_eq!(top[0]["units"], 3);
+    assert_eq!(paise(&top[0]["amount"]), 3000);
+
+    // The daily series counts the same set.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let daily = app
+        .get(
+            &format!("/orders/admin/stats/daily?from={today}&to={today}"),
+            Some(&admin),
+        )
+        .await
+        .expect(200);
+    let totals = &daily.data()["totals"];
+    assert_eq!(totals["saleOrders"], 2, "{totals}");
+    assert_eq!(paise(&totals["saleAmount"]), sale_amount, "{totals}");
+    assert_eq!(daily.data()["days"][0]["saleOrders"], 2);
+
+    // Shipped is no longer to fulfil; still a sale.
+    app.admin_status(
+        &cod,
+        json!({"status": "shipped", "trackingNumber": "TRK-1"}),
+    )
+    .await
+    .expect(200);
+    let stats = app
+        .get("/orders/admin/stats", Some(&admin))
+        .await
+        .expect(200);
+    assert_eq!(stats.data()["overview"]["ordersToFulfil"], 1);
+    assert_eq!(stats.data()["overview"]["saleOrders"], 2);
+    // A range with no orders: zeros and no top products, not an error.
+    let empty = app
+        .get(
+            "/orders/admin/stats?startDate=2001-01-01&endDate=2001-01-02",
+            Some(&admin),
+        )
+        .await
+        .expect(200);
+    assert_eq!(empty.data()["overview"]["saleOrders"], 0);
+    assert_eq!(paise(&empty.data()["overview"]["averageSale"]), 0);
+    assert_eq!(empty.data()["topProducts"], json!([]));
+}
+
+async fn a_finished_return_leaves_its_history_with_who_and_when(app: TestApp) {
+    let product = app.product("Lamp", 10.0, 50).await;
+    let (_, customer) = app.customer("Asha").await;
+    let order = app.delivered_order(&customer, &product).await;
+    app.post(
+        &format!("/orders/{order}/return"),
+        Some(&customer),
+        json!({"reason": "Too small"}),
+    )
+    .await
+    .expect(200);
+    for action in ["approve", "complete"] {
+        app.patch(
+            &format!("/orders/admin/{order}/return"),
+            Some(&app.admin_token),
+            json!({"action": action}),
+        )
+        .await
+        .expect(200);
+    }
+    // The customer and the admin read the same history: what, when and who, in order.
+    for token in [customer.as_str(), app.admin_token.as_str()] {
+        let tracking = app
+            .get(&format!("/orders/{order}/tracking"), Some(token))
+            .await
+            .expect(200);
+        let history = tracking.data()["statusHistory"].as_array().unwrap().clone();
+        let steps: Vec<(String, Value)> = history
+            .iter()
+            .map(|h| {
+                assert!(h["timestamp"].as_str().unwrap().ends_with('Z'), "{h}");
+                (
+                    h["description"].as_str().unwrap().to_string(),
+                    h["by"].clone(),
+                )
+            })
+            .collect();
+        let tail = &steps[steps.len() - 3..];
+        assert_eq!(
+            tail[0],
+            ("Return requested: Too small".to_string(), json!("customer")),
+            "{steps:?}"
+        );
+        assert_eq!(
+            tail[1],
+            ("Return approved".to_string(), json!("admin")),
+            "{steps:?}"
+        );
+        assert_eq!(tail[2].1, json!("admin"), "{steps:?}");
+        assert_eq!(history.last().unwrap()["status"], "returned");
+        // The order placed by the customer, shipped and delivered by the admin.
+        assert!(steps.iter().any(|(_, by)| by == "admin"));
+    }
 }

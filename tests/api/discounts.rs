@@ -222,7 +222,12 @@ async fn code_definitions_are_validated(app: TestApp) {
         ),
         (
             json!({"code": "X1", "type": "fixed", "value": 5,
-                "startsAt": "2025-02-01", "endsAt": "2025-01-01"}),
+                "startsAt": "2099-02-01", "endsAt": "2099-01-01"}),
+            "endsAt",
+        ),
+        // An end already past (issue 21: it would be listed as active and never apply).
+        (
+            json!({"code": "X1", "type": "fixed", "value": 5, "endsAt": "2020-01-01"}),
             "endsAt",
         ),
         (
@@ -260,6 +265,27 @@ async fn code_definitions_are_validated(app: TestApp) {
         .await
         .expect(409);
     assert!(message(&dup).contains("already exists"), "{}", dup.body);
+    // An update to an end already past is refused too, and the code keeps its settings.
+    let past = app
+        .put(
+            "/admin/discounts/FREE",
+            Some(&app.admin_token),
+            json!({"type": "percent", "value": 50, "endsAt": "2020-01-01T00:00:00Z"}),
+        )
+        .await
+        .expect(400);
+    assert_eq!(past.body["errors"][0]["field"], "endsAt", "{}", past.body);
+    assert!(
+        message(&past).contains("must be in the future"),
+        "{}",
+        past.body
+    );
+    let kept = app
+        .get("/admin/discounts/FREE", Some(&app.admin_token))
+        .await
+        .expect(200);
+    assert_eq!(kept.data()["value"].as_f64(), Some(100.0));
+    assert_eq!(kept.data()["endsAt"], Value::Null);
 }
 
 async fn only_admins_manage_codes(app: TestApp) {
@@ -447,10 +473,17 @@ async fn each_refused_code_says_which_rule(app: TestApp) {
     let (user_id, token) = app.customer("Rules").await;
     add(&app, &token, &product, 2).await.expect(200);
 
+    // A past end is refused when a code is made, so OLD is made current and then aged.
     create_code(
         &app,
         json!({"code": "OLD", "type": "fixed", "value": 5,
-               "startsAt": "2020-01-01", "endsAt": "2021-01-01"}),
+               "startsAt": "2020-01-01", "endsAt": "2099-01-01"}),
+    )
+    .await;
+    app.exec_sql(
+        "UPDATE discounts SET ends_at = $2 WHERE code = $1",
+        "OLD",
+        1_609_459_200_000, // 2021-01-01
     )
     .await;
     create_code(

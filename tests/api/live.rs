@@ -366,7 +366,12 @@ async fn daily_stats_agree_with_the_stats_overview(app: TestApp) {
         "{}",
         daily.body
     );
-    assert_eq!(data["totals"], json!({"orders": 5, "revenue": 35.4}));
+    // Sales (issue 21): paid online or cash on delivery, neither unpaid nor cancelled:
+    // 23.60 + 11.80 + 11.80.
+    assert_eq!(
+        data["totals"],
+        json!({"orders": 5, "revenue": 35.4, "saleOrders": 3, "saleAmount": 47.2})
+    );
 
     let stats = app
         .get(
@@ -378,6 +383,8 @@ async fn daily_stats_agree_with_the_stats_overview(app: TestApp) {
     let overview = &stats.data()["overview"];
     assert_eq!(overview["totalRevenue"], data["totals"]["revenue"]);
     assert_eq!(overview["totalOrders"], data["totals"]["orders"]);
+    assert_eq!(overview["saleOrders"], data["totals"]["saleOrders"]);
+    assert_eq!(overview["saleAmount"], data["totals"]["saleAmount"]);
     assert_eq!(stats.data()["statusBreakdown"], data["statusBreakdown"]);
     let statuses: Vec<(&str, i64)> = data["statusBreakdown"]
         .as_array()

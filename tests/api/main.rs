@@ -11,6 +11,7 @@ mod console;
 mod contention;
 mod discounts;
 mod email;
+mod export;
 mod faults;
 mod gst;
 mod guard;

@@ -71,6 +71,7 @@ const ROUTES: &[&str] = &[
     "PATCH /orders/{orderId}/received",
     "POST /orders/{orderId}/return",
     "GET /orders/admin/all",
+    "GET /orders/admin/export.csv",
     "GET /orders/admin/stats",
     "GET /orders/admin/stats/daily",
     "PATCH /orders/admin/{orderId}/status",

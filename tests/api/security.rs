@@ -958,6 +958,7 @@ const PRIVILEGED: &[(&str, &str)] = &[
     ("POST", "/admin/users"),
     ("PATCH", "/admin/users/{id}"),
     ("GET", "/orders/admin/all"),
+    ("GET", "/orders/admin/export.csv"),
     ("GET", "/orders/admin/stats"),
     ("GET", "/orders/admin/stats/daily"),
     ("PATCH", "/orders/admin/{orderId}/return"),

@@ -2,6 +2,7 @@
 and edited from the screen with pictures uploaded from the computer, and seen by a shopper."""
 
 import base64
+import csv
 import re
 import uuid
 
@@ -311,3 +312,78 @@ def test_a_reversed_dashboard_range_is_a_clear_error(server, new_page):
     login_as(page, server, server.admin_token, "/admin#/?from=2026-03-10&to=2026-03-01")
     expect(page.get_by_role("alert")).to_contain_text("The start date (2026-03-10) is after the end date (2026-03-01)")
     expect(page.locator("[data-kpi=revenue]")).to_have_count(0)
+
+
+def test_the_csv_export_downloads_the_orders_of_the_filter(server, new_page, shot):
+    customer = server.api.register("Export Customer")
+    orders = [cod_order(server, customer) for _ in range(3)]
+    server.api.call(
+        "PATCH",
+        f"/orders/admin/{orders[0]['_id']}/status",
+        {"status": "shipped", "trackingNumber": "TRK-CSV-1"},
+        token=server.admin_token,
+        expect=200,
+    )
+    other = server.api.register("Export Bystander")
+    cod_order(server, other)
+
+    page = new_page()
+    login_as(page, server, server.admin_token, "/admin#/orders")
+    page.get_by_label("Order number or customer email").fill(customer["email"])
+    page.get_by_label("Status", exact=True).select_option("confirmed")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row")).to_have_count(3)  # the header and two confirmed orders
+    shot(page, "orders-filtered-for-export")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = info.value
+    assert re.fullmatch(r"orders-\d{8}-\d{6}\.csv", download.suggested_filename), download.suggested_filename
+    with open(download.path(), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["orderNumber"] for r in rows) == sorted(o["orderNumber"] for o in orders[1:])
+    for row in rows:
+        assert (row["status"], row["customerEmail"], row["customerName"]) == ("confirmed", customer["email"], "Export Customer")
+        assert row["total"] == f"{next(o for o in orders if o['orderNumber'] == row['orderNumber'])['totalAmount']:.2f}"
+
+
+def test_a_discount_code_ending_in_the_past_is_refused_next_to_its_field(server, new_page, shot):
+    page = new_page(width=375, height=800)
+    login_as(page, server, server.admin_token, "/admin#/discounts")
+    expect(page.get_by_role("heading", name="Discount codes")).to_be_visible()
+    code = f"PAST{uuid.uuid4().hex[:6].upper()}"
+    page.get_by_label("Code", exact=True).fill(code)
+    page.get_by_label("Value").fill("10")
+    page.get_by_label("Ends on").fill("2020-01-01")
+    page.get_by_role("button", name="Create code").click()
+    ends = page.get_by_label("Ends on")
+    expect(ends).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field", has=ends)).to_contain_text("End date must be in the future.")
+    shot(page, "discount-past-end-refused")
+    refused = server.api.call("GET", f"/admin/discounts/{code}", token=server.admin_token)
+    assert refused["success"] is False, refused
+
+
+def test_the_dashboard_counts_one_set_of_orders_and_says_so(server, new_page, shot):
+    customer = server.api.register("Dashboard Set Customer")
+    cod_order(server, customer)
+    day = server.api.call("GET", "/orders/admin/stats/daily", token=server.admin_token, expect=200)["to"]
+    stats = server.api.call(
+        "GET", f"/orders/admin/stats?startDate={day}&endDate={day}", token=server.admin_token, expect=200
+    )
+    page = new_page()
+    login_as(page, server, server.admin_token, f"/admin#/?from={day}&to={day}")
+    expect(page.get_by_text(re.compile("orders still waiting for their payment and cancelled orders are left out"))).to_be_visible()
+    o = stats["overview"]
+    expect(page.locator("[data-kpi=orders]")).to_have_text(str(o["saleOrders"]))
+    assert float(page.locator("[data-kpi=sales]").get_attribute("data-value")) == o["saleAmount"]
+    assert o["saleOrders"] >= 1 and o["ordersToFulfil"] >= 1
+    expect(page.get_by_role("region", name="Top products")).to_contain_text("Ruby Test Lipstick")
+    shot(page, "dashboard-one-set")
+    page.get_by_role("region", name="Orders to fulfil").get_by_role("link", name=re.compile("confirmed$")).click()
+    expect(page.get_by_role("heading", name="Orders")).to_be_visible()
+    expect(page.get_by_label("Status", exact=True)).to_have_value("confirmed")
+    # A range without orders says so in words, not with bare headings.
+    page.goto(server.url("/admin#/?from=2001-01-01&to=2001-01-02"))
+    expect(page.get_by_text("No sales in this range yet, so no top products.")).to_be_visible()
+    expect(page.get_by_text("No orders were placed in this range.")).to_be_visible()
+    shot(page, "dashboard-empty")

@@ -12,6 +12,7 @@ mod smtp_catcher;
 mod backup;
 mod crash;
 mod email;
+mod export;
 mod faults;
 mod guard;
 mod invoices;

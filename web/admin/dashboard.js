@@ -1,10 +1,11 @@
-// The dashboard: orders and revenue per day over a date range, and the status breakdown, all
-// computed by the server (GET /orders/admin/stats/daily and GET /orders/admin/stats). Charts are
+// The dashboard: sales, orders to fulfil and top products over a date range (one set of orders:
+// paid online or cash on delivery, said on the screen), revenue received, and the status
+// breakdown, all computed by the server (GET /orders/admin/stats/daily and GET /orders/admin/stats). Charts are
 // SVG elements made through the DOM; every figure is the API's own.
 
 import { api } from '../lib/api.js';
 import { busy, errorArea, field, h, loading, money, mount, showError, statusLabel } from '../lib/dom.js';
-import { go } from '../lib/router.js';
+import { go, link } from '../lib/router.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 function s(tag, attrs = {}, ...children) {
@@ -89,29 +90,69 @@ export async function renderDashboard(main, _params, query) {
       api.get('/orders/admin/stats', { startDate: from, endDate: to }),
     ]);
     const o = stats.overview;
-    const revenue = daily ? daily.totals.revenue : o.totalRevenue;
-    const orders = daily ? daily.totals.orders : o.totalOrders;
+    const sales = daily ? daily.totals.saleAmount : o.saleAmount;
+    const orders = daily ? daily.totals.saleOrders : o.saleOrders;
+    const breakdown = (daily ? daily.statusBreakdown : stats.statusBreakdown) || [];
+    const toFulfil = (status) => breakdown.find((r) => r._id === status)?.count || 0;
     mount(
       body,
       h(
+        'p',
+        { class: 'muted', id: 'figures-note' },
+        'Sales, orders, average order, orders to fulfil and top products count the orders paid online or taken as cash on delivery; orders still waiting for their payment and cancelled orders are left out. Revenue received is the money taken so far: online payments and delivered cash orders, less refunds.',
+      ),
+      h(
         'dl',
-        { class: 'kpis card', 'aria-label': 'Totals for the range' },
-        h('div', { class: 'kpi' }, h('dt', {}, 'Revenue'), h('dd', { 'data-kpi': 'revenue', 'data-value': revenue }, money(revenue))),
+        { class: 'kpis card', 'aria-label': 'Totals for the range', 'aria-describedby': 'figures-note' },
+        h('div', { class: 'kpi' }, h('dt', {}, 'Sales'), h('dd', { 'data-kpi': 'sales', 'data-value': sales }, money(sales))),
         h('div', { class: 'kpi' }, h('dt', {}, 'Orders'), h('dd', { 'data-kpi': 'orders' }, String(orders))),
-        h('div', { class: 'kpi' }, h('dt', {}, 'Average order'), h('dd', {}, money(o.averageOrderValue))),
-        h('div', { class: 'kpi' }, h('dt', {}, 'Delivered'), h('dd', {}, String(o.completedOrders))),
+        h('div', { class: 'kpi' }, h('dt', {}, 'Average order'), h('dd', { 'data-kpi': 'average' }, money(o.averageSale))),
+        h('div', { class: 'kpi' }, h('dt', {}, 'Revenue received'), h('dd', { 'data-kpi': 'revenue', 'data-value': o.totalRevenue }, money(o.totalRevenue))),
+      ),
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'fulfil-title' },
+        h('h2', { id: 'fulfil-title' }, 'Orders to fulfil'),
+        o.ordersToFulfil
+          ? h(
+              'p',
+              { 'data-kpi': 'to-fulfil', 'data-value': o.ordersToFulfil },
+              `${o.ordersToFulfil} to send: `,
+              link(`/orders?status=confirmed`, `${toFulfil('confirmed')} confirmed`),
+              ', ',
+              link(`/orders?status=processing`, `${toFulfil('processing')} processing`),
+              '.',
+            )
+          : h('p', { class: 'empty', 'data-kpi': 'to-fulfil', 'data-value': 0 }, 'Nothing to send: every order of the range is shipped, delivered or not yet paid.'),
+      ),
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'top-title' },
+        h('h2', { id: 'top-title' }, 'Top products'),
+        stats.topProducts && stats.topProducts.length
+          ? h(
+              'div',
+              { class: 'table-wrap' },
+              h(
+                'table',
+                {},
+                h('thead', {}, h('tr', {}, ['Product', 'Units', 'Sales'].map((t) => h('th', { scope: 'col' }, t)))),
+                h('tbody', {}, stats.topProducts.map((p) => h('tr', {}, h('th', { scope: 'row' }, p.name), h('td', {}, String(p.units)), h('td', {}, money(p.amount))))),
+              ),
+            )
+          : h('p', { class: 'empty' }, 'No sales in this range yet, so no top products.'),
       ),
       daily
         ? [
-            barChart('Orders per day', daily.days.map((d) => d.date), daily.days.map((d) => d.orders), (v) => String(v)),
+            barChart('Orders per day', daily.days.map((d) => d.date), daily.days.map((d) => d.saleOrders), (v) => String(v)),
             barChart('Revenue per day', daily.days.map((d) => d.date), daily.days.map((d) => d.revenue), (v) => money(v), true),
           ]
         : h('p', { class: 'notice' }, 'This server does not offer the daily series yet (GET /orders/admin/stats/daily).'),
       h(
         'section',
         { class: 'card', 'aria-labelledby': 'breakdown-title' },
-        h('h2', { id: 'breakdown-title' }, 'Orders by status'),
-        breakdownChart((daily ? daily.statusBreakdown : stats.statusBreakdown) || []),
+        h('h2', { id: 'breakdown-title' }, 'All orders placed, by status'),
+        breakdown.length ? breakdownChart(breakdown) : h('p', { class: 'empty' }, 'No orders were placed in this range.'),
       ),
     );
   });

@@ -7,6 +7,10 @@ import { date, errorArea, h, loading, money, mount, showError, statusBadge } fro
 import { link } from '../lib/router.js';
 import { statusControl } from './orders.js';
 
+// Who made each step of the timeline (returns included: asked by the customer, decided and
+// refunded by an admin); a step with no person is the shop's own (payment, expiry, refund sent).
+const BY_LABELS = { customer: 'by the customer', vendor: 'by the vendor', admin: 'by an admin' };
+
 function addressLines(a) {
   if (!a || typeof a !== 'object') return [];
   return [a.name, a.street, [a.city, a.state, a.zipCode].filter(Boolean).join(', '), a.country, a.phone].filter(Boolean);
@@ -114,7 +118,7 @@ export async function renderAdminOrder(main, params) {
       h(
         'ol',
         { class: 'timeline' },
-        tracking.statusHistory.map((s) => h('li', {}, h('p', {}, h('strong', {}, s.description)), h('p', { class: 'muted' }, date(s.timestamp)))),
+        tracking.statusHistory.map((s) => h('li', {}, h('p', {}, h('strong', {}, s.description)), h('p', { class: 'muted' }, `${date(s.timestamp)} · ${BY_LABELS[s.by] || 'by the shop'}`))),
       ),
     ),
     h(

@@ -1,7 +1,7 @@
 // Every order (GET /orders/admin/all) with its filters and search, and status changes
 // (PATCH /orders/admin/:orderId/status); the order page is web/admin/order.js.
 
-import { actionKey, api } from '../lib/api.js';
+import { actionKey, api, downloadUrl } from '../lib/api.js';
 import { busy, date, errorArea, field, formValues, h, loading, money, mount, pager, showError, STATUS_LABELS, statusBadge } from '../lib/dom.js';
 import { invoiceLinks } from '../lib/invoices.js';
 import { go, link } from '../lib/router.js';
@@ -49,17 +49,20 @@ export async function renderAdminOrders(main, _params, query) {
     e.preventDefault();
     go('/orders', formValues(form));
   });
-  const table = h('section', { 'aria-label': 'Orders' }, loading());
-  mount(main, h('h1', {}, 'Orders'), form, table);
   const [sortBy, sortOrder] = (query.sort || 'createdAt:desc').split(':');
+  const filters = {
+    status: query.status, paymentStatus: query.paymentStatus, userId: query.userId, search: query.search,
+    startDate: query.startDate, endDate: query.endDate, sortBy, sortOrder,
+  };
+  // Every order of the filters applied now, not just this page; the server streams the file.
+  const exportLink = h('a', { class: 'button', href: downloadUrl('/orders/admin/export.csv', filters), download: '' }, 'Export CSV');
+  const table = h('section', { 'aria-label': 'Orders' }, loading());
+  mount(main, h('h1', {}, 'Orders'), form, h('p', { class: 'toolbar' }, exportLink), table);
 
   async function reload() {
     const error = errorArea();
     try {
-      const { orders, pagination } = await api.get('/orders/admin/all', {
-        status: query.status, paymentStatus: query.paymentStatus, userId: query.userId, search: query.search,
-        startDate: query.startDate, endDate: query.endDate, sortBy, sortOrder, page: query.page, limit: 20,
-      });
+      const { orders, pagination } = await api.get('/orders/admin/all', { ...filters, page: query.page, limit: 20 });
       if (!orders.length) {
         mount(table, h('p', { class: 'empty' }, query.search || query.status || query.paymentStatus || query.startDate || query.endDate ? 'No order matches these filters.' : 'No orders yet.'));
         return;

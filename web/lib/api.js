@@ -128,6 +128,12 @@ function url(path, query) {
   return u.pathname + u.search;
 }
 
+/** The address of a file the API serves (a CSV export): the session cookie goes with the
+ *  browser's own download, so a plain link is enough. */
+export function downloadUrl(path, query) {
+  return url(path, query);
+}
+
 /** A random key for one attempt of a money- or stock-moving request. */
 export function newIdempotencyKey() {
   if (crypto.randomUUID) return crypto.randomUUID();

@@ -144,6 +144,13 @@ const FIELD_LABELS = {
   paymentMethod: 'Payment method',
   price: 'Price',
   stock: 'Stock',
+  startsAt: 'Start date',
+  endsAt: 'End date',
+  usageLimit: 'Usage limit',
+  perUserLimit: 'Per-user limit',
+  minOrderAmount: 'Minimum order',
+  maxDiscountAmount: 'Maximum discount',
+  lowStockThreshold: 'Low-stock alert at',
 };
 const ID_FIELDS = /^(id|[a-z]+Id)$/;
 

@@ -45,6 +45,7 @@ function timeline(tracking) {
         h('strong', {}, repeat ? entry.description : statusLabel(entry.status)),
         ' ',
         h('time', { datetime: entry.timestamp }, date(entry.timestamp)),
+        ` · ${entry.by === 'customer' ? 'by you' : 'by the shop'}`,
         !repeat && entry.description ? h('p', { class: 'muted' }, entry.description) : null,
       );
     }),

@@ -113,6 +113,8 @@ pub struct HistoryEntry {
     pub status: OrderStatus,
     pub description: String,
     pub created_at: i64,
+    /// The role of who made the step; `None` for the shop itself (a job, the gateway).
+    pub actor_role: Option<crate::domain::user::Role>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -335,6 +337,11 @@ pub struct OrderStats {
     pub pending_orders: i64,
     pub completed_orders: i64,
     pub cancelled_orders: i64,
+    /// Orders that are sales (`OrderStatus::is_sale`) and their summed totals.
+    pub sale_orders: i64,
+    pub sale_amount: Money,
+    /// Orders the shop still has to send (confirmed or processing).
+    pub to_fulfil: i64,
     /// `(status, count, total_amount)`, largest count first.
     pub breakdown: Vec<(OrderStatus, i64, Money)>,
 }
