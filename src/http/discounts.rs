@@ -149,17 +149,21 @@ impl DiscountCodeBody {
             is_active: self.is_active.unwrap_or(true),
         };
         def.check()?;
-        // A code that has already ended would be listed as active and never apply (issue 21).
-        if let Some(ends) = def.ends_at {
-            if ends <= now_millis() {
-                return Err(Error::invalid(
-                    "endsAt",
-                    "must be in the future",
-                    self.ends_at.as_deref().unwrap_or_default(),
-                ));
-            }
-        }
         Ok(def)
+    }
+
+    /// A code given an end that has already passed would be listed as active and never apply
+    /// (issue 21). `kept_end` is the end the code already has: an update that leaves it as it
+    /// was is allowed, so an ended code can still be deactivated or corrected.
+    fn refuse_past_end(&self, def: &RuleDefinition, kept_end: Option<i64>) -> Result<()> {
+        match def.ends_at {
+            Some(ends) if ends <= now_millis() && Some(ends) != kept_end => Err(Error::invalid(
+                "endsAt",
+                "must be in the future",
+                self.ends_at.as_deref().unwrap_or_default(),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -216,6 +220,7 @@ async fn create_discount(
         }
     };
     let def = body.definition()?;
+    body.refuse_past_end(&def, None)?;
     let created = state.store.create_discount(code.as_str(), &def).await?;
     Ok(Reply::created(
         "Discount created successfully",
@@ -278,6 +283,16 @@ async fn replace_discount(
         }
     }
     let def = body.definition()?;
+    // Only an end in the past needs the stored one (to tell "kept" from "newly set").
+    let kept_end = match def.ends_at {
+        Some(ends) if ends <= now_millis() => state
+            .store
+            .discount_by_code(code.as_str())
+            .await?
+            .and_then(|stored| stored.ends_at),
+        _ => None,
+    };
+    body.refuse_past_end(&def, kept_end)?;
     match state.store.replace_discount(code.as_str(), &def).await? {
         Replaced::Updated(row) => Ok(Reply::ok("Discount updated successfully", row.into())),
         Replaced::NotFound => Err(Error::not_found("Discount code")),

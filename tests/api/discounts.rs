@@ -17,6 +17,7 @@ api_tests!(
     save50_needs_an_order_of_500,
     code_is_removed_automatically_when_the_cart_drops_under_the_minimum,
     each_refused_code_says_which_rule,
+    an_ended_code_keeps_its_end_when_deactivated_but_takes_no_new_past_end,
     a_code_cannot_be_applied_to_an_empty_cart,
     per_customer_limit_counts_reserved_and_final_uses,
     usage_limit_holds_when_ten_checkouts_race_for_the_last_use,
@@ -848,4 +849,54 @@ async fn demo_codes_are_seeded_idempotently(app: TestApp) {
         .await
         .expect(200);
     assert_eq!(save.data()["value"], json!(60.0));
+}
+
+async fn an_ended_code_keeps_its_end_when_deactivated_but_takes_no_new_past_end(app: TestApp) {
+    create_code(
+        &app,
+        json!({"code": "ENDED", "type": "fixed", "value": 5, "endsAt": "2099-01-01"}),
+    )
+    .await;
+    app.exec_sql(
+        "UPDATE discounts SET ends_at = $2 WHERE code = $1",
+        "ENDED",
+        1_609_459_200_000, // 2021-01-01
+    )
+    .await;
+    let ended = app
+        .get("/admin/discounts/ENDED", Some(&app.admin_token))
+        .await
+        .expect(200)
+        .data()
+        .clone();
+    assert_eq!(ended["endsAt"], "2021-01-01T00:00:00.000Z");
+
+    // The console's switch sends the definition as listed: the end it already has is kept.
+    let switched = app
+        .put(
+            "/admin/discounts/ENDED",
+            Some(&app.admin_token),
+            json!({"type": "fixed", "value": 5, "endsAt": ended["endsAt"], "isActive": false}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(switched.data()["isActive"], false);
+    assert_eq!(switched.data()["endsAt"], "2021-01-01T00:00:00.000Z");
+
+    // Another past end is still refused, and nothing changes.
+    app.put(
+        "/admin/discounts/ENDED",
+        Some(&app.admin_token),
+        json!({"type": "fixed", "value": 9, "endsAt": "2022-01-01", "isActive": true}),
+    )
+    .await
+    .expect_error(400, "validation_failed");
+    let kept = app
+        .get("/admin/discounts/ENDED", Some(&app.admin_token))
+        .await
+        .expect(200)
+        .data()
+        .clone();
+    assert_eq!(kept["value"].as_f64(), Some(5.0));
+    assert_eq!(kept["isActive"], false);
 }

@@ -56,7 +56,18 @@ export async function renderDiscounts(main) {
                 toggle.addEventListener('click', async () => {
                   if (d.isActive && !(await confirmAction(`Deactivate code ${d.code}? Carts holding it lose the discount.`, 'Deactivate'))) return;
                   await busy(toggle, rowError, async () => {
-                    await api.put(`/admin/discounts/${encodeURIComponent(d.code)}`, { isActive: !d.isActive });
+                    // PUT replaces the whole definition: send it as listed, with only the switch turned.
+                    const definition = {
+                      type: d.type,
+                      value: d.value,
+                      minOrderAmount: d.minOrderAmount,
+                      maxDiscountAmount: d.maxDiscountAmount,
+                      startsAt: d.startsAt,
+                      endsAt: d.endsAt,
+                      usageLimit: d.usageLimit,
+                      perUserLimit: d.perUserLimit,
+                    };
+                    await api.put(`/admin/discounts/${encodeURIComponent(d.code)}`, { ...definition, isActive: !d.isActive });
                     await reload();
                   });
                 });
