@@ -26,6 +26,8 @@ pub mod orders;
 pub mod product_input;
 pub mod products;
 pub mod reviews;
+pub mod roles;
+pub mod routes;
 pub mod session;
 pub mod uploads;
 pub mod user_views;
@@ -133,7 +135,7 @@ impl Modify for CommonResponses {
                 )
                 .build()
         };
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 ("get", &mut item.get),
                 ("put", &mut item.put),
@@ -179,6 +181,12 @@ impl Modify for CommonResponses {
                             "Session cookie without its X-CSRF-Token, or a role not allowed here",
                         );
                     }
+                }
+                // A role-restricted route refuses the other roles whatever the method.
+                if routes::access(method, path)
+                    .is_some_and(|a| !matches!(a, routes::Access::Public | routes::Access::AnyUser))
+                {
+                    add("403", "Signed in with a role not allowed here");
                 }
                 if operation.request_body.is_some() {
                     add("413", "Request body over 1 MiB");
@@ -242,51 +250,59 @@ pub fn build_router(state: AppState) -> Router {
                 .into_response()
         })
         .with_state(state.clone())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            flush_after_writes,
-        ))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            limits::request_timeout(request_timeout, request, next)
-        }))
-        .layer(axum::middleware::from_fn(limits::uri_limit))
-        .layer(CatchPanicLayer::custom(|_| {
-            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
-        .layer(axum::middleware::from_fn(ops::record_metrics))
-        // JSON answers over 1 KB go gzipped to clients that ask; the event stream stays plain
-        // (a compressor would hold back its events) and the web files come pre-gzipped.
+        // One layer holding the whole stack: `Router::layer` boxes what it is given around every
+        // route, and a box is cloned at each call, so ten layers given one by one cost ten nested
+        // boxes cloned per request (`docs/BENCHMARKS.md`, issue 19). The first is the outermost.
         .layer(
-            CompressionLayer::new().gzip(true).compress_when(
-                SizeAbove::new(1024)
-                    .and(NotForContentType::GRPC)
-                    .and(NotForContentType::IMAGES)
-                    .and(NotForContentType::SSE),
-            ),
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), FastRequestId))
+                .layer(TraceLayer::new_for_http().make_span_with(
+                    move |request: &Request<_>| {
+                        let id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        // Logs name the client as the limits see it (CONTRACT §11).
+                        let client = request
+                            .extensions()
+                            .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
+                            .map(|info| {
+                                connection::ClientIp::of(info.0 .0.ip(), request.headers(), &trusted)
+                                    .0
+                            });
+                        match client {
+                            Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
+                            None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
+                        }
+                    },
+                ))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                // JSON answers over 1 KB go gzipped to clients that ask; the event stream stays
+                // plain (a compressor would hold back its events) and the web files come
+                // pre-gzipped.
+                .layer(
+                    CompressionLayer::new().gzip(true).compress_when(
+                        SizeAbove::new(1024)
+                            .and(NotForContentType::GRPC)
+                            .and(NotForContentType::IMAGES)
+                            .and(NotForContentType::SSE),
+                    ),
+                )
+                .layer(axum::middleware::from_fn(ops::record_metrics))
+                .layer(CatchPanicLayer::custom(|_| {
+                    Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(axum::middleware::from_fn(limits::uri_limit))
+                .layer(axum::middleware::from_fn(move |request, next| {
+                    limits::request_timeout(request_timeout, request, next)
+                }))
+                .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    state,
+                    flush_after_writes,
+                )),
         )
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                // Logs name the client as the limits see it (CONTRACT §11).
-                let client = request
-                    .extensions()
-                    .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
-                    .map(|info| {
-                        connection::ClientIp::of(info.0 .0.ip(), request.headers(), &trusted).0
-                    });
-                match client {
-                    Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
-                    None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
-                }
-            }),
-        )
-        .layer(SetRequestIdLayer::new(request_id, FastRequestId))
 }
 
 /// Drops what a write served by this node may have made stale before its response leaves, so a
