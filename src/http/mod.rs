@@ -227,7 +227,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
-    let request_timeout = state.config.request_timeout();
     let trusted = state.config.trusted_proxies.clone();
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
@@ -289,20 +288,35 @@ pub fn build_router(state: AppState) -> Router {
                             .and(NotForContentType::SSE),
                     ),
                 )
-                .layer(axum::middleware::from_fn(ops::record_metrics))
+                .layer(axum::middleware::from_fn_with_state(state, edge))
                 .layer(CatchPanicLayer::custom(|_| {
                     Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 }))
-                .layer(axum::middleware::from_fn(limits::uri_limit))
-                .layer(axum::middleware::from_fn(move |request, next| {
-                    limits::request_timeout(request_timeout, request, next)
-                }))
-                .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-                .layer(axum::middleware::from_fn_with_state(
-                    state,
-                    flush_after_writes,
-                )),
+                .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES)),
         )
+}
+
+/// What every request passes through between the protocol layers and its route, as one
+/// middleware (one boxed future and one clone of the route per request rather than one per
+/// concern): the URI limit (414), the request timeout (`limits::within_timeout`), the flush of
+/// what a write made stale, and the request's metrics, which see every answer, a panic's 500
+/// included (`CatchPanicLayer` sits inside).
+async fn edge(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let (method, route) = ops::request_labels(&request);
+    let response = match limits::uri_too_long(&request) {
+        Some(refused) => refused,
+        None => {
+            let limit = state.config.request_timeout();
+            limits::within_timeout(limit, flush_after_writes(&state, request, next)).await
+        }
+    };
+    ops::record_request(method, route, response.status(), started);
+    response
 }
 
 /// Drops what a write served by this node may have made stale before its response leaves, so a
@@ -311,7 +325,7 @@ pub fn build_router(state: AppState) -> Router {
 /// that is not known to leave products and accounts alone flushes the catalog and every cart, and
 /// any write drops the caller's own cart.
 async fn flush_after_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    state: &AppState,
     request: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
