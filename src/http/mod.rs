@@ -50,7 +50,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -227,7 +226,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
-    let trusted = state.config.trusted_proxies.clone();
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
@@ -255,27 +253,6 @@ pub fn build_router(state: AppState) -> Router {
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), FastRequestId))
-                .layer(TraceLayer::new_for_http().make_span_with(
-                    move |request: &Request<_>| {
-                        let id = request
-                            .headers()
-                            .get("x-request-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        // Logs name the client as the limits see it (CONTRACT §11).
-                        let client = request
-                            .extensions()
-                            .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
-                            .map(|info| {
-                                connection::ClientIp::of(info.0 .0.ip(), request.headers(), &trusted)
-                                    .0
-                            });
-                        match client {
-                            Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
-                            None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
-                        }
-                    },
-                ))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 // JSON answers over 1 KB go gzipped to clients that ask; the event stream stays
                 // plain (a compressor would hold back its events) and the web files come
@@ -298,25 +275,61 @@ pub fn build_router(state: AppState) -> Router {
 
 /// What every request passes through between the protocol layers and its route, as one
 /// middleware (one boxed future and one clone of the route per request rather than one per
-/// concern): the URI limit (414), the request timeout (`limits::within_timeout`), the flush of
-/// what a write made stale, and the request's metrics, which see every answer, a panic's 500
-/// included (`CatchPanicLayer` sits inside).
+/// concern): the request's log span, the URI limit (414), the request timeout
+/// (`limits::within_timeout`), the flush of what a write made stale, and the request's metrics,
+/// which see every answer, a panic's 500 included (`CatchPanicLayer` sits inside).
 async fn edge(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    use tracing::Instrument;
     let started = std::time::Instant::now();
     let (method, route) = ops::request_labels(&request);
+    let span = request_span(&state, &request);
     let response = match limits::uri_too_long(&request) {
         Some(refused) => refused,
         None => {
             let limit = state.config.request_timeout();
-            limits::within_timeout(limit, flush_after_writes(&state, request, next)).await
+            limits::within_timeout(limit, flush_after_writes(&state, request, next))
+                .instrument(span.clone())
+                .await
         }
     };
-    ops::record_request(method, route, response.status(), started);
+    let status = response.status();
+    span.in_scope(|| {
+        tracing::debug!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "answered")
+    });
+    ops::record_request(method, route, status, started);
     response
+}
+
+/// The span a request's logs are written in: its method, path, request id and client (as the
+/// limits see it, CONTRACT §11). Nothing is computed when no `info` span would be kept.
+fn request_span(state: &AppState, request: &Request<axum::body::Body>) -> tracing::Span {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
+        .map(|info| {
+            connection::ClientIp::of(
+                info.0 .0.ip(),
+                request.headers(),
+                &state.config.trusted_proxies,
+            )
+            .0
+        });
+    match client {
+        Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
+        None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
+    }
 }
 
 /// Drops what a write served by this node may have made stale before its response leaves, so a
