@@ -256,9 +256,7 @@ async fn customer_with_cart(base: &str) -> anyhow::Result<String> {
         }
     }
     let cart = api.get("/cart", Some(&token)).await?;
-    let lines = cart.json()["data"]["items"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let lines = cart.json()["data"]["items"].as_array().map_or(0, Vec::len);
     anyhow::ensure!(
         cart.status == 200 && lines == 3,
         "GET /cart answered {} with {lines} lines",

@@ -8,11 +8,9 @@
 use super::connection::ClientIp;
 use super::extract::{ApiJson, Reply};
 use super::rate_limit;
-use super::session::{
-    check_csrf, cleared_cookie_header, presented_token, session_cookie_header,
-};
-use super::user_views::UserView;
 use super::roles::AnyUser;
+use super::session::{check_csrf, cleared_cookie_header, presented_token, session_cookie_header};
+use super::user_views::UserView;
 use super::AppState;
 use crate::app::accounts::{self, create_account, NewAccount};
 use crate::auth::verify_password;

@@ -277,7 +277,10 @@ async fn cart_reply(state: &AppState, user_id: &str, base: &str) -> Result<Reply
         (status = 200, description = "The cart; `message` also says which lines or code were removed because they no longer apply", body = Envelope<CartView>),
         (status = 401, description = "No, bad or expired token", body = ErrorBody),
     ))]
-async fn get_cart(State(state): State<AppState>, AnyUser(caller): AnyUser) -> Result<Reply<CartView>> {
+async fn get_cart(
+    State(state): State<AppState>,
+    AnyUser(caller): AnyUser,
+) -> Result<Reply<CartView>> {
     let settings = PricingSettings::from_config(&state.config);
     let priced = cached_priced_cart(&state.live, &state.store, &caller.id, &settings).await?;
     Ok(Reply::ok(
@@ -411,7 +414,10 @@ async fn remove_item(
         (status = 200, description = "The empty cart", body = Envelope<CartView>),
         (status = 401, description = "No, bad or expired token", body = ErrorBody),
     ))]
-async fn clear_cart(State(state): State<AppState>, AnyUser(caller): AnyUser) -> Result<Reply<CartView>> {
+async fn clear_cart(
+    State(state): State<AppState>,
+    AnyUser(caller): AnyUser,
+) -> Result<Reply<CartView>> {
     state.store.clear_cart(&caller.id).await?;
     cart_reply(&state, &caller.id, "Cart cleared successfully").await
 }

@@ -9,8 +9,8 @@
 //! is deactivated, its role changes or its session logs out (the client reconnects with what it
 //! may now read).
 
-use super::session::{active_role, AuthUser, Standing};
 use super::roles::AnyUser;
+use super::session::{active_role, AuthUser, Standing};
 use super::AppState;
 use crate::app::Change;
 use crate::domain::user::Role;

@@ -59,7 +59,9 @@ impl<T: Serialize> IntoResponse for Reply<T> {
                 body,
             )
                 .into_response(),
-            Err(err) => Error::Internal(anyhow::anyhow!("serializing a reply: {err}")).into_response(),
+            Err(err) => {
+                Error::Internal(anyhow::anyhow!("serializing a reply: {err}")).into_response()
+            }
         }
     }
 }

@@ -298,7 +298,11 @@ async fn edge(
     };
     let status = response.status();
     span.in_scope(|| {
-        tracing::debug!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "answered")
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "answered"
+        )
     });
     ops::record_request(method, route, status, started);
     response
@@ -327,8 +331,12 @@ fn request_span(state: &AppState, request: &Request<axum::body::Body>) -> tracin
             .0
         });
     match client {
-        Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
-        None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
+        Some(client) => {
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client)
+        }
+        None => {
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+        }
     }
 }
 

@@ -154,7 +154,10 @@ async fn mark_read(
         (status = 200, description = "How many notifications changed", body = Envelope<AllRead>),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
-async fn mark_all_read(State(state): State<AppState>, AnyUser(caller): AnyUser) -> Result<Reply<AllRead>> {
+async fn mark_all_read(
+    State(state): State<AppState>,
+    AnyUser(caller): AnyUser,
+) -> Result<Reply<AllRead>> {
     let updated = state.store.mark_all_notifications_read(&caller.id).await?;
     Ok(Reply::ok(
         "All notifications marked as read",

@@ -6,8 +6,8 @@ use super::product_input::{
     check_vendor, checked_body, checked_patch, replacement, ManageQuery, ProductBody, ProductPatch,
     ProductQuery,
 };
-use super::session::MaybeAuthUser;
 use super::roles::Editor;
+use super::session::MaybeAuthUser;
 use super::AppState;
 use crate::app::cache::{page_key, CatalogPage};
 use crate::domain::ids::parse_id;
@@ -262,7 +262,10 @@ async fn replace_product(
     let id = parse_id("id", &id)?;
     let mut changes = replacement(&body)?;
     changes.vendor_id = check_vendor(&state, &caller, body.vendor_id.as_deref().map(Some)).await?;
-    let product = state.store.update_product(&id, caller.product_editor(), &changes).await?;
+    let product = state
+        .store
+        .update_product(&id, caller.product_editor(), &changes)
+        .await?;
     Ok(Reply::ok("Product updated successfully", product.into()))
 }
 
@@ -292,7 +295,10 @@ async fn update_product(
         body.vendor_id.as_ref().map(|v| v.as_deref()),
     )
     .await?;
-    let product = state.store.update_product(&id, caller.product_editor(), &changes).await?;
+    let product = state
+        .store
+        .update_product(&id, caller.product_editor(), &changes)
+        .await?;
     Ok(Reply::ok("Product updated successfully", product.into()))
 }
 
@@ -312,6 +318,9 @@ async fn delete_product(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Reply<ProductView>> {
     let id = parse_id("id", &id)?;
-    let product = state.store.deactivate_product(&id, caller.product_editor()).await?;
+    let product = state
+        .store
+        .deactivate_product(&id, caller.product_editor())
+        .await?;
     Ok(Reply::ok("Product deleted successfully", product.into()))
 }
