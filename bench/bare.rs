@@ -31,6 +31,7 @@ pub async fn serve(args: BareArgs) -> anyhow::Result<()> {
 /// The bare server as a child process of this binary; killed when dropped.
 pub struct BareServer {
     pub base: String,
+    pub pid: u32,
     child: tokio::process::Child,
 }
 
@@ -46,6 +47,7 @@ impl BareServer {
             .kill_on_drop(true)
             .spawn()
             .context("starting the bare axum server")?;
+        let pid = child.id().context("the bare server exited at once")?;
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         let started = Instant::now();
@@ -61,7 +63,7 @@ impl BareServer {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(BareServer { base, child })
+        Ok(BareServer { base, pid, child })
     }
 
     pub async fn stop(mut self) {

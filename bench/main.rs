@@ -3,6 +3,7 @@
 //! the same run, because the machine it runs on is shared.
 
 mod bare;
+mod ceiling;
 mod generate;
 mod growth;
 mod load;
@@ -31,6 +32,10 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measures checkout and the order reads at two database sizes, side by side.
     Growth(growth::GrowthArgs),
+    /// The HTTP ceiling from outside: Debian's `wrk` against a bare axum handler, Cartwright's
+    /// `/health` and a warm `GET /cart`, on SQLite and PostgreSQL in one run, with the
+    /// generator's own CPU and a warning when it, not the server, is the bottleneck.
+    Ceiling(ceiling::CeilingArgs),
     /// Serves a bare axum handler answering `/health` with the same JSON as Cartwright's, and
     /// nothing else: the ceiling Cartwright's own `/health` is measured against. `run` starts it.
     Bare(bare::BareArgs),
@@ -46,6 +51,7 @@ fn main() -> anyhow::Result<()> {
             Command::Run(args) => load::run(args).await,
             Command::Generate(args) => generate::run(args).await,
             Command::Growth(args) => growth::run(args).await,
+            Command::Ceiling(args) => ceiling::run(args).await,
             Command::Bare(args) => bare::serve(args).await,
         }
     })

@@ -78,7 +78,7 @@ impl Application {
             window: Duration::from_secs(config.login_failure_window_secs),
         };
         let pictures = Arc::new(app::pictures::Pictures::open(&config.pictures)?);
-        let state = AppState {
+        let state = AppState::new(app::state::Shared {
             store,
             jwt: Arc::new(JwtKeys::new(&secret, config.jwt_ttl_minutes)),
             auth_limiter,
@@ -88,7 +88,7 @@ impl Application {
             live: app::Live::new(),
             mailer,
             pictures,
-        };
+        });
         http::ops::metrics_handle();
         // Shown in /metrics from the start, not only after the first conflict.
         for name in [

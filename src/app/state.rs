@@ -6,12 +6,30 @@ use crate::config::Config;
 use crate::store::Store;
 use std::sync::Arc;
 
+/// Cloned for every request (by the router and each layer that holds it), so a clone is one
+/// reference count, not one per shared part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What `AppState` shares.
+pub struct Shared {
     pub store: Store,
     pub config: Arc<Config>,
-    /// Behind an `Arc`: the state is cloned for every request, and the keys' validation settings
-    /// hold heap collections.
+    /// Behind an `Arc`: the keys' validation settings hold heap collections.
     pub jwt: Arc<JwtKeys>,
     pub auth_limiter: Arc<super::rate_limit::RateLimiter>,
     /// Wrong passwords per account, from any address.

@@ -2,7 +2,7 @@
 //! Only the owner sees an address; anyone else's is a 404, so ids cannot be probed.
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
-use super::session::AuthUser;
+use super::roles::AnyUser;
 use super::AppState;
 use crate::domain::ids::parse_id;
 use crate::domain::time::to_rfc3339;
@@ -111,7 +111,7 @@ impl AddressBody {
     ))]
 async fn list_addresses(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<AddressList>> {
     let page = page.checked()?;
@@ -143,7 +143,7 @@ async fn list_addresses(
     ))]
 async fn create_address(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiJson(body): ApiJson<AddressBody>,
 ) -> Result<Reply<AddressView>> {
     let (address, is_default) = body.checked()?;
@@ -167,7 +167,7 @@ async fn create_address(
     ))]
 async fn replace_address(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AddressBody>,
 ) -> Result<Reply<AddressView>> {
@@ -193,7 +193,7 @@ async fn replace_address(
     ))]
 async fn delete_address(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Reply<AddressDeleted>> {
     let id = parse_id("id", &id)?;

@@ -3,7 +3,7 @@
 //! error), and sending a failed one again.
 
 use super::extract::{ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
-use super::session::AuthUser;
+use super::roles::Admin;
 use super::AppState;
 use crate::domain::ids::parse_id;
 use crate::domain::mail::{EmailKind, EmailStatus};
@@ -99,11 +99,10 @@ pub struct EmailList {
     ))]
 async fn list_emails(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(filter): ApiQuery<EmailFilter>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<EmailList>> {
-    caller.require_admin()?;
     let page = page.checked()?;
     let status = match filter.status.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -135,10 +134,9 @@ async fn list_emails(
     ))]
 async fn retry_email(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiPath(email_id): ApiPath<String>,
 ) -> Result<Reply<EmailView>> {
-    caller.require_admin()?;
     let email_id = parse_id("emailId", &email_id)?;
     let row = state
         .store

@@ -8,7 +8,7 @@ use super::order_input::{apply_status_body, owned_order, parse_sort, parse_statu
 use super::order_views::{
     load_order_list, load_order_view, OrderList, OrderView, UserRef, UserSummary,
 };
-use super::session::AuthUser;
+use super::roles::Admin;
 use super::AppState;
 use crate::app::returns;
 use crate::domain::csv;
@@ -125,10 +125,9 @@ fn base_filter(
     ))]
 async fn all_orders(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(query): ApiQuery<AdminOrdersQuery>,
 ) -> Result<Reply<OrderList>> {
-    caller.require_admin()?;
     let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
     let Some(filter) = admin_filter(&state, &query).await? else {
         // Nobody with that email: no orders, said as an empty page.
@@ -269,10 +268,9 @@ const EXPORT_CHUNK_BYTES: usize = 32 * 1024;
     ))]
 async fn export_orders(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(query): ApiQuery<AdminOrdersQuery>,
 ) -> Result<Response> {
-    caller.require_admin()?;
     let rows = match admin_filter(&state, &query).await? {
         Some(filter) => state.store.export_orders(filter),
         // A receiver whose sender is gone: the header alone.
@@ -430,10 +428,9 @@ const TOP_PRODUCTS: i64 = 5;
     ))]
 async fn stats(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(query): ApiQuery<StatsQuery>,
 ) -> Result<Reply<OrderStatsView>> {
-    caller.require_admin()?;
     let filter = base_filter(
         query.user_id.as_deref(),
         query.start_date.as_deref(),
@@ -508,12 +505,11 @@ async fn stats(
     ))]
 async fn update_status(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Admin(caller): Admin,
     headers: HeaderMap,
     ApiPath(order_id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusBody>,
 ) -> Result<Response> {
-    caller.require_admin()?;
     idempotent(
         &state,
         &caller,
@@ -561,12 +557,11 @@ pub struct ReturnDecisionBody {
     ))]
 async fn process_return(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Admin(caller): Admin,
     headers: HeaderMap,
     ApiPath(order_id): ApiPath<String>,
     ApiJson(body): ApiJson<ReturnDecisionBody>,
 ) -> Result<Response> {
-    caller.require_admin()?;
     idempotent(
         &state,
         &caller,
@@ -677,10 +672,9 @@ fn parse_day(field: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>
     ))]
 async fn daily_stats(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(query): ApiQuery<DailyStatsQuery>,
 ) -> Result<Reply<DailyStatsView>> {
-    caller.require_admin()?;
     let to =
         parse_day("to", query.to.as_deref())?.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let from = parse_day("from", query.from.as_deref())?

@@ -3,7 +3,7 @@
 //! idempotency key, so the gateway can never pay it twice.
 
 use super::extract::{ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
-use super::session::AuthUser;
+use super::roles::Admin;
 use super::AppState;
 use crate::app::refunds::retry_failed_refund;
 use crate::domain::ids::parse_id;
@@ -101,11 +101,10 @@ pub struct RefundList {
     ))]
 async fn list_refunds(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(filter): ApiQuery<RefundFilter>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<RefundList>> {
-    caller.require_admin()?;
     let page = page.checked()?;
     let status = filter.status.as_deref().unwrap_or("failed").trim();
     let Some(status) = LedgerStatus::parse(status).filter(|s| STATUSES.contains(s)) else {
@@ -142,10 +141,9 @@ async fn list_refunds(
     ))]
 async fn retry_refund(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Admin(caller): Admin,
     ApiPath(refund_id): ApiPath<String>,
 ) -> Result<Reply<RefundView>> {
-    caller.require_admin()?;
     let refund_id = parse_id("refundId", &refund_id)?;
     retry_failed_refund(&state.store, state.gateway.as_ref(), &refund_id, &caller.id).await?;
     let (entry, number) = state

@@ -2,7 +2,7 @@
 //! is how vendors are made) and change roles or deactivate (CONTRACT §3).
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
-use super::session::AuthUser;
+use super::roles::Admin;
 use super::user_views::UserView;
 use super::AppState;
 use crate::app::accounts::{create_account, NewAccount};
@@ -69,11 +69,10 @@ pub struct UpdateUserBody {
     ))]
 async fn list_users(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(filter): ApiQuery<UserFilter>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<UserList>> {
-    caller.require_admin()?;
     let page = page.checked()?;
     let role = match filter.role.as_deref() {
         None | Some("") => None,
@@ -104,10 +103,9 @@ async fn list_users(
     ))]
 async fn create_user(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiJson(body): ApiJson<CreateUserBody>,
 ) -> Result<Reply<UserView>> {
-    caller.require_admin()?;
     let user = create_account(
         &state,
         NewAccount {
@@ -138,11 +136,10 @@ async fn create_user(
     ))]
 async fn update_user(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Admin(caller): Admin,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateUserBody>,
 ) -> Result<Reply<UserView>> {
-    caller.require_admin()?;
     let id = UserId::parse("id", &id)?;
     let name = body
         .name

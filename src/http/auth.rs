@@ -8,9 +8,8 @@
 use super::connection::ClientIp;
 use super::extract::{ApiJson, Reply};
 use super::rate_limit;
-use super::session::{
-    check_csrf, cleared_cookie_header, presented_token, session_cookie_header, AuthUser,
-};
+use super::roles::AnyUser;
+use super::session::{check_csrf, cleared_cookie_header, presented_token, session_cookie_header};
 use super::user_views::UserView;
 use super::AppState;
 use crate::app::accounts::{self, create_account, NewAccount};
@@ -190,7 +189,7 @@ async fn login(
         (status = 200, description = "The caller", body = super::extract::Envelope<UserView>),
         (status = 401, description = "No, bad or expired token", body = ErrorBody),
     ))]
-async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<Reply<UserView>> {
+async fn me(State(state): State<AppState>, AnyUser(caller): AnyUser) -> Result<Reply<UserView>> {
     let user = state
         .store
         .user_by_id(&caller.id)
@@ -208,7 +207,7 @@ async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<Reply<Use
     ))]
 async fn current_session(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
 ) -> Result<Reply<CookieSessionView>> {
     let user = state
         .store
@@ -359,7 +358,7 @@ pub struct ChangePasswordBody {
     ))]
 async fn change_password(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiJson(body): ApiJson<ChangePasswordBody>,
 ) -> Result<Response> {
     let user =
@@ -387,7 +386,7 @@ pub struct UpdateMeBody {
     ))]
 async fn update_me(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiJson(body): ApiJson<UpdateMeBody>,
 ) -> Result<Reply<UserView>> {
     let user = accounts::update_profile(

@@ -6,7 +6,7 @@
 //! below the uses already made is a 409.
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
-use super::session::AuthUser;
+use super::roles::Admin;
 use super::AppState;
 use crate::domain::discount::{DiscountType, RuleDefinition};
 use crate::domain::discount_code::DiscountCode;
@@ -178,10 +178,9 @@ impl DiscountCodeBody {
     ))]
 async fn list_discounts(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<DiscountList>> {
-    caller.require_admin()?;
     let page = page.checked()?;
     let (rows, total) = state.store.list_discounts(page).await?;
     Ok(Reply::ok(
@@ -205,10 +204,9 @@ async fn list_discounts(
     ))]
 async fn create_discount(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiJson(body): ApiJson<DiscountCodeBody>,
 ) -> Result<Reply<DiscountView>> {
-    caller.require_admin()?;
     let code = match body.code.as_deref() {
         Some(raw) => DiscountCode::parse("code", raw)?,
         None => {
@@ -240,10 +238,9 @@ async fn create_discount(
     ))]
 async fn get_discount(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Reply<DiscountView>> {
-    caller.require_admin()?;
     let code = DiscountCode::parse("code", &code)?;
     let found = state
         .store
@@ -267,11 +264,10 @@ async fn get_discount(
     ))]
 async fn replace_discount(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<DiscountCodeBody>,
 ) -> Result<Reply<DiscountView>> {
-    caller.require_admin()?;
     let code = DiscountCode::parse("code", &code)?;
     if let Some(raw) = body.code.as_deref() {
         if DiscountCode::parse("code", raw)? != code {
@@ -315,10 +311,9 @@ async fn replace_discount(
     ))]
 async fn delete_discount(
     State(state): State<AppState>,
-    caller: AuthUser,
+    _: Admin,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Reply<DiscountView>> {
-    caller.require_admin()?;
     let code = DiscountCode::parse("code", &code)?;
     match state.store.remove_discount(code.as_str()).await? {
         Some(Removal::Deleted(row)) => Ok(Reply::ok(

@@ -5,8 +5,8 @@
 use crate::error::{envelope, ErrorCode};
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
+use std::future::Future;
 use std::time::Duration;
 
 /// Longest request target accepted, in bytes. hyper itself refuses targets of 65,535 bytes and
@@ -16,9 +16,9 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// A request still running after `limit` is dropped (its transactions roll back) and answered
 /// 503. Nothing a request does can outlive this bound, which is what lets an abandoned
 /// idempotency claim be reclaimed once it is older than the bound.
-pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> Response {
+pub async fn within_timeout(limit: Duration, work: impl Future<Output = Response>) -> Response {
     let deadline = std::time::Instant::now() + limit;
-    let work = crate::payments::deadline::within(deadline, next.run(request));
+    let work = crate::payments::deadline::within(deadline, work);
     match tokio::time::timeout(limit, work).await {
         Ok(response) => response,
         Err(_) => {
@@ -45,19 +45,18 @@ pub async fn request_timeout(limit: Duration, request: Request, next: Next) -> R
     }
 }
 
-/// 414 in the envelope for request targets over `MAX_URI_BYTES`.
-pub async fn uri_limit(request: Request, next: Next) -> Response {
+/// 414 in the envelope for request targets over `MAX_URI_BYTES`; `None` for the others.
+pub fn uri_too_long(request: &Request) -> Option<Response> {
     let length = request
         .uri()
         .path_and_query()
         .map(|p| p.as_str().len())
         .unwrap_or(0);
-    if length > MAX_URI_BYTES {
-        return envelope(
+    (length > MAX_URI_BYTES).then(|| {
+        envelope(
             StatusCode::URI_TOO_LONG,
             ErrorCode::UriTooLong,
             format!("The request URI is {length} bytes; at most {MAX_URI_BYTES} are accepted"),
-        );
-    }
-    next.run(request).await
+        )
+    })
 }

@@ -26,6 +26,8 @@ pub mod orders;
 pub mod product_input;
 pub mod products;
 pub mod reviews;
+pub mod roles;
+pub mod routes;
 pub mod session;
 pub mod uploads;
 pub mod user_views;
@@ -48,7 +50,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -133,7 +134,7 @@ impl Modify for CommonResponses {
                 )
                 .build()
         };
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 ("get", &mut item.get),
                 ("put", &mut item.put),
@@ -180,6 +181,12 @@ impl Modify for CommonResponses {
                         );
                     }
                 }
+                // A role-restricted route refuses the other roles whatever the method.
+                if routes::access(method, path)
+                    .is_some_and(|a| !matches!(a, routes::Access::Public | routes::Access::AnyUser))
+                {
+                    add("403", "Signed in with a role not allowed here");
+                }
                 if operation.request_body.is_some() {
                     add("413", "Request body over 1 MiB");
                 }
@@ -219,8 +226,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
-    let request_timeout = state.config.request_timeout();
-    let trusted = state.config.trusted_proxies.clone();
     let (router, mut openapi) = api_router().split_for_parts();
     CommonResponses.modify(&mut openapi);
     let request_id = HeaderName::from_static("x-request-id");
@@ -238,51 +243,97 @@ pub fn build_router(state: AppState) -> Router {
             )
         })
         .with_state(state.clone())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            flush_after_writes,
-        ))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            limits::request_timeout(request_timeout, request, next)
-        }))
-        .layer(axum::middleware::from_fn(limits::uri_limit))
-        .layer(CatchPanicLayer::custom(|_| {
-            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
-        .layer(axum::middleware::from_fn(ops::record_metrics))
-        // JSON answers over 1 KB go gzipped to clients that ask; the event stream stays plain
-        // (a compressor would hold back its events) and the web files come pre-gzipped.
+        // One layer holding the whole stack: `Router::layer` boxes what it is given around every
+        // route, and a box is cloned at each call, so ten layers given one by one cost ten nested
+        // boxes cloned per request (`docs/BENCHMARKS.md`, issue 19). The first is the outermost.
         .layer(
-            CompressionLayer::new().gzip(true).compress_when(
-                SizeAbove::new(1024)
-                    .and(NotForContentType::GRPC)
-                    .and(NotForContentType::IMAGES)
-                    .and(NotForContentType::SSE),
-            ),
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), FastRequestId))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                // JSON answers over 1 KB go gzipped to clients that ask; the event stream stays
+                // plain (a compressor would hold back its events) and the web files come
+                // pre-gzipped.
+                .layer(
+                    CompressionLayer::new().gzip(true).compress_when(
+                        SizeAbove::new(1024)
+                            .and(NotForContentType::GRPC)
+                            .and(NotForContentType::IMAGES)
+                            .and(NotForContentType::SSE),
+                    ),
+                )
+                .layer(axum::middleware::from_fn_with_state(state, edge))
+                .layer(CatchPanicLayer::custom(|_| {
+                    Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES)),
         )
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(move |request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                // Logs name the client as the limits see it (CONTRACT §11).
-                let client = request
-                    .extensions()
-                    .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
-                    .map(|info| {
-                        connection::ClientIp::of(info.0 .0.ip(), request.headers(), &trusted).0
-                    });
-                match client {
-                    Some(client) => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client),
-                    None => tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id),
-                }
-            }),
+}
+
+/// What every request passes through between the protocol layers and its route, as one
+/// middleware (one boxed future and one clone of the route per request rather than one per
+/// concern): the request's log span, the URI limit (414), the request timeout
+/// (`limits::within_timeout`), the flush of what a write made stale, and the request's metrics,
+/// which see every answer, a panic's 500 included (`CatchPanicLayer` sits inside).
+async fn edge(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let (method, route) = ops::request_labels(&request);
+    let span = request_span(&state, &request);
+    let response = match limits::uri_too_long(&request) {
+        Some(refused) => refused,
+        None => {
+            let limit = state.config.request_timeout();
+            limits::within_timeout(limit, flush_after_writes(&state, request, next))
+                .instrument(span.clone())
+                .await
+        }
+    };
+    let status = response.status();
+    span.in_scope(|| {
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "answered"
         )
-        .layer(SetRequestIdLayer::new(request_id, FastRequestId))
+    });
+    ops::record_request(method, route, status, started);
+    response
+}
+
+/// The span a request's logs are written in: its method, path, request id and client (as the
+/// limits see it, CONTRACT §11). Nothing is computed when no `info` span would be kept.
+fn request_span(state: &AppState, request: &Request<axum::body::Body>) -> tracing::Span {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<connection::ClientAddr>>()
+        .map(|info| {
+            connection::ClientIp::of(
+                info.0 .0.ip(),
+                request.headers(),
+                &state.config.trusted_proxies,
+            )
+            .0
+        });
+    match client {
+        Some(client) => {
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id, client = %client)
+        }
+        None => {
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+        }
+    }
 }
 
 /// Drops what a write served by this node may have made stale before its response leaves, so a
@@ -291,7 +342,7 @@ pub fn build_router(state: AppState) -> Router {
 /// that is not known to leave products and accounts alone flushes the catalog and every cart, and
 /// any write drops the caller's own cart.
 async fn flush_after_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    state: &AppState,
     request: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

@@ -2,7 +2,7 @@
 //! (CONTRACT §6): every user, whatever the role, reads and clears only their own notifications.
 
 use super::extract::{ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply};
-use super::session::AuthUser;
+use super::roles::AnyUser;
 use super::AppState;
 use crate::domain::ids::parse_id;
 use crate::domain::notification::NotificationKind;
@@ -99,7 +99,7 @@ impl NotificationFilter {
     ))]
 async fn list_notifications(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiQuery(filter): ApiQuery<NotificationFilter>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<NotificationList>> {
@@ -133,7 +133,7 @@ async fn list_notifications(
     ))]
 async fn mark_read(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Reply<NotificationView>> {
     let id = parse_id("id", &id)?;
@@ -154,7 +154,10 @@ async fn mark_read(
         (status = 200, description = "How many notifications changed", body = Envelope<AllRead>),
         (status = 401, description = "Not authenticated", body = ErrorBody),
     ))]
-async fn mark_all_read(State(state): State<AppState>, caller: AuthUser) -> Result<Reply<AllRead>> {
+async fn mark_all_read(
+    State(state): State<AppState>,
+    AnyUser(caller): AnyUser,
+) -> Result<Reply<AllRead>> {
     let updated = state.store.mark_all_notifications_read(&caller.id).await?;
     Ok(Reply::ok(
         "All notifications marked as read",

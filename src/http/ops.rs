@@ -8,7 +8,6 @@ use crate::error::{Error, ErrorBody, Result};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -81,24 +80,25 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 /// comes from a fixed set (a method outside the standard ones is `other`, a path no route matches
 /// is `unmatched`), so no request can add a series: the exporter's memory is bounded by the
 /// routes, not by what clients send.
-pub async fn record_metrics(request: Request, next: Next) -> Response {
+/// The labels of a request known before it runs: its method and route template.
+pub fn request_labels(request: &Request) -> (&'static str, String) {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = status_class(response.status());
+    (method_label(request.method()), route)
+}
+
+/// Records one answered request (called by `super::edge` for every request).
+pub fn record_request(method: &'static str, route: String, status: StatusCode, started: Instant) {
     let labels = vec![
         metrics::Label::from_static_parts("method", method),
         metrics::Label::new("route", route),
-        metrics::Label::from_static_parts("status", status),
+        metrics::Label::from_static_parts("status", status_class(status)),
     ];
     metrics::counter!("http_requests_total", labels.clone()).increment(1);
     metrics::histogram!("http_request_duration_seconds", labels)
         .record(started.elapsed().as_secs_f64());
-    response
 }
 
 /// A request method as a label: one of the standard methods, or `other`.

@@ -6,7 +6,8 @@ use super::product_input::{
     check_vendor, checked_body, checked_patch, replacement, ManageQuery, ProductBody, ProductPatch,
     ProductQuery,
 };
-use super::session::{AuthUser, MaybeAuthUser};
+use super::roles::Editor;
+use super::session::MaybeAuthUser;
 use super::AppState;
 use crate::app::cache::{page_key, CatalogPage};
 use crate::domain::ids::parse_id;
@@ -14,7 +15,7 @@ use crate::domain::money::Money;
 use crate::domain::time::to_rfc3339;
 use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
-use crate::store::products::{Editor, Product, ProductFilter};
+use crate::store::products::{Product, ProductFilter};
 use crate::store::PageRequest;
 use axum::extract::State;
 use serde::Serialize;
@@ -95,15 +96,6 @@ pub struct ProductList {
     pub pagination: Pagination,
 }
 
-fn editor(caller: &AuthUser) -> Result<Editor<'_>> {
-    caller.require_any(&[Role::Admin, Role::Vendor])?;
-    Ok(if caller.is_admin() {
-        Editor::Admin
-    } else {
-        Editor::Vendor(&caller.id)
-    })
-}
-
 /// List active products, filtered, sorted and paginated.
 #[utoipa::path(get, path = "/products", tag = "products",
     params(ProductQuery, PageParams),
@@ -140,12 +132,11 @@ async fn list_products(
     ))]
 async fn list_managed_products(
     State(state): State<AppState>,
-    caller: AuthUser,
+    caller: Editor,
     ApiQuery(manage): ApiQuery<ManageQuery>,
     ApiQuery(query): ApiQuery<ProductQuery>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Reply<ProductList>> {
-    editor(&caller)?;
     let page = page.checked()?;
     let mut filter = query.checked()?;
     filter.scope = manage.scope(&caller)?;
@@ -232,10 +223,9 @@ async fn get_product(
     ))]
 async fn create_product(
     State(state): State<AppState>,
-    caller: AuthUser,
+    caller: Editor,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<Reply<ProductView>> {
-    editor(&caller)?;
     let mut new = checked_body(&body)?;
     new.vendor_id = match check_vendor(&state, &caller, body.vendor_id.as_deref().map(Some)).await?
     {
@@ -265,15 +255,17 @@ async fn create_product(
     ))]
 async fn replace_product(
     State(state): State<AppState>,
-    caller: AuthUser,
+    caller: Editor,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ProductBody>,
 ) -> Result<Reply<ProductView>> {
-    let editor = editor(&caller)?;
     let id = parse_id("id", &id)?;
     let mut changes = replacement(&body)?;
     changes.vendor_id = check_vendor(&state, &caller, body.vendor_id.as_deref().map(Some)).await?;
-    let product = state.store.update_product(&id, editor, &changes).await?;
+    let product = state
+        .store
+        .update_product(&id, caller.product_editor(), &changes)
+        .await?;
     Ok(Reply::ok("Product updated successfully", product.into()))
 }
 
@@ -291,11 +283,10 @@ async fn replace_product(
     ))]
 async fn update_product(
     State(state): State<AppState>,
-    caller: AuthUser,
+    caller: Editor,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ProductPatch>,
 ) -> Result<Reply<ProductView>> {
-    let editor = editor(&caller)?;
     let id = parse_id("id", &id)?;
     let mut changes = checked_patch(&body)?;
     changes.vendor_id = check_vendor(
@@ -304,7 +295,10 @@ async fn update_product(
         body.vendor_id.as_ref().map(|v| v.as_deref()),
     )
     .await?;
-    let product = state.store.update_product(&id, editor, &changes).await?;
+    let product = state
+        .store
+        .update_product(&id, caller.product_editor(), &changes)
+        .await?;
     Ok(Reply::ok("Product updated successfully", product.into()))
 }
 
@@ -320,11 +314,13 @@ async fn update_product(
     ))]
 async fn delete_product(
     State(state): State<AppState>,
-    caller: AuthUser,
+    caller: Editor,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Reply<ProductView>> {
-    let editor = editor(&caller)?;
     let id = parse_id("id", &id)?;
-    let product = state.store.deactivate_product(&id, editor).await?;
+    let product = state
+        .store
+        .deactivate_product(&id, caller.product_editor())
+        .await?;
     Ok(Reply::ok("Product deleted successfully", product.into()))
 }

@@ -4,11 +4,10 @@
 use super::extract::{
     optional_text, ApiJson, ApiPath, ApiQuery, Envelope, PageParams, Pagination, Reply,
 };
-use super::session::AuthUser;
+use super::roles::{AnyUser, Customer};
 use super::AppState;
 use crate::domain::ids::parse_id;
 use crate::domain::time::to_rfc3339;
-use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, Result};
 use crate::store::products::Product;
 use crate::store::reviews::{Review, ReviewText};
@@ -138,17 +137,6 @@ async fn active_product(state: &AppState, raw_id: &str) -> Result<Product> {
         .ok_or_else(|| Error::not_found("Product"))
 }
 
-/// Reviews are written by customers, the people who buy; shop staff and vendors are not.
-fn require_customer(caller: &AuthUser) -> Result<()> {
-    if caller.role == Role::Customer {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "Only customers can review products".into(),
-        ))
-    }
-}
-
 /// A product's reviews, newest first, with its average rating.
 #[utoipa::path(get, path = "/products/{id}/reviews", tag = "reviews",
     params(("id" = String, Path, description = "Product id"), PageParams),
@@ -191,11 +179,10 @@ async fn list_reviews(
     ))]
 async fn create_review(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Customer(caller): Customer,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> Result<Reply<SavedReview>> {
-    require_customer(&caller)?;
     let text = body.checked()?;
     let product = active_product(&state, &id).await?;
     let review = state
@@ -219,11 +206,10 @@ async fn create_review(
     ))]
 async fn update_my_review(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Customer(caller): Customer,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> Result<Reply<SavedReview>> {
-    require_customer(&caller)?;
     let text = body.checked()?;
     let product = active_product(&state, &id).await?;
     let review = state
@@ -247,7 +233,7 @@ async fn update_my_review(
     ))]
 async fn delete_my_review(
     State(state): State<AppState>,
-    caller: AuthUser,
+    AnyUser(caller): AnyUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Reply<DeletedReview>> {
     let product = active_product(&state, &id).await?;

@@ -44,20 +44,6 @@ impl AuthUser {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
-
-    pub fn require_admin(&self) -> Result<()> {
-        self.require_any(&[Role::Admin])
-    }
-
-    pub fn require_any(&self, roles: &[Role]) -> Result<()> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(
-                "You do not have permission to perform this action".into(),
-            ))
-        }
-    }
 }
 
 /// The bearer token of the `Authorization` header: `None` without the header, a 401 when it is
@@ -144,46 +130,45 @@ pub fn check_csrf(state: &AppState, token: &str, headers: &HeaderMap) -> Result<
     }
 }
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let (token, by_cookie) = presented_token(&parts.headers)?.ok_or_else(|| {
-            Error::Unauthorized(
-                "Authentication required: send Authorization: Bearer <token>, or log in for a \
-                 session cookie"
-                    .into(),
-            )
-        })?;
-        let claims = state.jwt.verify(&token)?;
-        if by_cookie && changes_state(&parts.method) {
-            check_csrf(state, &token, &parts.headers)?;
-        }
-        let role = match active_role(state, &claims.sub, claims.sv).await? {
-            Standing::Active(role) => role,
-            Standing::Deactivated => {
-                return Err(Error::Unauthorized(
-                    "Account is deactivated or no longer exists".into(),
-                ))
-            }
-            Standing::SessionEnded => {
-                return Err(Error::Unauthorized(
-                    "Session has ended; log in again".into(),
-                ))
-            }
-        };
-        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
-            let _ = slot.0.set(claims.sub.clone());
-        }
-        Ok(AuthUser {
-            id: claims.sub,
-            role,
-            expires_at: claims.exp,
-            session_version: claims.sv,
-            token,
-            by_cookie,
-        })
+/// The caller of a request: 401 without a token, with a bad or expired one, for a deactivated
+/// account or an ended session; 403 for a cookie-authenticated write without its CSRF proof.
+/// Handlers do not call this: they name who may call them with an extractor of `super::roles`.
+pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<AuthUser> {
+    let (token, by_cookie) = presented_token(&parts.headers)?.ok_or_else(|| {
+        Error::Unauthorized(
+            "Authentication required: send Authorization: Bearer <token>, or log in for a \
+             session cookie"
+                .into(),
+        )
+    })?;
+    let claims = state.jwt.verify(&token)?;
+    if by_cookie && changes_state(&parts.method) {
+        check_csrf(state, &token, &parts.headers)?;
     }
+    let role = match active_role(state, &claims.sub, claims.sv).await? {
+        Standing::Active(role) => role,
+        Standing::Deactivated => {
+            return Err(Error::Unauthorized(
+                "Account is deactivated or no longer exists".into(),
+            ))
+        }
+        Standing::SessionEnded => {
+            return Err(Error::Unauthorized(
+                "Session has ended; log in again".into(),
+            ))
+        }
+    };
+    if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+        let _ = slot.0.set(claims.sub.clone());
+    }
+    Ok(AuthUser {
+        id: claims.sub,
+        role,
+        expires_at: claims.exp,
+        session_version: claims.sv,
+        token,
+        by_cookie,
+    })
 }
 
 /// Put in a write request's extensions by `super::flush_after_writes`; the caller's id is written
@@ -236,11 +221,11 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         if parts.headers.contains_key(AUTHORIZATION) {
-            AuthUser::from_request_parts(parts, state)
+            authenticate(parts, state)
                 .await
                 .map(|u| MaybeAuthUser(Some(u)))
         } else if session_cookie(&parts.headers).is_some() {
-            match AuthUser::from_request_parts(parts, state).await {
+            match authenticate(parts, state).await {
                 Ok(user) => Ok(MaybeAuthUser(Some(user))),
                 Err(Error::Unauthorized(_) | Error::Forbidden(_)) => Ok(MaybeAuthUser(None)),
                 Err(other) => Err(other),

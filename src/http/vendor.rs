@@ -4,12 +4,11 @@
 use super::extract::{page_request, ApiJson, ApiPath, ApiQuery, Envelope, Pagination, Reply};
 use super::order_input::{apply_status_body, parse_status, StatusBody};
 use super::order_views::{load_order_list, OrderList, OrderView};
-use super::session::AuthUser;
+use super::roles::Vendor;
 use super::AppState;
 use crate::domain::money::Money;
 use crate::domain::order::Actor;
 use crate::domain::order_number::OrderRef;
-use crate::domain::user::Role;
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::store::order_queries::Viewer;
 use crate::store::orders::Order;
@@ -135,10 +134,9 @@ async fn vendor_order_by_ref(
     ))]
 async fn vendor_orders(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Vendor(caller): Vendor,
     ApiQuery(query): ApiQuery<VendorOrdersQuery>,
 ) -> Result<Reply<OrderList>> {
-    caller.require_any(&[Role::Vendor])?;
     let page = page_request(query.page.as_deref(), query.limit.as_deref())?;
     let status = parse_status(query.status.as_deref())?;
     let (orders, total) = state.store.vendor_orders(&caller.id, status, page).await?;
@@ -170,10 +168,9 @@ async fn vendor_orders(
     ))]
 async fn vendor_order(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Vendor(caller): Vendor,
     ApiPath(order_id): ApiPath<String>,
 ) -> Result<Reply<OrderView>> {
-    caller.require_any(&[Role::Vendor])?;
     let (order, _) = vendor_order_by_ref(&state, &caller.id, &order_id).await?;
     Ok(Reply::ok(
         "Order retrieved successfully",
@@ -195,11 +192,10 @@ async fn vendor_order(
     ))]
 async fn vendor_update_status(
     State(state): State<AppState>,
-    caller: AuthUser,
+    Vendor(caller): Vendor,
     ApiPath(order_id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusBody>,
 ) -> Result<Reply<OrderView>> {
-    caller.require_any(&[Role::Vendor])?;
     let (order, all_mine) = vendor_order_by_ref(&state, &caller.id, &order_id).await?;
     if !all_mine {
         return Err(Error::Conflict(

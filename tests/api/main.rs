@@ -29,6 +29,7 @@ mod razorpay_client;
 mod razorpay_flow;
 mod razorpay_shop;
 mod reviews;
+mod roles;
 mod security;
 mod sessions;
 mod uploads;
