@@ -55,6 +55,25 @@ function quantityRow(p, quantity, most, onChange, onRemove) {
   );
 }
 
+/** One cart line as a card: picture, name, unit price and its quantity controls, then
+ * the account cart's error area and line total (the guest cart has neither). */
+function lineCard(p, unitPrice, quantityControls, error = null, total = null) {
+  return h(
+    'li',
+    { class: 'card line', 'aria-label': p.name },
+    productImage(p.imageUrls?.[0], ''),
+    h(
+      'div',
+      { class: 'line-main' },
+      h('h2', { class: 'small' }, link(`/product/${p._id}`, p.name)),
+      h('p', { class: 'muted' }, `${money(unitPrice)} each`),
+      quantityControls,
+      error,
+    ),
+    total,
+  );
+}
+
 export async function renderCart(main) {
   if (!session.user) return renderGuestCart(main);
   mount(main, h('h1', {}, 'Your cart'), loading());
@@ -108,20 +127,7 @@ export async function renderCart(main) {
         draw(null, [next ? `remove-${next.productId._id}` : null, 'checkout']);
         announce(`${p.name} removed. ${cart.items.length ? `Cart total ${money(cart.estimatedTotal)}.` : 'Your cart is empty.'}`);
       });
-    return h(
-      'li',
-      { class: 'card line', 'aria-label': p.name },
-      productImage(p.imageUrls?.[0], ''),
-      h(
-        'div',
-        { class: 'line-main' },
-        h('h2', { class: 'small' }, link(`/product/${p._id}`, p.name)),
-        h('p', { class: 'muted' }, `${money(item.price)} each`),
-        quantityRow(p, item.quantity, most, change, remove),
-        error,
-      ),
-      h('p', { class: 'price' }, money(item.totalPrice)),
-    );
+    return lineCard(p, item.price, quantityRow(p, item.quantity, most, change, remove), error, h('p', { class: 'price' }, money(item.totalPrice)));
   }
 
   function discountForm() {
@@ -208,17 +214,6 @@ async function renderGuestCart(main) {
       draw([neighbour ? `remove-${neighbour.productId}` : null]);
       announce(`${p.name} removed.`);
     };
-    return h(
-      'li',
-      { class: 'card line', 'aria-label': p.name },
-      productImage(p.imageUrls?.[0], ''),
-      h(
-        'div',
-        { class: 'line-main' },
-        h('h2', { class: 'small' }, link(`/product/${p._id}`, p.name)),
-        h('p', { class: 'muted' }, `${money(p.price)} each`),
-        quantityRow(p, Math.min(l.quantity, most), most, change, remove),
-      ),
-    );
+    return lineCard(p, p.price, quantityRow(p, Math.min(l.quantity, most), most, change, remove));
   }
 }
